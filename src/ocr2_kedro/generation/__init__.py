@@ -1,0 +1,46 @@
+"""Generation engine: one interface (`GenerationBackend`) over vLLM offline, OpenAI-compatible HTTP
+and transformers. Kedro-free; build a backend with `create_backend(config)`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ocr2_kedro.generation.base import ChatRequest, Completion, GenerationBackend, SamplingConfig
+from ocr2_kedro.models import resolve_model_path
+
+BACKENDS = ("vllm", "transformers", "openai")
+
+
+def create_backend(config: Mapping) -> GenerationBackend:
+    """Build the backend `config["backend"]` names for `config["model"]`.
+
+    `config` holds `backend`, `model` and one optional mapping of options per backend
+    (`vllm: {...}`, `transformers: {...}`, `openai: {...}`), as in conf/*/parameters_generation.yml.
+    """
+    backend = config.get("backend")
+    if backend not in BACKENDS:
+        raise ValueError(f"generation backend must be one of {BACKENDS}, got {backend!r}")
+    options = dict(config.get(backend) or {})
+    if backend == "openai":
+        from ocr2_kedro.generation.openai_backend import OpenAIBackend
+
+        # A served model is addressed by its served name, not a local path.
+        return OpenAIBackend(config["model"], **options)
+    model = resolve_model_path(config["model"])
+    if backend == "vllm":
+        from ocr2_kedro.generation.vllm_backend import VLLMBackend
+
+        return VLLMBackend(model, **options)
+    from ocr2_kedro.generation.transformers_backend import TransformersBackend
+
+    return TransformersBackend(model, **options)
+
+
+__all__ = [
+    "BACKENDS",
+    "ChatRequest",
+    "Completion",
+    "GenerationBackend",
+    "SamplingConfig",
+    "create_backend",
+]

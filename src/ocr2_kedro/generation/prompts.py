@@ -1,0 +1,33 @@
+"""Prompts for solution generation (OCR-style: reason, then one fenced block in the target language)."""
+
+from __future__ import annotations
+
+LANGUAGE_NAMES = {"python": "Python 3", "cpp": "C++17"}
+FENCE_TAGS = {"python": "python", "cpp": "cpp"}
+
+
+def solution_prompt(
+    question: str, language: str, test_type: str, starter_code: str = "", fn_name: str | None = None
+) -> str:
+    name, tag = LANGUAGE_NAMES[language], FENCE_TAGS[language]
+    if test_type == "functional" and language == "python":
+        io_rule = (
+            f"Implement the function `{fn_name}` (complete the starter code below). Do not read input or print."
+            + (
+                f"\n\nStarter code:\n```python\n{starter_code.rstrip()}\n```"
+                if starter_code
+                else ""
+            )
+        )
+    elif test_type == "functional":
+        # Project convention: compiled languages solve call-based problems through stdin/stdout JSON.
+        io_rule = (
+            f"The input is one line holding a JSON array of the arguments of `{fn_name}`; "
+            "print the JSON result on standard output."
+        )
+    else:
+        io_rule = "Read the input from standard input and write the answer to standard output."
+    return (
+        f"{question.strip()}\n\n{io_rule}\n\n"
+        f"Think step by step, then give your final solution in {name} as a single ```{tag} code block."
+    )

@@ -1,0 +1,111 @@
+"""A real OpenAI-compatible HTTP server on loopback for tests.
+
+It serves `/v1/chat/completions` from any project generation backend (a tiny transformers model in
+tests), counts requests, and can inject faults: the first `fail_first` requests answer 503, and
+`slow_s` delays every answer. Run it in-process with `serve(...)` as a context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ocr2_kedro.generation.base import ChatRequest, GenerationBackend, SamplingConfig
+
+
+class ServerState:
+    def __init__(self, fail_first: int = 0, slow_s: float = 0.0) -> None:
+        self.fail_first = fail_first
+        self.slow_s = slow_s
+        self.requests = 0
+        self.prompts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+
+def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
+    app = FastAPI()
+    generate_lock = asyncio.Lock()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        with state.lock:
+            state.requests += 1
+            number = state.requests
+        if number <= state.fail_first:
+            return JSONResponse({"error": {"message": "injected overload"}}, status_code=503)
+        if state.slow_s:
+            await asyncio.sleep(state.slow_s)
+        messages = tuple(body["messages"])
+        state.prompts[messages[-1]["content"]] += 1
+        sampling = SamplingConfig(
+            temperature=body.get("temperature", 0.6),
+            top_p=body.get("top_p", 0.95),
+            max_tokens=body.get("max_tokens") or 64,
+            seed=body.get("seed") or 0,
+        )
+        async with generate_lock:  # one model, one request at a time
+            [completion] = await asyncio.to_thread(
+                backend.generate,
+                [ChatRequest(f"req-{number}", messages, body.get("seed"))],
+                sampling,
+            )
+        return {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": completion.text},
+                    "finish_reason": completion.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 0,
+                "completion_tokens": completion.num_output_tokens,
+                "total_tokens": completion.num_output_tokens,
+            },
+        }
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(
+    backend: GenerationBackend, fail_first: int = 0, slow_s: float = 0.0
+) -> Iterator[tuple[str, ServerState]]:
+    """Yield (base_url, state) of a live server on 127.0.0.1; stopped on exit."""
+    state = ServerState(fail_first=fail_first, slow_s=slow_s)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(backend, state), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test OpenAI server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", state
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
