@@ -58,6 +58,10 @@ def copy_project(target: Path) -> Path:
     """A runnable copy of the project (conf, raw data, embedded model link) outside the repo."""
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy2(REPO / name, target / name)
+    # Kedro requires the source dir inside the project root (a symlink out of it is refused).
+    shutil.copytree(
+        REPO / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     shutil.copytree(REPO / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir()
     shutil.copytree(REPO / "data" / "01_raw", target / "data" / "01_raw")

@@ -5,22 +5,18 @@ from __future__ import annotations
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
-from omegaconf.resolvers import oc
 
 from ocr2_kedro.generation import BACKENDS, SamplingConfig
 from ocr2_kedro.pipeline_registry import register_pipelines
+from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO
 
 ENVIRONMENTS = ("base", "paper", "test")
 
 
 def load(env: str) -> OmegaConfigLoader:
-    return OmegaConfigLoader(
-        conf_source=str(REPO / "conf"),
-        base_env="base",
-        default_run_env=env,
-        custom_resolvers={"oc.env": oc.env},
-    )
+    args = {**CONFIG_LOADER_ARGS, "default_run_env": env}
+    return OmegaConfigLoader(conf_source=str(REPO / "conf"), **args)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +59,8 @@ def test_versioned_tables_are_versioned(env):
 def test_paper_environment_overrides_the_embedded_default():
     base, paper = load("base")["parameters"], load("paper")["parameters"]
     assert base["generation"]["model"] == "embedded"
+    # Overrides merge into the base settings instead of replacing the whole block.
+    assert load("test")["parameters"]["generation"]["languages"] == base["generation"]["languages"]
     assert paper["generation"]["model"] != "embedded"
     assert paper["generation"]["sampling"]["temperature"] == 0.6
     assert paper["generation"]["sampling"]["top_p"] == 0.95

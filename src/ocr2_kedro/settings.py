@@ -14,4 +14,7 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # oc.env lets conf/ read endpoints and paths from the environment (e.g. OCR2_TEACHER_URL).
     "custom_resolvers": {"oc.env": oc.env},
+    # conf/paper and conf/test override single settings deep inside a pipeline's parameters (or the
+    # MLflow config) without restating the rest; catalog entries stay replaced whole.
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
 }
