@@ -40,11 +40,12 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# Both spawn helper executables (mlflow, uvicorn) found through PATH.
 viz: install
-	$(BIN)/kedro viz run
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro viz run
 
 ui: install
-	$(BIN)/kedro mlflow ui
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
