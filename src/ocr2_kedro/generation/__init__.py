@@ -16,11 +16,28 @@ def create_backend(config: Mapping) -> GenerationBackend:
 
     `config` holds `backend`, `model` and one optional mapping of options per backend
     (`vllm: {...}`, `transformers: {...}`, `openai: {...}`), as in conf/*/parameters_generation.yml.
+    `data_parallel_size > 1` in the vllm/transformers options gives a pool of that many engines, each
+    on `tensor_parallel_size` devices of its own.
     """
     backend = config.get("backend")
     if backend not in BACKENDS:
         raise ValueError(f"generation backend must be one of {BACKENDS}, got {backend!r}")
     options = dict(config.get(backend) or {})
+    data_parallel_size = int(options.pop("data_parallel_size", 1) or 1)
+    if data_parallel_size > 1:
+        if backend == "openai":
+            raise ValueError(
+                "data_parallel_size is for in-process backends; the openai backend scales with "
+                "more endpoints and max_concurrency"
+            )
+        from ocr2_kedro.generation.parallel import DataParallelBackend
+
+        worker_config = {**config, backend: {**options, "data_parallel_size": 1}}
+        return DataParallelBackend(
+            worker_config,
+            data_parallel_size,
+            devices_per_worker=int(options.get("tensor_parallel_size", 1)),
+        )
     if backend == "openai":
         from ocr2_kedro.generation.openai_backend import OpenAIBackend
 

@@ -1,4 +1,5 @@
-"""Prompts for solution generation (OCR-style: reason, then one fenced block in the target language)."""
+"""Prompts: solutions (OCR-style: reason, then one fenced block in the target language) and critiques
+(OCR-2-style: judge one candidate solution, end with a binary judgement)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ FENCE_TAGS = {"python": "python", "cpp": "cpp"}
 def solution_prompt(
     question: str, language: str, test_type: str, starter_code: str = "", fn_name: str | None = None
 ) -> str:
+    if language not in LANGUAGE_NAMES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGE_NAMES)}, got {language!r}")
     name, tag = LANGUAGE_NAMES[language], FENCE_TAGS[language]
     if test_type == "functional" and language == "python":
         io_rule = (
@@ -30,4 +33,22 @@ def solution_prompt(
     return (
         f"{question.strip()}\n\n{io_rule}\n\n"
         f"Think step by step, then give your final solution in {name} as a single ```{tag} code block."
+    )
+
+
+JUDGEMENT_INSTRUCTION = "End your answer with one line: `Judgement: right` or `Judgement: wrong`."
+
+
+def critique_prompt(question: str, language: str, solution: str) -> str:
+    """Ask the critic to reason about one candidate and end with a binary judgement."""
+    if language not in LANGUAGE_NAMES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGE_NAMES)}, got {language!r}")
+    name, tag = LANGUAGE_NAMES[language], FENCE_TAGS[language]
+    return (
+        "You are reviewing a solution to a competitive programming problem.\n\n"
+        f"Problem:\n{question.strip()}\n\n"
+        f"Candidate solution ({name}):\n```{tag}\n{solution.rstrip()}\n```\n\n"
+        "Think step by step: check the algorithm, edge cases, input/output format and complexity "
+        "against the constraints. Then explain briefly whether the solution is correct.\n"
+        f"{JUDGEMENT_INSTRUCTION}"
     )

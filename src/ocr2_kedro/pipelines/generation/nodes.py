@@ -1,16 +1,19 @@
-"""Generation nodes: questions -> chat requests per language -> completions from the teacher."""
+"""Generation nodes: questions -> chat requests per language (over-budget questions rejected) ->
+resumable completions from the teacher -> parsed, flagged generations + a rejects table."""
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
 
 import polars as pl
 
 from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
 from ocr2_kedro.generation.prompts import solution_prompt
-from ocr2_kedro.parsing import extract_code, split_reasoning
-from ocr2_kedro.schemas import GENERATION, conform, stable_id
+from ocr2_kedro.generation.resumable import generate_resumable, run_key
+from ocr2_kedro.generation.token_budget import TokenCounter
+from ocr2_kedro.parsing import parse_sample
+from ocr2_kedro.schemas import GENERATION, REJECT, conform, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +25,28 @@ REQUEST_SCHEMA = pl.Schema(
         "sample_idx": pl.Int64,
         "seed": pl.Int64,
         "prompt": pl.String,
+        "prompt_tokens": pl.Int64,
     }
 )
 
 
-def build_generation_requests(problems: pl.DataFrame, language: str, params: dict) -> pl.DataFrame:
-    """One request per question and sample, with a per-sample seed so every sample is reproducible."""
+@functools.cache
+def _token_counter(tokenizer: str | None) -> TokenCounter:
+    return TokenCounter(tokenizer)
+
+
+def build_generation_requests(
+    problems: pl.DataFrame, language: str, params: dict
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One request per question and sample (per-sample seed: every sample is reproducible), and a
+    reject row for each question whose prompt exceeds `max_question_tokens` teacher tokens."""
+    if language not in params["languages"]:  # a language this run does not ask for
+        return pl.DataFrame(schema=REQUEST_SCHEMA), pl.DataFrame(schema=REJECT)
     samples = int(params["samples_per_question"])
     base_seed = int(params["sampling"].get("seed", 0))
-    rows = []
+    budget = params.get("max_question_tokens")
+    counter = _token_counter(params.get("tokenizer") or params["model"]) if budget else None
+    rows, rejects = [], []
     for problem in problems.iter_rows(named=True):
         prompt = solution_prompt(
             problem["question"],
@@ -39,6 +55,19 @@ def build_generation_requests(problems: pl.DataFrame, language: str, params: dic
             problem["starter_code"] or "",
             problem["fn_name"],
         )
+        tokens = counter.count(prompt) if counter else None
+        if budget and tokens > int(budget):
+            rejects.append(
+                {
+                    "stage": "generation",
+                    "source": problem["source"],
+                    "record_id": problem["question_id"],
+                    "reason": "question_over_token_budget",
+                    "detail": f"{language}: {tokens} prompt tokens > {budget}"
+                    + ("" if counter.exact else " (estimated)"),
+                }
+            )
+            continue
         for sample_idx in range(samples):
             rows.append(
                 {
@@ -50,9 +79,12 @@ def build_generation_requests(problems: pl.DataFrame, language: str, params: dic
                     "sample_idx": sample_idx,
                     "seed": base_seed + sample_idx,
                     "prompt": prompt,
+                    "prompt_tokens": tokens,
                 }
             )
-    return pl.DataFrame(rows, schema=REQUEST_SCHEMA)
+    if rejects:
+        logger.warning("%s: %d questions over the token budget dropped", language, len(rejects))
+    return pl.DataFrame(rows, schema=REQUEST_SCHEMA), conform(rejects, REJECT)
 
 
 def combine_requests(languages: list[str], *requests: pl.DataFrame) -> pl.DataFrame:
@@ -60,56 +92,79 @@ def combine_requests(languages: list[str], *requests: pl.DataFrame) -> pl.DataFr
     return pl.concat(requests).filter(pl.col("language").is_in(languages))
 
 
-def generate_solutions(requests: pl.DataFrame, params: dict) -> pl.DataFrame:
-    """Complete every request with the configured backend and split each output into reasoning and code."""
-    sampling = SamplingConfig.from_dict(params["sampling"])
-    system_prompt = params.get("system_prompt")
-    chat_requests = [
+def combine_question_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat(rejects)
+
+
+def _chat_requests(requests: pl.DataFrame, system_prompt: str | None) -> list[ChatRequest]:
+    system = ({"role": "system", "content": system_prompt},) if system_prompt else ()
+    return [
         ChatRequest(
             request_id=row["generation_id"],
-            messages=(({"role": "system", "content": system_prompt},) if system_prompt else ())
-            + ({"role": "user", "content": row["prompt"]},),
+            messages=system + ({"role": "user", "content": row["prompt"]},),
             seed=row["seed"],
         )
         for row in requests.iter_rows(named=True)
     ]
-    started = time.perf_counter()
-    with create_backend(params) as backend:
-        completions = backend.generate(chat_requests, sampling)
-    elapsed = time.perf_counter() - started
-    tokens = sum(c.num_output_tokens for c in completions)
-    logger.info(
-        "generated %d completions, %d tokens in %.1fs (%.1f tokens/s)",
-        len(completions),
-        tokens,
-        elapsed,
-        tokens / max(elapsed, 1e-9),
+
+
+def generate_solutions(requests: pl.DataFrame, params: dict) -> pl.DataFrame:
+    """Complete every request (resumably: finished chunks live in `resume.shard_dir`), then split each
+    output into reasoning and code and flag every reason to reject it."""
+    sampling = SamplingConfig.from_dict(params["sampling"])
+    system_prompt = params.get("system_prompt")
+    resume = params.get("resume") or {}
+    key = run_key("generation", params["model"], params["sampling"], system_prompt)
+    completions = generate_resumable(
+        _chat_requests(requests, system_prompt),
+        sampling,
+        lambda: create_backend(params),
+        shard_dir=f"{resume.get('shard_dir', 'data/02_intermediate/generation_shards')}/{key}",
+        chunk_size=int(resume.get("chunk_size", 64)),
+        description="teacher generation",
     )
-    by_id = {c.request_id: c for c in completions}
+    reject_code_in_reasoning = bool(params.get("reject_code_in_reasoning", False))
     rows = []
-    for row in requests.iter_rows(named=True):
-        completion = by_id[row["generation_id"]]
-        reasoning, answer, finished = split_reasoning(completion.text)
-        solution = extract_code(answer, row["language"])
-        flags = []
-        if completion.finish_reason == "length":
-            flags.append("truncated")
-        if not finished:
-            flags.append("unclosed_think")
-        if solution is None:
-            flags.append("no_code")
-        if completion.error:
-            flags.append("backend_error")
+    for row, completion in zip(requests.iter_rows(named=True), completions, strict=True):
+        parsed = parse_sample(
+            completion.text,
+            row["language"],
+            completion.finish_reason,
+            reject_code_in_reasoning=reject_code_in_reasoning,
+            error=completion.error,
+        )
         rows.append(
             {
                 **row,
                 "model": completion.model,
                 "output": completion.text,
-                "reasoning": reasoning,
-                "solution": solution,
+                "reasoning": parsed.reasoning,
+                "solution": parsed.solution,
                 "finish_reason": completion.finish_reason,
                 "num_output_tokens": completion.num_output_tokens,
-                "flags": flags,
+                "flags": parsed.flags,
             }
         )
-    return conform(rows, GENERATION) if rows else pl.DataFrame(schema=GENERATION)
+    generations = conform(rows, GENERATION) if rows else pl.DataFrame(schema=GENERATION)
+    flagged = generations.filter(pl.col("flags").list.len() > 0).height
+    logger.info("%d generations, %d flagged for rejection", generations.height, flagged)
+    return generations
+
+
+def collect_generation_rejects(
+    generations: pl.DataFrame, question_rejects: pl.DataFrame
+) -> pl.DataFrame:
+    """Every question dropped before generation and every flagged sample, one row per reason."""
+    flagged = (
+        generations.filter(pl.col("flags").list.len() > 0)
+        .select("generation_id", "language", "finish_reason", "flags")
+        .explode("flags")
+        .select(
+            pl.lit("generation").alias("stage"),
+            pl.col("language").alias("source"),
+            pl.col("generation_id").alias("record_id"),
+            pl.col("flags").alias("reason"),
+            pl.format("finish_reason={}", pl.col("finish_reason")).alias("detail"),
+        )
+    )
+    return pl.concat([conform(question_rejects, REJECT), conform(flagged, REJECT)])

@@ -2,7 +2,13 @@ from kedro.pipeline import Node, Pipeline
 
 from ocr2_kedro.schemas import LANGUAGES
 
-from .nodes import build_generation_requests, combine_requests, generate_solutions
+from .nodes import (
+    build_generation_requests,
+    collect_generation_rejects,
+    combine_question_rejects,
+    combine_requests,
+    generate_solutions,
+)
 
 
 def create_request_template() -> Pipeline:
@@ -12,7 +18,7 @@ def create_request_template() -> Pipeline:
             Node(
                 build_generation_requests,
                 inputs=["problems_dedup", "params:language", "params:generation"],
-                outputs="requests",
+                outputs=["requests", "question_rejects"],
                 name="build_generation_requests",
             )
         ]
@@ -25,7 +31,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             create_request_template(),
             namespace=f"generation.{language}",
             inputs={"problems_dedup"},
-            outputs={"requests": f"{language}_generation_requests"},
+            outputs={
+                "requests": f"{language}_generation_requests",
+                "question_rejects": f"{language}_question_rejects",
+            },
             parameters={"params:generation"},
         )
         for language in LANGUAGES
@@ -42,10 +51,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="combine_generation_requests",
             ),
             Node(
+                combine_question_rejects,
+                inputs=[f"{lang}_question_rejects" for lang in LANGUAGES],
+                outputs="question_rejects",
+                name="combine_question_rejects",
+            ),
+            Node(
                 generate_solutions,
                 inputs=["generation_requests", "params:generation"],
                 outputs="generations",
                 name="generate_solutions",
+            ),
+            Node(
+                collect_generation_rejects,
+                inputs=["generations", "question_rejects"],
+                outputs="generation_rejects",
+                name="collect_generation_rejects",
             ),
         ]
     )

@@ -1,0 +1,5 @@
+"""Custom Kedro datasets of the project."""
+
+from .hf_checkpoint import HFCheckpointDataset
+
+__all__ = ["HFCheckpointDataset"]

@@ -1,0 +1,29 @@
+"""Dedup engine: normalization, exact hashing, MinHash-LSH blocking, rapidfuzz verification,
+clustering, benchmark decontamination and an embedding-based semantic pass. Kedro-free."""
+
+from __future__ import annotations
+
+from ocr2_kedro.dedup.minhash import MinHasher, lsh_candidate_pairs, lsh_candidate_probability
+from ocr2_kedro.dedup.near import (
+    NearDuplicateThresholds,
+    cluster_near_duplicates,
+    connected_clusters,
+    exhaustive_pairs,
+    find_near_duplicate_pairs,
+    verify_pairs,
+)
+from ocr2_kedro.dedup.normalize import normalize_text, text_hash
+
+__all__ = [
+    "MinHasher",
+    "NearDuplicateThresholds",
+    "cluster_near_duplicates",
+    "connected_clusters",
+    "exhaustive_pairs",
+    "find_near_duplicate_pairs",
+    "lsh_candidate_pairs",
+    "lsh_candidate_probability",
+    "normalize_text",
+    "text_hash",
+    "verify_pairs",
+]

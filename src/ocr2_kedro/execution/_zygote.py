@@ -1,0 +1,667 @@
+"""Sandbox zygote: a pre-warmed, isolated Python process that forks one jailed child per test.
+
+Run as a script (`python -I -S _zygote.py REQ_FD RESP_FD CONFIG_JSON`) by `ocr2_kedro.execution.sandbox`;
+it imports only the standard library. The zygote never receives expected outputs: it gets solution
+code (or the name of a compiled binary) plus test inputs, and sends back raw run facts (exit status,
+CPU and wall time, stdout, stderr tail, functional result) for the parent to judge.
+
+Setup, once per zygote (as root where allowed): a new network namespace (loopback down, no routes),
+a private mount namespace with fresh tmpfs over /tmp, /var/tmp and /dev/shm and empty tmpfs over the
+hidden paths (project root, home) with only the interpreter prefix and the read-only compile cache
+bound back in. Per test child: new session and process group, cgroup (memory, pids) join, rlimits,
+private working directory, all other fds closed, empty environment, setgid/setuid to this zygote's
+unprivileged uid, no_new_privs, parent-death signal; then the solution runs (Python in-process, so no
+interpreter start-up; C++ by fexecve of the cached binary).
+"""
+
+import atexit
+
+# Pre-imported so that solutions find them warm (import is a dict lookup in the forked child).
+import bisect  # noqa: F401
+import collections  # noqa: F401
+import copy  # noqa: F401
+import ctypes
+import decimal  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import heapq  # noqa: F401
+import itertools  # noqa: F401
+import json
+import math  # noqa: F401
+import operator  # noqa: F401
+import os
+import random  # noqa: F401
+import re  # noqa: F401
+import resource
+import select
+import shutil
+import signal
+import string  # noqa: F401
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+import typing  # noqa: F401
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+MFD_CLOEXEC = 1
+
+FUNCTIONAL_PRELUDE = (
+    "from typing import *\nfrom collections import *\nfrom heapq import *\nfrom bisect import *\n"
+    "from itertools import *\nfrom functools import *\nfrom math import *\nimport math, sys, re, string, "
+    "collections, heapq, bisect, itertools, functools\n"
+)
+FUNCTIONAL_NAMESPACE = {}
+exec(FUNCTIONAL_PRELUDE, FUNCTIONAL_NAMESPACE)
+
+
+def _mount(source, target, fstype, flags, data):
+    result = LIBC.mount(
+        source.encode() if source else None,
+        target.encode(),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data else None,
+    )
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} -> {target}: {os.strerror(errno)}")
+
+
+def _umount(target):
+    LIBC.umount2(target.encode(), MNT_DETACH)
+
+
+def _prctl(option, value):
+    return LIBC.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def setup_mounts(config, layers, notes):
+    """Private mount namespace: fresh tmp dirs, hidden paths with only the needed ones bound back."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    tmp_dirs = [tmp for tmp in ("/tmp", "/dev/shm", "/var/tmp") if os.path.isdir(tmp)]
+    staging_root = tmp_dirs[-1]
+    keep = [(path, True) for path in config["keep_readonly"]] + [(path, False) for path in config["keep"]]
+    keep = [(path, readonly) for path, readonly in keep if os.path.isdir(path)]
+    # Stage the paths to keep on a scratch tmpfs before their parents are covered.
+    _mount("ocr2stage", staging_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m")
+    staged = []
+    for index, (path, readonly) in enumerate(keep):
+        stage = os.path.join(staging_root, f"keep{index}")
+        os.mkdir(stage, 0o700)
+        _mount(path, stage, None, MS_BIND | MS_REC, None)
+        staged.append((path, stage, readonly))
+    hidden = []
+    for path in tmp_dirs[:-1]:
+        _mount("ocr2tmp", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
+        hidden.append(path)
+    for path in config["hide"]:
+        if not os.path.isdir(path) or path == "/" or path in tmp_dirs:
+            continue
+        _mount("ocr2hide", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        hidden.append(path)
+    for path, stage, readonly in staged:
+        if any(_inside(path, root) for root in hidden + [staging_root]):
+            os.makedirs(path, 0o755, exist_ok=True)
+            _mount(stage, path, None, MS_BIND | MS_REC, None)
+            if readonly:
+                _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+        _umount(stage)
+    _umount(staging_root)
+    _mount("ocr2tmp", staging_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
+    for root in hidden:
+        if root not in tmp_dirs:
+            _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
+    layers.append("mount_ns")
+    notes.append("hidden: " + ", ".join(hidden))
+
+
+def setup(config):
+    layers, notes = [], []
+    config["cache_fd"] = os.open(config["cache_dir"], os.O_RDONLY | os.O_DIRECTORY) if config["cache_dir"] else None
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if os.getppid() != config["parent_pid"]:
+        os._exit(0)
+    if config["use_namespaces"]:
+        if LIBC.unshare(CLONE_NEWNET) == 0:
+            layers.append("net_ns")
+        else:
+            notes.append(f"net_ns unavailable: {os.strerror(ctypes.get_errno())}")
+        if LIBC.unshare(CLONE_NEWNS) == 0:
+            try:
+                setup_mounts(config, layers, notes)
+            except OSError as error:
+                notes.append(f"mount_ns setup failed: {error}")
+        else:
+            notes.append(f"mount_ns unavailable: {os.strerror(ctypes.get_errno())}")
+    uid = config["uid"]
+    if uid is not None:
+        probe = os.fork()
+        if probe == 0:
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                os._exit(0 if os.getuid() == uid else 1)
+            except OSError:
+                os._exit(1)
+        _, status = os.waitpid(probe, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            layers.append("setuid")
+        else:
+            notes.append(f"setuid to {uid} failed; children keep uid {os.getuid()}")
+            config["uid"] = None
+    if config["cgroup_memory"]:
+        layers.append("cgroup_memory")
+    if config["cgroup_pids"]:
+        layers.append("cgroup_pids")
+    layers += ["session", "rlimits", "private_tmp", "empty_env", "close_fds", "no_new_privs"]
+    layers.append("pdeathsig")
+    return layers, notes
+
+
+class Zygote:
+    def __init__(self, config):
+        self.config = config
+        self.uid = config["uid"]
+        self.work_root = config["work_root"]
+        self.cache_fd = config["cache_fd"]
+        self.cg_mem = config["cgroup_memory"]
+        self.cg_pids = config["cgroup_pids"]
+        self.cg_version = config["cgroup_version"]
+        self.current_memory_limit = None
+        self.counter = 0
+        os.makedirs(self.work_root, 0o711, exist_ok=True)
+
+    # --- cgroups -------------------------------------------------------------------------------
+    def _write(self, path, value):
+        with open(path, "w") as handle:
+            handle.write(str(value))
+
+    def _set_memory_limit(self, limit_bytes):
+        if not self.cg_mem or limit_bytes == self.current_memory_limit:
+            return
+        if self.cg_version == 2:
+            self._write(os.path.join(self.cg_mem, "memory.max"), limit_bytes)
+            swap = os.path.join(self.cg_mem, "memory.swap.max")
+            if os.path.exists(swap):
+                self._write(swap, 0)
+        else:
+            memsw = os.path.join(self.cg_mem, "memory.memsw.limit_in_bytes")
+            limit = os.path.join(self.cg_mem, "memory.limit_in_bytes")
+            raising = self.current_memory_limit is None or limit_bytes > self.current_memory_limit
+            order = [memsw, limit] if raising else [limit, memsw]
+            for path in order:
+                if os.path.exists(path):
+                    try:
+                        self._write(path, limit_bytes)
+                    except OSError:
+                        if path == limit:
+                            raise
+        self.current_memory_limit = limit_bytes
+
+    def _oom_kills(self):
+        if not self.cg_mem:
+            return 0
+        name = "memory.events" if self.cg_version == 2 else "memory.oom_control"
+        try:
+            with open(os.path.join(self.cg_mem, name)) as handle:
+                for line in handle:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except OSError:
+            pass
+        return 0
+
+    def _peak_memory(self):
+        if not self.cg_mem or self.cg_version == 2:
+            return None
+        try:
+            with open(os.path.join(self.cg_mem, "memory.max_usage_in_bytes")) as handle:
+                return int(handle.read())
+        except OSError:
+            return None
+
+    def _reset_peak(self):
+        if self.cg_mem and self.cg_version == 1:
+            try:
+                self._write(os.path.join(self.cg_mem, "memory.max_usage_in_bytes"), 0)
+            except OSError:
+                pass
+
+    def _cgroup_pids(self):
+        pids = set()
+        for group in (self.cg_pids, self.cg_mem):
+            if group:
+                try:
+                    with open(os.path.join(group, "cgroup.procs")) as handle:
+                        pids.update(int(line) for line in handle if line.strip())
+                except OSError:
+                    pass
+        return pids
+
+    # --- cleanup -------------------------------------------------------------------------------
+    def _kill_uid(self):
+        """kill(-1) from a helper with the sandbox uid: atomic w.r.t. fork, reaches setsid escapees."""
+        helper = os.fork()
+        if helper == 0:
+            try:
+                os.setgid(self.uid)
+                os.setuid(self.uid)
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            os._exit(0)
+        os.waitpid(helper, 0)
+
+    def _reap(self, blocking):
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, 0 if blocking else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.001)
+
+    def _sweep(self, pgid):
+        """Kill everything the test started: its process group, its cgroups, and (by uid) the rest."""
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+        has_cgroup = bool(self.cg_mem or self.cg_pids)
+        if self.uid is not None and (not has_cgroup or self._cgroup_pids()):
+            self._kill_uid()
+        if has_cgroup:
+            for _ in range(1000):
+                pids = self._cgroup_pids()
+                if not pids:
+                    break
+                if self.uid is not None:
+                    self._kill_uid()
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                self._reap(blocking=False)
+        # Orphans are re-parented to us (child subreaper); everything left was sent SIGKILL.
+        self._reap(blocking=self.uid is not None or has_cgroup)
+
+    def _clean_tmp(self):
+        for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+            if not self.config["private_tmp_mounts"]:
+                break
+            try:
+                entries = os.listdir(tmp)
+            except OSError:
+                continue
+            for name in entries:
+                path = os.path.join(tmp, name)
+                if path == self.work_root or _inside(self.work_root, path):
+                    continue
+                try:
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    pass
+
+    # --- child ---------------------------------------------------------------------------------
+    def _child_setup(self, workdir, stdin_fd, out_w, err_w, res_w, limits, binary_fd=None):
+        os.setsid()
+        for group in (self.cg_mem, self.cg_pids):
+            if group:
+                with open(os.path.join(group, "cgroup.procs"), "w") as handle:
+                    handle.write("0")
+        os.dup2(stdin_fd, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        if res_w is not None:
+            os.dup2(res_w, 3)
+        if binary_fd is not None:
+            # Kept (close-on-exec) for fexecve; the program never sees it.
+            os.dup2(binary_fd, 4, inheritable=False)
+        os.closerange(3 if res_w is None else 4, 4)
+        os.closerange(5, 1 << 16)
+        os.chdir(workdir)
+        cpu = limits["cpu_s"]
+        memory = limits["address_space_bytes"]
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_STACK, (limits["stack_bytes"], limits["stack_bytes"]))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+        if self.uid is not None:
+            os.setgroups([])
+            os.setgid(self.uid)
+            os.setuid(self.uid)
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        for key in list(os.environ):
+            del os.environ[key]
+        os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir})
+        for number in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(number, signal.SIG_DFL)
+
+    def _run_python_child(self, code, mode, fn_name):
+        sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
+        sys.argv = ["solution.py"]
+        sys.setrecursionlimit(10_000)
+        threading.stack_size(64 * 1024 * 1024)
+        module = types.ModuleType("__main__")
+        module.__file__ = "solution.py"
+        if mode == "functional":
+            module.__dict__.update(FUNCTIONAL_NAMESPACE)
+        sys.modules["__main__"] = module
+        exit_code = 0
+        try:
+            compiled = compile(code, "solution.py", "exec")
+            del code
+            exec(compiled, module.__dict__)
+            if mode == "functional":
+                exit_code = self._call_function(module.__dict__, fn_name)
+        except SystemExit as stop:
+            if stop.code is None:
+                exit_code = 0
+            elif isinstance(stop.code, int):
+                exit_code = stop.code & 0xFF
+            else:
+                print(stop.code, file=sys.stderr)
+                exit_code = 1
+        except MemoryError:
+            exit_code = 1
+            print("MemoryError", file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            exit_code = 1
+        try:
+            threading._shutdown()
+            atexit._run_exitfuncs()
+        except BaseException:
+            pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(exit_code)
+
+    def _call_function(self, namespace, fn_name):
+        raw_args = sys.stdin.read()
+        args = json.loads(raw_args)
+        if not isinstance(args, list):
+            args = [args]
+        solution_class = namespace.get("Solution")
+        if isinstance(solution_class, type) and hasattr(solution_class, fn_name):
+            target = getattr(solution_class(), fn_name)
+        else:
+            target = namespace.get(fn_name)
+        if not callable(target):
+            print(f"no callable named {fn_name!r}", file=sys.stderr)
+            return 1
+        value = target(*args)
+
+        def plain(item):
+            if isinstance(item, (set, frozenset)):
+                return sorted(item, key=repr)
+            raise TypeError(f"result of type {type(item).__name__} is not JSON serialisable")
+
+        payload = json.dumps({"result": value}, default=plain, allow_nan=True).encode()
+        view = memoryview(payload)
+        while view:
+            written = os.write(3, view)
+            view = view[written:]
+        return 0
+
+    # --- one test ------------------------------------------------------------------------------
+    def run_one(self, request, stdin_bytes, workdir=None):
+        limits = request["limits"]
+        owns_workdir = workdir is None
+        if owns_workdir:
+            self.counter += 1
+            workdir = os.path.join(self.work_root, f"t{self.counter}")
+            os.mkdir(workdir, 0o700)
+            if self.uid is not None:
+                os.chown(workdir, self.uid, self.uid)
+        memfd = os.memfd_create("stdin", MFD_CLOEXEC)
+        view = memoryview(stdin_bytes)
+        while view:
+            view = view[os.write(memfd, view):]
+        os.lseek(memfd, 0, os.SEEK_SET)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        functional_python = request["kind"] == "python" and request["mode"] == "functional"
+        res_r, res_w = os.pipe2(os.O_CLOEXEC) if functional_python else (None, None)
+        binary_fd = None
+        if request["kind"] == "binary":
+            binary_fd = os.open(request["binary"], os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.cache_fd)
+        if self.cg_mem:
+            self._set_memory_limit(limits["memory_bytes"])
+            self._reset_peak()
+        oom_before = self._oom_kills()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._child_setup(workdir, memfd, out_w, err_w, res_w, limits, binary_fd)
+                if request["kind"] == "python":
+                    self._run_python_child(request["code"], request["mode"], request.get("fn_name"))
+                elif request["kind"] == "binary":
+                    os.execve(4, ["solution"], dict(os.environ))
+                else:
+                    argv = request["argv"]
+                    os.execve(argv[0], argv, dict(os.environ))
+            except BaseException:
+                try:
+                    os.write(2, ("sandbox child setup failed:\n" + traceback.format_exc()).encode())
+                finally:
+                    os._exit(121)
+        for fd in (memfd, out_w, err_w, res_w, binary_fd):
+            if fd is not None:
+                os.close(fd)
+        outcome, blobs = self._collect(pid, out_r, err_r, res_r, request, started)
+        outcome["oom_killed"] = self._oom_kills() > oom_before
+        outcome["peak_memory_bytes"] = self._peak_memory()
+        self._sweep(pid)
+        if owns_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        self._clean_tmp()
+        return outcome, blobs
+
+    def _collect(self, pid, out_r, err_r, res_r, request, started):
+        limits = request["limits"]
+        deadline = started + limits["wall_s"]
+        output_cap = limits["output_bytes"]
+        pidfd = os.pidfd_open(pid)
+        buffers = {out_r: bytearray(), err_r: bytearray()}
+        caps = {out_r: output_cap, err_r: 65536}
+        if res_r is not None:
+            buffers[res_r] = bytearray()
+            caps[res_r] = output_cap
+        poller = select.poll()
+        for fd in buffers:
+            poller.register(fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        open_fds = set(buffers)
+        timed_out = output_exceeded = False
+        exited = False
+        while open_fds:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            if exited:
+                remaining = 0
+            events = poller.poll(remaining * 1000)
+            if not events:
+                if exited:
+                    break
+                continue
+            for fd, _ in events:
+                if fd == pidfd:
+                    exited = True
+                    poller.unregister(pidfd)
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                    continue
+                buffer = buffers[fd]
+                if len(buffer) + len(chunk) > caps[fd]:
+                    buffer += chunk[: max(0, caps[fd] - len(buffer))]
+                    if fd != err_r:
+                        output_exceeded = True
+                else:
+                    buffer += chunk
+            if output_exceeded:
+                break
+        if timed_out or output_exceeded or not exited:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.monotonic() - started
+        for fd in list(buffers) + [pidfd]:
+            os.close(fd)
+        outcome = {
+            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "wall_s": wall,
+            "max_rss_kb": usage.ru_maxrss,
+            "timed_out": timed_out,
+            "output_exceeded": output_exceeded,
+        }
+        blobs = [bytes(buffers[out_r]), bytes(buffers[err_r][-8192:])]
+        blobs.append(bytes(buffers[res_r]) if res_r is not None else b"")
+        return outcome, blobs
+
+    def compile(self, request, source):
+        """Compile untrusted C++ inside the jail, then publish the binary into the cache (as root)."""
+        limits = request["limits"]
+        self.counter += 1
+        workdir = os.path.join(self.work_root, f"c{self.counter}")
+        os.mkdir(workdir, 0o700)
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+        with open(os.path.join(workdir, "solution.cpp"), "wb") as handle:
+            handle.write(source)
+        if self.uid is not None:
+            os.chown(os.path.join(workdir, "solution.cpp"), self.uid, self.uid)
+        results = []
+        binary_path = os.path.join(workdir, "solution")
+        for argv in request["attempts"]:
+            sub = dict(request, kind="argv", argv=[*argv, "solution.cpp", "-o", "solution"])
+            sub["limits"] = limits
+            outcome, blobs = self.run_one(sub, b"", workdir=workdir)
+            results.append((outcome, blobs))
+            if outcome["exit_code"] == 0 and os.path.exists(binary_path):
+                temp_name = f".{request['key']}.{os.getpid()}.tmp"
+                with open(binary_path, "rb") as handle:
+                    data = handle.read()
+                fd = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755, dir_fd=self.cache_fd)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.rename(temp_name, request["key"], src_dir_fd=self.cache_fd, dst_dir_fd=self.cache_fd)
+                break
+        shutil.rmtree(workdir, ignore_errors=True)
+        outcome, blobs = results[-1]
+        outcome["attempts"] = len(results)
+        return outcome, blobs
+
+    def serve(self, req_fd, resp_fd):
+        reader = open(req_fd, "rb", buffering=0, closefd=False)
+
+        def read_exact(count):
+            data = bytearray()
+            while len(data) < count:
+                chunk = reader.read(count - len(data))
+                if not chunk:
+                    os._exit(0)
+                data += chunk
+            return bytes(data)
+
+        def send(header, blobs):
+            header["blob_sizes"] = [len(blob) for blob in blobs]
+            encoded = json.dumps(header).encode()
+            payload = b"".join([struct.pack("<I", len(encoded)), encoded, *blobs])
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(resp_fd, view):]
+
+        while True:
+            (size,) = struct.unpack("<I", read_exact(4))
+            request = json.loads(read_exact(size))
+            blobs = [read_exact(length) for length in request.pop("blob_sizes")]
+            op = request["op"]
+            try:
+                if op == "run":
+                    outcomes, out_blobs = [], []
+                    for stdin_bytes in blobs:
+                        outcome, produced = self.run_one(request, stdin_bytes)
+                        outcomes.append(outcome)
+                        out_blobs += produced
+                    send({"ok": True, "outcomes": outcomes}, out_blobs)
+                elif op == "compile":
+                    outcome, produced = self.compile(request, blobs[0])
+                    send({"ok": True, "outcome": outcome}, produced)
+                elif op == "ping":
+                    send({"ok": True, "pid": os.getpid()}, [])
+                else:
+                    send({"ok": False, "error": f"unknown op {op!r}"}, [])
+            except Exception:
+                send({"ok": False, "error": traceback.format_exc()}, [])
+            del request, blobs
+
+
+def main():
+    req_fd, resp_fd = int(sys.argv[1]), int(sys.argv[2])
+    config = json.loads(sys.argv[3])
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    layers, notes = setup(config)
+    config["private_tmp_mounts"] = "mount_ns" in layers
+    zygote = Zygote(config)
+    hello = json.dumps({"layers": layers, "notes": notes, "uid": config["uid"]}).encode()
+    os.write(resp_fd, struct.pack("<I", len(hello)) + hello)
+    zygote.serve(req_fd, resp_fd)
+
+
+if __name__ == "__main__":
+    main()

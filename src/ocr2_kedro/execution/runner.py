@@ -1,0 +1,366 @@
+"""Judge one solution against its tests: compile (C++), run in the sandbox, classify, compare."""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+from .compare import COMPARE_MODES, compare_json, compare_stdout
+from .sandbox import Limits, Sandbox, SandboxError, default_cache_dir, log_once, which_or_none
+
+CPP_FLAGS = ("-O2", "-std=c++17", "-pipe")
+COMPILE_LIMITS = Limits(time_limit_s=30.0, memory_limit_mb=2048, output_limit_mb=1, file_size_mb=512, processes=32)
+SETUP_FAILURE_EXIT = 121
+SE_RETRIES = 2
+
+
+@dataclass
+class TestOutcome:
+    verdict: str
+    time_s: float
+
+
+@dataclass
+class RunResult:
+    verdict: str
+    passed: int
+    total: int
+    pass_rate: float
+    tests: list[TestOutcome] = field(default_factory=list)
+    error: str | None = None
+    isolation: list[str] = field(default_factory=list)
+    compile_s: float | None = None
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row.pop("compile_s")
+        return row
+
+
+class BadProblem(ValueError):
+    """The problem (not the solution) is unusable: no tests, malformed JSON, unknown type."""
+
+
+@dataclass(frozen=True)
+class PreparedTest:
+    stdin: bytes
+    expected: object  # str for stdin tests, a parsed JSON value for functional ones
+
+
+def _parse_functional_args(text: str) -> list:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        # LiveCodeBench stores one JSON value per line, one line per argument.
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise BadProblem(f"functional test input is not JSON: {error}") from error
+    return value if isinstance(value, list) else [value]
+
+
+def prepare_tests(tests: list[dict] | None, test_type: str, fn_name: str | None) -> list[PreparedTest]:
+    if not tests:
+        raise BadProblem("problem has no tests")
+    if test_type not in ("stdin", "functional"):
+        raise BadProblem(f"unknown test_type {test_type!r}")
+    if test_type == "functional" and not fn_name:
+        raise BadProblem("functional problem without fn_name")
+    prepared = []
+    for index, test in enumerate(tests):
+        if not isinstance(test, dict) or test.get("input") is None or test.get("output") is None:
+            raise BadProblem(f"test {index} lacks input or output")
+        if test_type == "stdin":
+            prepared.append(PreparedTest(str(test["input"]).encode(), str(test["output"])))
+            continue
+        args = _parse_functional_args(test["input"])
+        try:
+            expected = json.loads(test["output"])
+        except json.JSONDecodeError as error:
+            raise BadProblem(f"test {index} expected output is not JSON: {error}") from error
+        prepared.append(PreparedTest((json.dumps(args) + "\n").encode(), expected))
+    return prepared
+
+
+class CompileCache:
+    """C++ binaries keyed by sha256(source, flags, compiler identity), shared by every sandbox that
+    uses the same cache directory. Compilation itself runs inside the sandbox (untrusted source)."""
+
+    def __init__(self, cache_dir: str, flags: tuple[str, ...] = CPP_FLAGS, use_pch: bool = True) -> None:
+        self.cache_dir = os.path.realpath(cache_dir)
+        os.makedirs(self.cache_dir, exist_ok=True)
+        self.flags = tuple(flags)
+        self.compiler = which_or_none("g++")
+        self.compiler_id = self._compiler_identity()
+        self.use_pch = use_pch
+        self._pch_header: str | None = None
+        self._pch_ready = False
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _compiler_identity(self) -> str:
+        if not self.compiler:
+            return "missing"
+        version = subprocess.run([self.compiler, "--version"], capture_output=True, text=True, check=False)
+        stat = os.stat(self.compiler)
+        return f"{self.compiler}|{version.stdout.splitlines()[0] if version.stdout else ''}|{stat.st_mtime_ns}"
+
+    def key(self, source: str) -> str:
+        payload = json.dumps([source, list(self.flags), self.compiler_id])
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def pch_header(self) -> str | None:
+        """Build (once, trusted input) a precompiled <bits/stdc++.h> for these flags; None if it fails."""
+        if not self.use_pch or not self.compiler:
+            return None
+        with self._guard:
+            if self._pch_ready:
+                return self._pch_header
+            digest = hashlib.sha256(json.dumps([list(self.flags), self.compiler_id]).encode()).hexdigest()[:16]
+            directory = os.path.join(self.cache_dir, f"pch-{digest}")
+            header = os.path.join(directory, "stdcpp.h")
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, ".lock"), "w") as lock_handle:
+                fcntl.flock(lock_handle, fcntl.LOCK_EX)
+                if not os.path.exists(header + ".gch"):
+                    with open(header, "w") as handle:
+                        handle.write("#include <bits/stdc++.h>\n")
+                    built = subprocess.run(
+                        [self.compiler, *self.flags, "-x", "c++-header", header, "-o", header + ".gch.tmp"],
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
+                    if built.returncode == 0:
+                        os.replace(header + ".gch.tmp", header + ".gch")
+                    else:
+                        log_once(f"precompiled header build failed, compiling without: {built.stderr[:500]}")
+            self._pch_ready = True
+            self._pch_header = header if os.path.exists(header + ".gch") else None
+            return self._pch_header
+
+    def compile(self, sandbox: Sandbox, source: str) -> tuple[str | None, str | None, float]:
+        """Return (binary key, None, seconds) or (None, compiler error, seconds)."""
+        if not self.compiler:
+            raise SandboxError("no C++ compiler (g++) on this host")
+        key = self.key(source)
+        binary = os.path.join(self.cache_dir, key)
+        error_file = binary + ".err"
+        with self._lock_for(key):
+            if os.path.exists(binary):
+                return key, None, 0.0
+            if os.path.exists(error_file):
+                with open(error_file, encoding="utf-8", errors="replace") as handle:
+                    return None, handle.read(), 0.0
+            attempts = []
+            header = self.pch_header()
+            if header:
+                attempts.append([self.compiler, *self.flags, "-include", header])
+            attempts.append([self.compiler, *self.flags])
+            started = time.perf_counter()
+            outcome, diagnostics = sandbox.compile(source.encode(), key, attempts, COMPILE_LIMITS)
+            seconds = time.perf_counter() - started
+            if outcome["exit_code"] == SETUP_FAILURE_EXIT and diagnostics.startswith(b"sandbox child setup failed"):
+                raise SandboxError(diagnostics.decode("utf-8", "replace"))
+            if outcome["exit_code"] == 0 and os.path.exists(binary):
+                return key, None, seconds
+            if outcome["timed_out"] or outcome["signal"] is not None:
+                # Not cached: a compiler killed by a limit may succeed on a quieter machine.
+                reason = "timed out" if outcome["timed_out"] else f"killed by signal {outcome['signal']}"
+                return None, f"compiler {reason}", seconds
+            message = diagnostics.decode("utf-8", errors="replace")[-4000:] or "compilation failed"
+            temp = f"{error_file}.{os.getpid()}.{threading.get_ident()}"
+            with open(temp, "w", encoding="utf-8") as handle:
+                handle.write(message)
+            os.replace(temp, error_file)
+            return None, message, seconds
+
+
+def classify(outcome: dict, stderr: bytes, limits: Limits, language: str) -> str | None:
+    """Verdict from how the process ended, or None when it ended normally (then compare output)."""
+    if outcome["exit_code"] == SETUP_FAILURE_EXIT and stderr.startswith(b"sandbox child setup failed"):
+        return "SE"
+    if outcome["output_exceeded"]:
+        return "OLE"
+    signal_number = outcome["signal"]
+    if outcome["timed_out"] or outcome["cpu_s"] > limits.time_limit_s or signal_number == signal.SIGXCPU:
+        return "TLE"
+    if outcome["oom_killed"]:
+        return "MLE"
+    if language == "python" and b"MemoryError" in stderr[-2000:]:
+        return "MLE"
+    if language == "cpp" and b"std::bad_alloc" in stderr[-2000:]:
+        return "MLE"
+    if outcome["max_rss_kb"] * 1024 > limits.memory_limit_mb * 1024 * 1024:
+        return "MLE"
+    if signal_number == signal.SIGXFSZ:
+        return "OLE"
+    if signal_number is not None or outcome["exit_code"] != 0:
+        return "RE"
+    return None
+
+
+class Verifier:
+    """A sandbox plus the compile cache: judges solutions one after another (one per worker)."""
+
+    def __init__(
+        self,
+        cache_dir: str | None = None,
+        compare_mode: str = "tokens",
+        tolerance: float = 1e-6,
+        use_pch: bool = True,
+        hide: list[str] | None = None,
+        compile_cache: CompileCache | None = None,
+    ) -> None:
+        if compare_mode not in COMPARE_MODES:
+            raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
+        cache_dir = cache_dir or default_cache_dir()
+        self.compile_cache = compile_cache or CompileCache(cache_dir, use_pch=use_pch)
+        self.sandbox = Sandbox(self.compile_cache.cache_dir, hide=hide)
+        self.compare_mode = compare_mode
+        self.tolerance = tolerance
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def isolation(self) -> list[str]:
+        return self.sandbox.ensure_started()
+
+    def run_tests(
+        self,
+        code: str | None,
+        language: str,
+        tests: list[dict] | None,
+        test_type: str = "stdin",
+        fn_name: str | None = None,
+        time_limit_s: float = 2.0,
+        memory_limit_mb: int = 256,
+        compare_mode: str | None = None,
+    ) -> RunResult:
+        total = len(tests) if tests else 0
+        try:
+            prepared = prepare_tests(tests, test_type or "stdin", fn_name)
+        except BadProblem as error:
+            return RunResult("SE", 0, total, 0.0, [], f"bad problem: {error}")
+        if language not in ("python", "cpp"):
+            return RunResult("CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, f"unsupported language {language!r}")
+        if not code or not code.strip():
+            return RunResult("CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty solution")
+        limits = Limits(time_limit_s=float(time_limit_s), memory_limit_mb=int(memory_limit_mb))
+        mode = compare_mode or self.compare_mode
+        last_error: Exception | None = None
+        for _ in range(SE_RETRIES + 1):
+            try:
+                result = self._judge(code, language, prepared, test_type, fn_name, limits, mode)
+            except SandboxError as error:
+                last_error = error
+                continue
+            if result.verdict != "SE":
+                return result
+            last_error = SandboxError(result.error or "sandbox fault")
+        return RunResult(
+            "SE", 0, total, 0.0, [TestOutcome("SE", 0.0)] * total, f"sandbox fault after retries: {last_error}"
+        )
+
+    def _judge(self, code, language, prepared, test_type, fn_name, limits, mode) -> RunResult:
+        total = len(prepared)
+        inputs = [test.stdin for test in prepared]
+        compile_s = None
+        if language == "cpp":
+            binary, compile_error, compile_s = self.compile_cache.compile(self.sandbox, code)
+            if binary is None:
+                return RunResult(
+                    "CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, compile_error, self.sandbox.layers, compile_s
+                )
+            runs = self.sandbox.run_binary(binary, inputs, limits)
+        else:
+            runs = self.sandbox.run_python(code, inputs, limits, mode=test_type, fn_name=fn_name)
+        outcomes, first_error = [], None
+        for test, (outcome, stdout, stderr, result_bytes) in zip(prepared, runs, strict=True):
+            verdict = classify(outcome, stderr, limits, language)
+            if verdict is None:
+                verdict = self._compare(test, stdout, result_bytes, test_type, language, mode)
+            if verdict == "SE":
+                return RunResult("SE", 0, total, 0.0, [], stderr.decode("utf-8", "replace"), self.sandbox.layers)
+            if verdict != "AC" and first_error is None:
+                detail = stderr.decode("utf-8", "replace").strip()[-2000:]
+                first_error = f"{verdict}: {detail}" if detail else None
+            outcomes.append(TestOutcome(verdict, round(outcome["wall_s"], 6)))
+        passed = sum(outcome.verdict == "AC" for outcome in outcomes)
+        verdict = next((outcome.verdict for outcome in outcomes if outcome.verdict != "AC"), "AC")
+        return RunResult(verdict, passed, total, passed / total, outcomes, first_error, self.sandbox.layers, compile_s)
+
+    def _compare(self, test, stdout: bytes, result_bytes: bytes, test_type, language, mode) -> str:
+        if test_type == "stdin":
+            return "AC" if compare_stdout(stdout.decode("utf-8", "replace"), test.expected, mode, self.tolerance) else "WA"
+        payload = result_bytes if language == "python" else stdout
+        try:
+            value = json.loads(payload)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return "RE" if language == "python" else "WA"
+        if language == "python":
+            if not isinstance(value, dict) or set(value) != {"result"}:
+                return "WA"
+            value = value["result"]
+        return "AC" if compare_json(value, test.expected, self.tolerance) else "WA"
+
+
+_default_verifier: Verifier | None = None
+_default_lock = threading.Lock()
+
+
+def default_verifier() -> Verifier:
+    global _default_verifier
+    with _default_lock:
+        if _default_verifier is None:
+            _default_verifier = Verifier()
+        return _default_verifier
+
+
+def run_tests(
+    code: str | None,
+    language: str,
+    tests: list[dict] | None,
+    test_type: str = "stdin",
+    fn_name: str | None = None,
+    time_limit_s: float = 2.0,
+    memory_limit_mb: int = 256,
+    compare_mode: str = "tokens",
+) -> RunResult:
+    """Run `code` against `tests` in the process-wide default sandbox and judge it (see module doc)."""
+    verifier = default_verifier()
+    with _default_lock_for_runs:
+        return verifier.run_tests(code, language, tests, test_type, fn_name, time_limit_s, memory_limit_mb, compare_mode)
+
+
+_default_lock_for_runs = threading.Lock()
+
+
+def close_default_verifier() -> None:
+    global _default_verifier
+    with _default_lock:
+        if _default_verifier is not None:
+            _default_verifier.close()
+            _default_verifier = None
+
+
+atexit.register(close_default_verifier)

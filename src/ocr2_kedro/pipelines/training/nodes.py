@@ -1,0 +1,216 @@
+"""Training nodes: validate the config, build the SFT examples, train stage 1 then stage 2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import polars as pl
+
+from ocr2_kedro.models import resolve_model_path
+from ocr2_kedro.schemas import REJECT, conform, stable_id
+from ocr2_kedro.training import (
+    DistributedSettings,
+    ExampleFilters,
+    TrainerSettings,
+    build_critique_examples,
+    build_generation_examples,
+    check_deepspeed_against_trainer,
+    launch_stage,
+    load_deepspeed_config,
+    mix_stage2,
+    tokenize_examples,
+    validate_deepspeed_config,
+)
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_SCHEMA = pl.Schema(
+    {
+        "id": pl.String,
+        "kind": pl.String,  # "generation" | "critique"
+        "language": pl.String,
+        "prompt": pl.String,  # JSON list of chat messages
+        "completion": pl.String,  # JSON list with the assistant message
+    }
+)
+CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
+
+
+def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
+    """Check every training setting (DeepSpeed config included) before any example is built.
+
+    Returns the resolved plan the training nodes run with.
+    """
+    common = TrainerSettings.from_dict(training.get("trainer"))
+    stages = {
+        stage: common.merged((training.get(stage) or {}).get("trainer"))
+        for stage in ("stage1", "stage2")
+    }
+    distributed = DistributedSettings.from_dict(training.get("distributed"))
+    if distributed.deepspeed_config:
+        config = validate_deepspeed_config(
+            load_deepspeed_config(distributed.deepspeed_config), distributed.deepspeed_config
+        )
+        for settings in stages.values():
+            check_deepspeed_against_trainer(config, settings, distributed.deepspeed_config)
+    elif distributed.launcher == "deepspeed":
+        raise ValueError("launcher deepspeed needs distributed.deepspeed_config")
+    ExampleFilters.from_dict(training.get("filters"))  # raises on unknown filter names
+    logging_mode = (training.get("mlflow") or {}).get("log_checkpoint", "auto")
+    if logging_mode not in CHECKPOINT_LOGGING:
+        raise ValueError(f"mlflow.log_checkpoint must be one of {CHECKPOINT_LOGGING}")
+    critique_ratio = (training.get("stage2") or {}).get("critique_ratio")
+    if critique_ratio is not None and critique_ratio < 0:
+        raise ValueError(f"stage2.critique_ratio must be null or >= 0, got {critique_ratio}")
+    return {
+        "student": resolve_model_path(str(training["student"])),
+        "system_prompt": training.get("system_prompt"),
+        "work_dir": str(training["work_dir"]),
+        "seed": int(training.get("seed", 0)),
+        "filters": training.get("filters") or {},
+        "critique_ratio": critique_ratio,
+        "stage1": stages["stage1"].to_dict(),
+        "stage2": stages["stage2"].to_dict(),
+        "distributed": training.get("distributed") or {},
+        "keep_trainer_checkpoints": bool(training.get("keep_trainer_checkpoints", False)),
+        "mlflow": {
+            "log_checkpoint": logging_mode,
+            "max_artifact_mb": float((training.get("mlflow") or {}).get("max_artifact_mb", 200)),
+        },
+    }
+
+
+def _examples_frame(examples: list[dict[str, Any]]) -> pl.DataFrame:
+    return conform(
+        [
+            {
+                "id": e["id"],
+                "kind": e["kind"],
+                "language": e["language"],
+                "prompt": json.dumps(e["prompt"], ensure_ascii=False),
+                "completion": json.dumps(e["completion"], ensure_ascii=False),
+            }
+            for e in examples
+        ],
+        EXAMPLE_SCHEMA,
+    )
+
+
+def build_sft_examples(
+    export: pl.DataFrame, plan: dict[str, Any]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Stage-1 examples, stage-2 examples (stage 1 + critiques at the configured ratio), rejects."""
+    rows = export.to_dicts()
+    filters = ExampleFilters.from_dict(plan["filters"])
+    generation = build_generation_examples(rows, filters, plan["system_prompt"])
+    critique = build_critique_examples(rows, filters, plan["system_prompt"])
+    if not critique.examples:
+        logger.warning(
+            "no row of the export has a critique: stage 2 trains on generation examples only"
+        )
+    stage2 = mix_stage2(
+        generation.examples, critique.examples, plan["critique_ratio"], seed=plan["seed"]
+    )
+    rejects = conform(
+        [
+            {
+                "stage": "training",
+                "source": skipped["kind"],
+                "record_id": skipped["id"],
+                "reason": skipped["reason"].split(" ", 1)[0],
+                "detail": skipped["reason"],
+            }
+            for skipped in generation.skipped + critique.skipped
+        ],
+        REJECT,
+    )
+    logger.info(
+        "SFT examples: %d generation, %d critique available, %d in stage 2; %d rows skipped",
+        len(generation.examples),
+        len(critique.examples),
+        len(stage2),
+        rejects.height,
+    )
+    return _examples_frame(generation.examples), _examples_frame(stage2), rejects
+
+
+def _examples_from_frame(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {**row, "prompt": json.loads(row["prompt"]), "completion": json.loads(row["completion"])}
+        for row in frame.to_dicts()
+    ]
+
+
+def _train_stage(
+    stage: str, examples: pl.DataFrame, base_model: str, plan: dict[str, Any]
+) -> tuple[str, dict[str, dict[str, float]]]:
+    from transformers import AutoTokenizer
+
+    settings = TrainerSettings.from_dict(plan[stage])
+    distributed = DistributedSettings.from_dict(plan["distributed"])
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    rows, skipped = tokenize_examples(
+        tokenizer, _examples_from_frame(examples), settings.max_length
+    )
+    for item in skipped:
+        logger.warning("%s: example %s skipped: %s", stage, item["id"], item["reason"])
+    # One working folder per (base model, settings, data): an interrupted run of the same stage
+    # resumes from its last checkpoint, a changed run starts clean.
+    fingerprint = stable_id(
+        base_model, settings.to_dict(), [r["input_ids"] for r in rows], plan["distributed"]
+    )
+    output_dir = Path(plan["work_dir"]) / f"{stage}-{fingerprint}"
+    result = launch_stage(base_model, rows, output_dir, settings, distributed, stage)
+    if not plan["keep_trainer_checkpoints"]:
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)
+    metrics = {
+        **result.metrics,
+        "global_step": float(result.global_step),
+        "resumed": float(result.resumed_from is not None),
+        "skipped_examples": float(len(skipped)),
+        "critique_examples": float(sum(r["kind"] == "critique" for r in rows)),
+    }
+    _log_checkpoint(stage, Path(result.final_dir), plan["mlflow"])
+    return result.final_dir, {name: {"value": value, "step": 0} for name, value in metrics.items()}
+
+
+def _directory_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def _log_checkpoint(stage: str, final_dir: Path, settings: dict[str, Any]) -> None:
+    """The final checkpoint into MLflow: as artifacts when small enough, else by reference."""
+    mode = settings["log_checkpoint"]
+    if mlflow.active_run() is None or mode == "none":
+        return
+    size_mb = _directory_mb(final_dir)
+    if mode == "auto":
+        mode = "artifact" if size_mb <= settings["max_artifact_mb"] else "reference"
+    reference = {"stage": stage, "path": str(final_dir.resolve()), "size_mb": round(size_mb, 1)}
+    mlflow.set_tag(f"{stage}.checkpoint", mode)
+    if mode == "artifact":
+        mlflow.log_artifacts(str(final_dir), artifact_path=f"checkpoints/{stage}")
+    else:
+        # The versioned copy in the catalog is named by the data.written.* tag of this run.
+        mlflow.log_dict(reference, f"checkpoints/{stage}_reference.json")
+        mlflow.set_tag(f"{stage}.checkpoint_path", reference["path"])
+
+
+def train_stage1(
+    examples: pl.DataFrame, plan: dict[str, Any]
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Code-generation SFT of the student."""
+    return _train_stage("stage1", examples, plan["student"], plan)
+
+
+def train_stage2(
+    examples: pl.DataFrame, stage1_checkpoint: str, plan: dict[str, Any]
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Joint generation + critique SFT, starting from the stage-1 checkpoint."""
+    return _train_stage("stage2", examples, stage1_checkpoint, plan)

@@ -1,0 +1,172 @@
+"""Training configuration: trainer settings per stage, the distributed launch, DeepSpeed config checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LAUNCHERS = ("none", "deepspeed", "torchrun")
+PRECISIONS = ("auto", "bf16", "fp32")
+CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """What one SFT stage trains with (a subset of TRL's SFTConfig, named the same)."""
+
+    max_length: int = 512
+    max_steps: int = 24
+    per_device_train_batch_size: int = 2
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    packing: bool = True
+    packing_strategy: str = "bfd"
+    gradient_checkpointing: bool = True
+    precision: str = "auto"  # auto: bf16 where CUDA supports it, float32 otherwise
+    attn_implementation: str = "sdpa"
+    logging_steps: int = 1
+    save_steps: int = 8
+    save_total_limit: int = 2
+    seed: int = 42
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> TrainerSettings:
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown trainer settings: {sorted(unknown)}")
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.max_length < 16:
+            raise ValueError(f"max_length must be >= 16, got {self.max_length}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.packing and self.packing_strategy not in ("bfd", "bfd_split"):
+            # "wrapped" packing cuts examples mid-sequence and lets them attend to each other.
+            raise ValueError(
+                f"packing_strategy must be 'bfd' or 'bfd_split' (position-id packing), got {self.packing_strategy!r}"
+            )
+        if self.save_steps < 1 or self.logging_steps < 1:
+            raise ValueError("save_steps and logging_steps must be >= 1")
+
+    def merged(self, overrides: Mapping[str, Any] | None) -> TrainerSettings:
+        merged = replace(self, **dict(overrides or {}))
+        merged.check()
+        return merged
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """How a stage is launched. `none`: in this process. `deepspeed`/`torchrun`: a subprocess launcher."""
+
+    launcher: str = "none"
+    num_gpus: int | None = None  # per node; None lets the launcher use every visible device
+    num_nodes: int = 1
+    hostfile: str | None = None
+    master_addr: str | None = None
+    master_port: int = 29500
+    deepspeed_config: str | None = None
+    extra_launcher_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> DistributedSettings:
+        values = dict(values or {})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown distributed settings: {sorted(unknown)}")
+        if values.get("extra_launcher_args") is not None:
+            values["extra_launcher_args"] = tuple(str(a) for a in values["extra_launcher_args"])
+        else:
+            values.pop("extra_launcher_args", None)
+        settings = cls(**values)
+        if settings.launcher not in LAUNCHERS:
+            raise ValueError(f"launcher must be one of {LAUNCHERS}, got {settings.launcher!r}")
+        if settings.num_nodes < 1:
+            raise ValueError("num_nodes must be >= 1")
+        if settings.num_nodes > 1 and settings.launcher == "deepspeed" and not settings.hostfile:
+            raise ValueError("multi-node deepspeed launch needs a hostfile")
+        if settings.hostfile and not Path(settings.hostfile).is_file():
+            raise FileNotFoundError(f"hostfile {settings.hostfile} does not exist")
+        return settings
+
+
+def load_deepspeed_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"DeepSpeed config {path} does not exist")
+    text = path.read_text()
+    config = yaml.safe_load(text) if path.suffix in (".yml", ".yaml") else json.loads(text)
+    if not isinstance(config, dict):
+        raise ValueError(f"DeepSpeed config {path} is not a mapping")
+    return config
+
+
+def validate_deepspeed_config(config: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+    """Check a DeepSpeed config the way DeepSpeed will read it, before any process starts.
+
+    Requires ZeRO stage 2 or 3 and validates the `zero_optimization` section with DeepSpeed's own
+    schema (unknown keys are errors). "auto" values are left for the Hugging Face integration to fill
+    from the trainer settings, so batch sizes and precision must be "auto" or agree with them.
+    """
+    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+
+    zero = config.get("zero_optimization")
+    if not isinstance(zero, Mapping):
+        raise ValueError(f"{source}: no zero_optimization section")
+    stage = zero.get("stage")
+    if stage not in (2, 3):
+        raise ValueError(f"{source}: zero_optimization.stage must be 2 or 3, got {stage!r}")
+    concrete = {key: value for key, value in zero.items() if value != "auto"}
+    try:
+        DeepSpeedZeroConfig(**concrete)
+    except Exception as error:  # pydantic's ValidationError lists every offending key
+        raise ValueError(f"{source}: invalid zero_optimization: {error}") from error
+    for key in (
+        "train_micro_batch_size_per_gpu",
+        "gradient_accumulation_steps",
+        "train_batch_size",
+    ):
+        value = config.get(key, "auto")
+        if value != "auto" and not (isinstance(value, int) and value > 0):
+            raise ValueError(f"{source}: {key} must be 'auto' or a positive integer, got {value!r}")
+    for key in ("bf16", "fp16"):
+        section = config.get(key)
+        if section is not None and section.get("enabled", "auto") not in ("auto", True, False):
+            raise ValueError(f"{source}: {key}.enabled must be 'auto' or a boolean")
+    if (config.get("fp16") or {}).get("enabled") is True and (config.get("bf16") or {}).get(
+        "enabled"
+    ) is True:
+        raise ValueError(f"{source}: fp16 and bf16 cannot both be enabled")
+    return dict(config)
+
+
+def check_deepspeed_against_trainer(
+    config: Mapping[str, Any], settings: TrainerSettings, source: str = "config"
+) -> None:
+    """Explicit batch sizes in the DeepSpeed config must match the trainer's (HF refuses mismatches late)."""
+    pairs = {
+        "train_micro_batch_size_per_gpu": settings.per_device_train_batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+    }
+    for key, expected in pairs.items():
+        value = config.get(key, "auto")
+        if value != "auto" and value != expected:
+            raise ValueError(f"{source}: {key}={value} but the trainer uses {expected}")

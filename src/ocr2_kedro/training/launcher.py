@@ -1,0 +1,161 @@
+"""Launch an SFT stage: in this process, or through the `deepspeed` / `torchrun` launcher as a subprocess.
+
+The subprocess runs `python -m ocr2_kedro.training.worker SPEC` on every rank. SPEC is a JSON file
+holding everything the stage needs (model path, tokenized data file, trainer settings, DeepSpeed
+config); rank 0 writes the result next to it. The parent streams the launcher's output into its log
+and fails on a non-zero exit. MLflow logging from rank 0 goes into the caller's run through
+MLFLOW_RUN_ID / MLFLOW_TRACKING_URI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .config import DistributedSettings, TrainerSettings, load_deepspeed_config
+from .trainer import TrainResult, train_sft
+
+logger = logging.getLogger(__name__)
+
+WORKER_MODULE = "ocr2_kedro.training.worker"
+
+
+def _executable(name: str) -> str:
+    beside_python = Path(sys.executable).with_name(name)
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"the `{name}` launcher is not installed in this environment")
+    return found
+
+
+def launcher_command(distributed: DistributedSettings, spec_path: Path) -> list[str]:
+    """The launcher's argv for one stage."""
+    if distributed.launcher == "deepspeed":
+        command = [_executable("deepspeed")]
+        if distributed.hostfile:
+            command += [
+                "--hostfile",
+                distributed.hostfile,
+                "--num_nodes",
+                str(distributed.num_nodes),
+            ]
+        if distributed.num_gpus is not None:
+            command += ["--num_gpus", str(distributed.num_gpus)]
+        if distributed.master_addr:
+            command += ["--master_addr", distributed.master_addr]
+        command += ["--master_port", str(distributed.master_port), *distributed.extra_launcher_args]
+        return [*command, "--module", WORKER_MODULE, str(spec_path)]
+    if distributed.launcher == "torchrun":
+        if distributed.num_nodes > 1:
+            raise ValueError(
+                "torchrun is started once per node by your scheduler; from a Kedro node use the "
+                "deepspeed launcher with a hostfile for multi-node runs"
+            )
+        command = [
+            _executable("torchrun"),
+            "--nnodes",
+            "1",
+            "--nproc_per_node",
+            str(distributed.num_gpus or "gpu"),
+            "--master_port",
+            str(distributed.master_port),
+        ]
+        if distributed.master_addr:
+            command += ["--master_addr", distributed.master_addr]
+        return [*command, *distributed.extra_launcher_args, "-m", WORKER_MODULE, str(spec_path)]
+    raise ValueError(f"no launcher command for launcher {distributed.launcher!r}")
+
+
+def run_streaming(
+    command: list[str], env: dict[str, str], label: str, cwd: str | None = None
+) -> None:
+    """Run `command`, logging each output line as it comes; raise with the tail on a non-zero exit."""
+    logger.info("%s: %s", label, " ".join(command))
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            logger.info("[%s] %s", label, line)
+        returncode = process.wait()
+    if returncode != 0:
+        raise RuntimeError(
+            f"{label}: launcher exited with status {returncode}; last output:\n" + "\n".join(tail)
+        )
+
+
+def launch_stage(
+    model_path: str,
+    rows: list[dict[str, Any]],
+    output_dir: str | Path,
+    settings: TrainerSettings,
+    distributed: DistributedSettings,
+    stage: str,
+) -> TrainResult:
+    """Train one stage in this process (launcher `none`) or across processes / GPUs / nodes."""
+    output_dir = Path(output_dir)
+    deepspeed_config = (
+        load_deepspeed_config(distributed.deepspeed_config)
+        if distributed.deepspeed_config
+        else None
+    )
+    if distributed.launcher == "none":
+        return train_sft(
+            model_path, rows, output_dir, settings, stage=stage, deepspeed_config=deepspeed_config
+        )
+
+    import mlflow
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    data_path = output_dir / "train_rows.jsonl"
+    with data_path.open("w") as handle:
+        for row in rows:
+            handle.write(
+                json.dumps({"input_ids": row["input_ids"], "labels": row["labels"]}) + "\n"
+            )
+    result_path = output_dir / "result.json"
+    result_path.unlink(missing_ok=True)
+    spec_path = output_dir / "spec.json"
+    spec_path.write_text(
+        json.dumps(
+            {
+                "model_path": str(model_path),
+                "data_path": str(data_path.resolve()),
+                "output_dir": str(output_dir.resolve()),
+                "settings": settings.to_dict(),
+                "deepspeed_config": deepspeed_config,
+                "stage": stage,
+                "result_path": str(result_path.resolve()),
+            },
+            indent=2,
+        )
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = mlflow.active_run()
+    if run is not None:
+        env["MLFLOW_RUN_ID"] = run.info.run_id
+        env["MLFLOW_TRACKING_URI"] = mlflow.get_tracking_uri()
+    run_streaming(launcher_command(distributed, spec_path), env, label=stage, cwd=os.getcwd())
+    if not result_path.exists():
+        raise RuntimeError(
+            f"{stage}: the launcher exited cleanly but rank 0 wrote no {result_path}"
+        )
+    return TrainResult(**json.loads(result_path.read_text()))

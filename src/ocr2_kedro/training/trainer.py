@@ -1,0 +1,309 @@
+"""One SFT stage with TRL's SFTTrainer: assistant-only loss, position-id packing, resumable checkpoints.
+
+Packing is TRL's best-fit-decreasing packing in padding-free form: examples are concatenated into
+rows of at most `max_length` tokens and the batch is flattened into one sequence whose position ids
+restart at every example. Without FlashAttention (CPU, sdpa or eager), transformers turns those
+position ids into a block-diagonal causal mask, so packed examples never attend to each other
+(tests/training/test_packing.py checks that packed and unpacked losses agree).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import TrainerSettings
+from .tokenize import packing_efficiency
+
+logger = logging.getLogger(__name__)
+
+FINAL_DIR = "final"
+
+
+@dataclass
+class TrainResult:
+    final_dir: str
+    global_step: int
+    resumed_from: str | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "final_dir": self.final_dir,
+            "global_step": self.global_step,
+            "resumed_from": self.resumed_from,
+            "history": self.history,
+            "metrics": self.metrics,
+        }
+
+
+def use_bf16(precision: str) -> bool:
+    import torch
+
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and not cuda_bf16:
+        raise ValueError(
+            "precision bf16 asked for, but no CUDA device with bf16 support is visible"
+        )
+    return precision == "bf16" or (precision == "auto" and cuda_bf16)
+
+
+def allow_cpu_deepspeed() -> None:
+    """Let accelerate run DeepSpeed across CPU processes through gloo (the CI path; GPUs never need it).
+
+    accelerate only starts DeepSpeed's process group for GPU-like backends; on a CPU-only machine
+    launched with LOCAL_RANK/WORLD_SIZE it picks no backend and trains each process alone. This makes
+    it pick gloo for that one case, after which DeepSpeed initializes as it does on GPUs.
+    """
+    import torch
+    from accelerate.state import PartialState
+    from accelerate.utils import DistributedType
+
+    if torch.cuda.is_available() or getattr(PartialState, "_ocr2_cpu_deepspeed", False):
+        return
+    original = PartialState._prepare_backend
+
+    def prepare_backend(self, cpu=False, sagemaker_dp=False, backend=None):
+        chosen, distributed_type = original(self, cpu, sagemaker_dp, backend)
+        multi_process = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if (
+            distributed_type == DistributedType.NO
+            and not cpu
+            and multi_process
+            and os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+        ):
+            return "gloo", DistributedType.MULTI_CPU
+        return chosen, distributed_type
+
+    PartialState._prepare_backend = prepare_backend
+    PartialState._ocr2_cpu_deepspeed = True
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not output_dir.is_dir():
+        return None
+    return get_last_checkpoint(str(output_dir))
+
+
+def _mlflow_target() -> tuple[str | None, str | None]:
+    """The MLflow run to log into: the active run here, or the one named by MLFLOW_RUN_ID (a launched worker)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is not None:
+        return run.info.run_id, mlflow.get_tracking_uri()
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    return (run_id, os.environ.get("MLFLOW_TRACKING_URI")) if run_id else (None, None)
+
+
+def _callbacks_and_trainer_class():
+    """Built lazily so that importing this module does not import transformers/trl."""
+    from transformers import TrainerCallback
+    from trl import SFTTrainer
+
+    class MeteredSFTTrainer(SFTTrainer):
+        """Counts the positions each micro-batch computes and how many hold real tokens (not padding)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.positions_seen = 0
+            self.real_tokens_seen = 0
+
+        def training_step(self, model, inputs, *args, **kwargs):
+            input_ids = inputs["input_ids"]
+            self.positions_seen += int(input_ids.numel())
+            mask = inputs.get("attention_mask")
+            self.real_tokens_seen += int(mask.sum()) if mask is not None else int(input_ids.numel())
+            return super().training_step(model, inputs, *args, **kwargs)
+
+    class StepMetricsCallback(TrainerCallback):
+        """Per-step loss, learning rate, grad norm and tokens/s: kept in memory and written to MLflow.
+
+        Writes through MlflowClient into an existing run (the kedro-mlflow run, or the run id a launcher
+        passed down), never opening a run of its own; only the main process logs.
+        """
+
+        def __init__(self, prefix: str, run_id: str | None, tracking_uri: str | None):
+            self.prefix = prefix
+            self.run_id = run_id
+            self.client = None
+            if run_id:
+                from mlflow.tracking import MlflowClient
+
+                self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.history: list[dict[str, float]] = []
+            self._last_time: float | None = None
+            self._last_tokens: float | None = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self._last_time = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs or "loss" not in logs:
+                return
+            now = time.perf_counter()
+            record = {"step": float(state.global_step)}
+            for key in ("loss", "learning_rate", "grad_norm"):
+                if key in logs and logs[key] is not None and math.isfinite(float(logs[key])):
+                    record[key] = float(logs[key])
+            tokens = logs.get("num_tokens")
+            if tokens is not None:
+                if self._last_tokens is not None and self._last_time is not None:
+                    elapsed = now - self._last_time
+                    if elapsed > 0 and tokens > self._last_tokens:
+                        record["tokens_per_second"] = (tokens - self._last_tokens) / elapsed
+                self._last_tokens = float(tokens)
+            self._last_time = now
+            self.history.append(record)
+            if self.client is not None:
+                from mlflow.entities import Metric
+
+                stamp = int(time.time() * 1000)
+                metrics = [
+                    Metric(f"{self.prefix}.{key}", value, stamp, state.global_step)
+                    for key, value in record.items()
+                    if key != "step"
+                ]
+                self.client.log_batch(self.run_id, metrics=metrics)
+
+    return MeteredSFTTrainer, StepMetricsCallback
+
+
+def train_sft(
+    model_path: str,
+    rows: list[dict[str, Any]],
+    output_dir: str | Path,
+    settings: TrainerSettings,
+    stage: str = "sft",
+    deepspeed_config: dict[str, Any] | str | None = None,
+    resume: bool = True,
+    callbacks: list[Any] | None = None,
+) -> TrainResult:
+    """Train `model_path` on tokenized `rows` (input_ids, labels) and save the result in output_dir/final.
+
+    Checkpoints go to output_dir/checkpoint-N every `save_steps`; with `resume`, a run that finds one
+    there continues from the latest (optimizer, scheduler, RNG and data order included).
+    """
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        raise ValueError(f"{stage}: no training examples")
+    bf16 = use_bf16(settings.precision)
+    if deepspeed_config is not None:
+        allow_cpu_deepspeed()
+    args = SFTConfig(
+        output_dir=str(output_dir),
+        max_length=settings.max_length,
+        packing=settings.packing,
+        packing_strategy=settings.packing_strategy,
+        padding_free=settings.packing,
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler_type,
+        warmup_steps=settings.warmup_steps,
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        gradient_checkpointing=settings.gradient_checkpointing,
+        bf16=bf16,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        report_to="none",  # metrics go to the kedro-mlflow run through StepMetricsCallback
+        deepspeed=deepspeed_config,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        model_init_kwargs=None,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # Loaded after SFTConfig so that ZeRO-3 can partition the weights while they load. Master weights
+    # stay float32; bf16 runs under autocast / DeepSpeed's mixed precision.
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=torch.float32, attn_implementation=settings.attn_implementation
+    )
+    # SFTTrainer also passes use_cache=False: with a cache, transformers skips the packed-sequence mask.
+    model.config.use_cache = False
+    dataset = Dataset.from_dict(
+        {"input_ids": [r["input_ids"] for r in rows], "labels": [r["labels"] for r in rows]}
+    )
+    trainer_class, callback_class = _callbacks_and_trainer_class()
+    run_id, tracking_uri = _mlflow_target()
+    metrics_callback = callback_class(stage, run_id, tracking_uri)
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[metrics_callback, *(callbacks or [])],
+    )
+    row_lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    resumed_from = last_checkpoint(output_dir) if resume else None
+    if resumed_from:
+        logger.info("%s: resuming from %s", stage, resumed_from)
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resumed_from)
+    wall = time.perf_counter() - started
+    final_dir = output_dir / FINAL_DIR
+    if final_dir.exists() and trainer.is_world_process_zero():
+        shutil.rmtree(final_dir)
+    trainer.save_model(str(final_dir))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final_dir))
+    history = metrics_callback.history
+    speeds = [h["tokens_per_second"] for h in history if "tokens_per_second" in h]
+    metrics = {
+        "examples": float(len(rows)),
+        "train_rows": float(len(row_lengths)),
+        "train_tokens": float(sum(len(r["input_ids"]) for r in rows)),
+        "trained_tokens": float(sum(sum(1 for x in r["labels"] if x != -100) for r in rows)),
+        "packing_efficiency": packing_efficiency(row_lengths, settings.max_length)
+        if settings.packing
+        else 0.0,
+        "non_padding_share": trainer.real_tokens_seen / trainer.positions_seen
+        if trainer.positions_seen
+        else 0.0,
+        "train_runtime_s": wall,
+        "train_loss": float(output.training_loss),
+        "steps_this_run": float(output.global_step - _step_of(resumed_from)),
+        "bf16": float(bf16),
+        "world_size": float(trainer.accelerator.num_processes),
+        "deepspeed": float(trainer.is_deepspeed_enabled),
+    }
+    if speeds:
+        metrics["tokens_per_second"] = sum(speeds) / len(speeds)
+    losses = [h["loss"] for h in history if "loss" in h]
+    if losses:
+        metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
+    return TrainResult(
+        final_dir=str(final_dir),
+        global_step=int(output.global_step),
+        resumed_from=resumed_from,
+        history=history,
+        metrics=metrics,
+    )
+
+
+def _step_of(checkpoint: str | None) -> int:
+    if not checkpoint:
+        return 0
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1])

@@ -1,0 +1,42 @@
+"""Entry point of one rank of a launched SFT stage: `python -m ocr2_kedro.training.worker SPEC.json`.
+
+Started by `deepspeed` or `torchrun` (see launcher.py), which set RANK, LOCAL_RANK, WORLD_SIZE,
+MASTER_ADDR and MASTER_PORT; rank 0 writes the TrainResult as JSON to the spec's result_path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+from .config import TrainerSettings
+from .trainer import train_sft
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("spec", type=Path)
+    # The deepspeed launcher appends --local_rank=N; the rank is also in LOCAL_RANK.
+    parser.add_argument("--local_rank", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    spec = json.loads(args.spec.read_text())
+    with open(spec["data_path"]) as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    result = train_sft(
+        spec["model_path"],
+        rows,
+        spec["output_dir"],
+        TrainerSettings.from_dict(spec["settings"]),
+        stage=spec["stage"],
+        deepspeed_config=spec["deepspeed_config"],
+    )
+    if int(os.environ.get("RANK", "0")) == 0:
+        Path(spec["result_path"]).write_text(json.dumps(result.to_dict()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Solution and critique prompts, and the question token budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocr2_kedro.generation.prompts import critique_prompt, solution_prompt
+from ocr2_kedro.generation.token_budget import TokenCounter
+from ocr2_kedro.parsing import parse_judgement
+
+
+def test_solution_prompt_per_language_and_io():
+    stdin_py = solution_prompt("Add two numbers.", "python", "stdin")
+    assert "standard input" in stdin_py and "```python" in stdin_py
+    stdin_cpp = solution_prompt("Add two numbers.", "cpp", "stdin")
+    assert "C++17" in stdin_cpp and "```cpp" in stdin_cpp
+    functional = solution_prompt(
+        "Add.", "python", "functional", "class Solution:\n    def add(self, a, b):\n", "add"
+    )
+    assert (
+        "`add`" in functional and "Starter code" in functional and "Do not read input" in functional
+    )
+    functional_cpp = solution_prompt("Add.", "cpp", "functional", "", "add")
+    assert "JSON array of the arguments of `add`" in functional_cpp
+    with pytest.raises(ValueError, match="language"):
+        solution_prompt("x", "rust", "stdin")
+
+
+def test_critique_prompt_holds_question_and_candidate_and_asks_for_a_parseable_judgement():
+    text = critique_prompt("Add two numbers.", "cpp", "int main(){}")
+    assert "Add two numbers." in text and "```cpp\nint main(){}\n```" in text
+    # The judgement line the prompt asks for is exactly what the parser reads.
+    assert parse_judgement("Looks good.\nJudgement: right") == "right"
+    assert "Judgement: right" in text and "Judgement: wrong" in text
+
+
+def test_token_counter_uses_the_model_tokenizer_or_says_it_estimates(embedded_model_dir):
+    exact = TokenCounter("embedded")
+    assert exact.exact and 0 < exact.count("def f(x): return x") < 20
+    estimate = TokenCounter("no-such-org/no-such-model")
+    assert not estimate.exact and estimate.count("a" * 40) == 10

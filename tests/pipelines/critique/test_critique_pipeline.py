@@ -1,0 +1,124 @@
+"""Critique nodes: requests per candidate, judgements parsed, unparseable critiques kept and counted."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ocr2_kedro.pipelines.critique.nodes import (
+    build_critique_requests,
+    critique_solutions,
+    summarize_critiques,
+)
+from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, conform
+from tests.support.openai_server import serve
+
+
+def frames():
+    problems = conform(
+        [{"question_id": "q1", "question": "Print 1.", "test_type": "stdin"}], PROBLEM
+    )
+    generations = conform(
+        [
+            {
+                "generation_id": "g-ok",
+                "question_id": "q1",
+                "language": "python",
+                "solution": "print(1)\n",
+                "flags": [],
+            },
+            {
+                "generation_id": "g-cpp",
+                "question_id": "q1",
+                "language": "cpp",
+                "solution": "int main(){}\n",
+                "flags": ["placeholder"],
+            },
+            {
+                "generation_id": "g-none",
+                "question_id": "q1",
+                "language": "python",
+                "solution": None,
+                "flags": ["no_code"],
+            },
+        ],
+        GENERATION,
+    )
+    return generations, problems
+
+
+def params(**overrides) -> dict:
+    return {
+        "backend": "transformers",
+        "model": "critic",
+        "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 3},
+        **overrides,
+    }
+
+
+def test_requests_only_for_candidates_with_code():
+    generations, problems = frames()
+    requests = build_critique_requests(generations, problems, params())
+    assert requests["generation_id"].to_list() == ["g-ok", "g-cpp"]
+    assert "```cpp\nint main(){}\n```" in requests["prompt"][1]
+    only = build_critique_requests(generations, problems, params(only_unflagged=True))
+    assert only["generation_id"].to_list() == ["g-ok"]
+
+
+def test_generations_of_unknown_questions_are_a_clear_error():
+    generations, problems = frames()
+    with pytest.raises(ValueError, match="absent from problems_dedup"):
+        build_critique_requests(generations, problems.clear(), params())
+
+
+class ScriptedCritic:
+    """A critic model that answers from a script (served through the real loopback HTTP server)."""
+
+    model_name = "scripted"
+    answers = {
+        "print(1)": "<think>It prints 1.</think>\n**Judgement:** Right",
+        "int main": "The main is empty, so nothing is printed. Hmm.",
+    }
+
+    def generate(self, requests, sampling):
+        from ocr2_kedro.generation import Completion
+
+        out = []
+        for request in requests:
+            prompt = request.messages[-1]["content"]
+            text = next(a for key, a in self.answers.items() if key in prompt)
+            out.append(Completion(request.request_id, text, "stop", len(text.split()), "scripted"))
+        return out
+
+
+def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path):
+    generations, problems = frames()
+    with serve(ScriptedCritic()) as (url, _state):
+        run_params = params(
+            backend="openai",
+            openai={"endpoints": [url], "backoff_s": 0.01},
+            resume={"shard_dir": str(tmp_path)},
+        )
+        requests = build_critique_requests(generations, problems, run_params)
+        critiques = critique_solutions(requests, run_params)
+    assert critiques.schema == CRITIQUE
+    assert critiques.rows() == [
+        ("g-ok", "critic", critiques["critique"][0], "It prints 1.", "right"),
+        ("g-cpp", "critic", critiques["critique"][1], "", None),
+    ]
+    metrics = summarize_critiques(critiques)
+    assert metrics["unparsed"]["value"] == 1 and metrics["parse_rate"]["value"] == 0.5
+    assert metrics["right"]["value"] == 1 and metrics["wrong"]["value"] == 0
+
+
+def test_critique_with_a_real_model(tmp_path, tiny_model_dir):
+    generations, problems = frames()
+    run_params = params(model=str(tiny_model_dir), resume={"shard_dir": str(tmp_path)})
+    critiques = critique_solutions(
+        build_critique_requests(generations, problems, run_params), run_params
+    )
+    assert critiques["generation_id"].to_list() == ["g-ok", "g-cpp"]
+    assert critiques["critique"].str.len_chars().min() > 0
+    # Random weights write no judgement: kept, with a null judgement.
+    assert critiques["judgement"].null_count() == 2
+    assert isinstance(critiques, pl.DataFrame)

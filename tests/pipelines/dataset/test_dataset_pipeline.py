@@ -1,0 +1,253 @@
+"""Dataset export and card: accepted samples only, critiques and verdicts joined, agreement numbers
+right; and the real `kedro run` chain generation -> critique -> dataset in a project copy."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from kedro.io.core import generate_timestamp
+
+from ocr2_kedro.pipelines.dataset.nodes import (
+    build_export,
+    dataset_statistics,
+    render_dataset_card,
+    split_by_language,
+    summarize_dataset,
+)
+from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, REJECT, VERIFICATION, conform
+from tests.conftest import run_kedro
+
+
+def tables():
+    problems = conform(
+        [
+            {
+                "question_id": "q1",
+                "source": "taco",
+                "source_id": "7",
+                "question": "Q1",
+                "difficulty": "EASY",
+                "license": "apache-2.0",
+                "split": "train",
+            },
+            {
+                "question_id": "q2",
+                "source": "apps",
+                "source_id": "9",
+                "question": "Q2",
+                "difficulty": None,
+                "license": "mit",
+                "split": "train",
+            },
+        ],
+        PROBLEM,
+    )
+    gens = [
+        # (generation_id, question, language, tokens, flags, judgement, pass_rate)
+        ("a", "q1", "python", 100, [], "right", 1.0),  # true positive
+        ("b", "q1", "python", 120, [], "right", 0.5),  # false positive
+        ("c", "q2", "python", 80, [], "wrong", 1.0),  # false negative
+        ("d", "q2", "cpp", 90, [], "wrong", 0.0),  # true negative
+        ("e", "q2", "cpp", 70, [], None, 1.0),  # unparseable critique
+        ("f", "q1", "cpp", 300, ["truncated", "no_code"], None, None),  # rejected sample
+    ]
+    generations = conform(
+        [
+            {
+                "generation_id": g,
+                "question_id": q,
+                "language": lang,
+                "num_output_tokens": t,
+                "flags": flags,
+                "output": f"out-{g}",
+                "solution": None if flags else f"code-{g}",
+            }
+            for g, q, lang, t, flags, _, _ in gens
+        ],
+        GENERATION,
+    )
+    critiques = conform(
+        [
+            {"generation_id": g, "critic_model": "critic", "critique": f"crit-{g}", "judgement": j}
+            for g, _, _, _, flags, j, _ in gens
+            if not flags
+        ],
+        CRITIQUE,
+    )
+    verifications = conform(
+        [
+            {
+                "generation_id": g,
+                "verdict": "AC" if p == 1.0 else "WA",
+                "passed": int(p * 2),
+                "total": 2,
+                "pass_rate": p,
+            }
+            for g, _, _, _, _, _, p in gens
+            if p is not None
+        ],
+        VERIFICATION,
+    )
+    rejects = conform(
+        [
+            {
+                "stage": "generation",
+                "source": "taco",
+                "record_id": "q3",
+                "reason": "question_over_token_budget",
+            },
+            {"stage": "generation", "source": "cpp", "record_id": "f", "reason": "truncated"},
+            {"stage": "generation", "source": "cpp", "record_id": "f", "reason": "no_code"},
+        ],
+        REJECT,
+    )
+    return problems, generations, critiques, verifications, rejects
+
+
+def test_export_has_the_ocr2_columns_and_only_accepted_samples():
+    problems, generations, critiques, verifications, _ = tables()
+    export = build_export(problems, generations, critiques, verifications)
+    for column in (
+        "question",
+        "r1_generation",
+        "qwq_critique",
+        "solution",
+        "judgement",
+        "pass_rate",
+        "source",
+        "license",
+        "dataset",
+        "split",
+        "difficulty",
+        "index",
+        "id",
+        "question_id",
+    ):
+        assert column in export.columns
+    assert sorted(export["id"]) == ["a", "b", "c", "d", "e"]  # "f" was flagged
+    row = export.filter(pl.col("id") == "a").row(0, named=True)
+    assert row["r1_generation"] == "out-a" and row["qwq_critique"] == "crit-a"
+    assert row["judgement"] == "right" and row["pass_rate"] == 1.0 and row["index"] == "7"
+    python, cpp, python_jsonl, cpp_jsonl = split_by_language(export)
+    assert python["id"].to_list() == ["a", "b", "c"] and cpp["id"].to_list() == ["d", "e"]
+    assert python_jsonl.equals(python) and cpp_jsonl.equals(cpp)
+
+
+def test_statistics_card_and_metrics():
+    problems, generations, critiques, verifications, rejects = tables()
+    export = build_export(problems, generations, critiques, verifications)
+    stats = dataset_statistics(problems, generations, critiques, verifications, rejects, export)
+    agreement = stats["agreement"]
+    assert agreement["pairs"] == 5
+    assert agreement["matrix"] == {
+        "right": {"passed": 1, "failed": 1},
+        "wrong": {"passed": 1, "failed": 1},
+        "null": {"passed": 1, "failed": 0},
+    }
+    assert agreement["precision_right"] == 0.5
+    assert agreement["recall_right"] == pytest.approx(1 / 3)
+    assert agreement["accuracy_judged"] == 0.5
+    assert stats["judgement_parse_rate"] == pytest.approx(4 / 5)
+    assert stats["by_language"]["cpp"]["tokens_all"]["max"] == 300
+    assert stats["by_language"]["cpp"]["tokens_accepted"]["max"] == 90
+    assert ("taco", "python", 2) in stats["by_source"]
+    assert ("unknown", "cpp", 2) in stats["by_difficulty"]
+
+    card, logged = render_dataset_card(stats, {"name": "test card"}, "teacher-x", "critic-y")
+    assert logged == card
+    assert card.startswith("# test card")
+    for section in (
+        "## Counts",
+        "per source",
+        "per difficulty",
+        "## Output token lengths",
+        "## Rejection reasons",
+        "question_over_token_budget",
+        "## Critic judgements",
+        "## Critic vs execution",
+        "precision(right) = 0.500",
+        "teacher-x",
+    ):
+        assert section in card, section
+
+    metrics = summarize_dataset(stats)
+    assert metrics["samples"]["value"] == 5
+    assert metrics["critic.precision_right"]["value"] == 0.5
+    assert metrics["rejected.generation.truncated"]["value"] == 1
+    assert metrics["cpp.judgement.null"]["value"] == 1
+    assert all(set(v) == {"value", "step"} for v in metrics.values())
+
+
+def save_versioned(project, relative: str, frame: pl.DataFrame) -> None:
+    path = project / relative
+    target = path / generate_timestamp() / path.name
+    target.parent.mkdir(parents=True)
+    frame.write_parquet(target)
+
+
+def latest(project, relative: str):
+    versions = sorted((project / relative).iterdir())
+    return versions[-1] / (project / relative).name
+
+
+@pytest.mark.slow
+def test_kedro_run_generation_critique_dataset(project_copy):
+    problems, *_ = tables()
+    problems = problems.with_columns(
+        pl.Series("question", ["Read two integers and print their sum.", "Print hello."]),
+        pl.lit("stdin").alias("test_type"),
+    )
+    save_versioned(project_copy, "data/03_primary/problems_dedup.parquet", problems)
+    run_kedro(
+        project_copy,
+        "run",
+        "--env",
+        "test",
+        "--pipelines",
+        "generation,critique",
+        "--params",
+        "generation.sampling.max_tokens=80",
+    )
+    generations = pl.read_parquet(latest(project_copy, "data/03_primary/generations.parquet"))
+    assert generations.height == 4 and set(generations["language"]) == {"python", "cpp"}
+    critiques = pl.read_parquet(latest(project_copy, "data/03_primary/critiques.parquet"))
+    assert sorted(critiques["generation_id"]) == sorted(
+        generations.filter(pl.col("solution").is_not_null())["generation_id"]
+    )
+    rejects = pl.read_parquet(
+        latest(project_copy, "data/02_intermediate/generation_rejects.parquet")
+    )
+    assert rejects.height == generations["flags"].list.len().sum()
+    # Finished chunks are on disk for a resumed run.
+    assert list((project_copy / "data/02_intermediate/generation_shards").glob("*/chunk-*.parquet"))
+
+    # Verdicts stand in for the verify pipeline (another stage): python passes, cpp fails.
+    verifications = conform(
+        [
+            {
+                "generation_id": g,
+                "verdict": "AC" if lang == "python" else "WA",
+                "passed": int(lang == "python"),
+                "total": 1,
+                "pass_rate": float(lang == "python"),
+            }
+            for g, lang in generations.select("generation_id", "language").rows()
+        ],
+        VERIFICATION,
+    )
+    save_versioned(project_copy, "data/03_primary/verifications.parquet", verifications)
+    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "dataset")
+
+    accepted = generations.filter(pl.col("flags").list.len() == 0).height
+    export = pl.read_parquet(latest(project_copy, "data/03_primary/ocr2/all.parquet"))
+    assert export.height == accepted
+    for language in ("python", "cpp"):
+        lines = latest(project_copy, f"data/08_reporting/ocr2/{language}.jsonl").read_text()
+        rows = [json.loads(line) for line in lines.splitlines()]
+        assert len(rows) == export.filter(pl.col("language") == language).height
+    card = latest(project_copy, "data/08_reporting/dataset_card.md").read_text()
+    assert "## Critic vs execution" in card and f"| generations | {generations.height} |" in card
+    # The card is an artifact of the MLflow run.
+    assert list((project_copy / "mlartifacts").rglob("dataset_card.md"))

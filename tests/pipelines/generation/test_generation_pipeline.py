@@ -1,0 +1,115 @@
+"""Generation nodes on real backends: requests, the question token budget, parsed and flagged
+generations, and the rejects table."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ocr2_kedro.pipelines.generation.nodes import (
+    build_generation_requests,
+    collect_generation_rejects,
+    combine_question_rejects,
+    combine_requests,
+    generate_solutions,
+)
+from ocr2_kedro.schemas import GENERATION, PROBLEM, REJECT, conform
+
+
+def problems() -> pl.DataFrame:
+    return conform(
+        [
+            {
+                "question_id": "q-add",
+                "source": "bundled",
+                "source_id": "1",
+                "question": "Read two integers and print their sum.",
+                "test_type": "stdin",
+                "tests": [{"input": "1 2\n", "output": "3\n"}],
+            },
+            {
+                "question_id": "q-long",
+                "source": "bundled",
+                "source_id": "2",
+                "question": "Print the answer. " + "This statement is very long. " * 200,
+                "test_type": "stdin",
+                "tests": [],
+            },
+            {
+                "question_id": "q-fn",
+                "source": "leetcode",
+                "source_id": "3",
+                "question": "Return a + b.",
+                "test_type": "functional",
+                "fn_name": "add",
+                "starter_code": "class Solution:\n    def add(self, a: int, b: int) -> int:\n",
+                "tests": [{"input": "[1, 2]", "output": "3"}],
+            },
+        ],
+        PROBLEM,
+    )
+
+
+def params(**overrides) -> dict:
+    return {
+        "backend": "transformers",
+        "model": "embedded",
+        "languages": ["python", "cpp"],
+        "samples_per_question": 2,
+        "max_question_tokens": 400,
+        "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 7},
+        "transformers": {"dtype": "float32"},
+        **overrides,
+    }
+
+
+def test_requests_per_sample_with_seeds_and_budget_rejects(embedded_model_dir):
+    requests, rejects = build_generation_requests(problems(), "cpp", params())
+    assert requests["question_id"].to_list() == ["q-add", "q-add", "q-fn", "q-fn"]
+    assert requests["seed"].to_list() == [7, 8, 7, 8]
+    assert requests["generation_id"].n_unique() == 4
+    assert (requests["prompt_tokens"] <= 400).all()
+    assert "JSON array" in requests.filter(pl.col("question_id") == "q-fn")["prompt"][0]
+    assert rejects.schema == REJECT
+    assert rejects.rows() == [
+        (
+            "generation",
+            "bundled",
+            "q-long",
+            "question_over_token_budget",
+            rejects["detail"][0],
+        )
+    ]
+    assert rejects["detail"][0].startswith("cpp: ") and "> 400" in rejects["detail"][0]
+
+
+def test_languages_not_asked_for_build_nothing(embedded_model_dir):
+    requests, rejects = build_generation_requests(problems(), "cpp", params(languages=["python"]))
+    assert requests.is_empty() and rejects.is_empty()
+    py, py_rejects = build_generation_requests(problems(), "python", params(languages=["python"]))
+    assert combine_requests(["python"], py, requests).height == 4
+    assert combine_question_rejects(py_rejects, rejects).height == 1
+
+
+def test_generate_solutions_parses_flags_and_resumes(tmp_path, tiny_model_dir):
+    run_params = params(
+        model=str(tiny_model_dir),
+        samples_per_question=1,
+        resume={"shard_dir": str(tmp_path), "chunk_size": 2},
+    )
+    requests, question_rejects = build_generation_requests(problems(), "python", run_params)
+    generations = generate_solutions(requests, run_params)
+    assert generations.schema == GENERATION
+    assert generations["generation_id"].to_list() == requests["generation_id"].to_list()
+    # A random 2-layer model writes no code in 8 tokens: every sample is flagged, none dropped.
+    assert all("no_code" in flags for flags in generations["flags"].to_list())
+    assert set(generations["finish_reason"]) <= {"stop", "length"}
+    truncated = generations.filter(pl.col("finish_reason") == "length").height
+    rejects = collect_generation_rejects(generations, question_rejects)
+    assert rejects.schema == REJECT
+    assert rejects.filter(pl.col("reason") == "no_code").height == generations.height
+    assert rejects.filter(pl.col("reason") == "truncated").height == truncated
+    assert rejects.filter(pl.col("reason") == "question_over_token_budget").height == 1
+    # A second run reads the finished chunks instead of generating.
+    again = generate_solutions(requests, run_params)
+    assert again["output"].to_list() == generations["output"].to_list()
+    assert len(list(tmp_path.glob("*/chunk-*.parquet"))) == 1 + (generations.height > 2)
