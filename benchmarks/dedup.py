@@ -26,20 +26,136 @@ import time
 
 import numpy as np
 
-from ocr2_kedro.dedup import NearDuplicateThresholds, connected_clusters, exhaustive_pairs, find_near_duplicate_pairs, normalize_text
+from ocr2_kedro.dedup import (
+    NearDuplicateThresholds,
+    connected_clusters,
+    exhaustive_pairs,
+    find_near_duplicate_pairs,
+    normalize_text,
+)
 
 # Consonant-vowel(-consonant) syllables: a few hundred of them, so that unrelated statements share
 # about as many character 5-grams as unrelated English statements do.
 _SYLLABLES = [c + v + e for c in "bdfgklmnprstvz" for v in "aeiou" for e in ("", "n", "r", "s")]
-_COMMON = (
-    "the a an of to in and or for each every with from at by on is are be given find print output number "
-    "numbers integer integers array string strings sequence grid tree graph edge edges vertex vertices path "
-    "cost sum minimum maximum least most after before then while if only all some two three first last "
-    "next line lines query queries operation operations move moves value values distinct equal different "
-    "total count length between consecutive adjacent element elements pair pairs subset segment interval"
-).split()
-_NAMES = "Alice Bob Carol Dmitry Elena Farid Gita Hiro Ivan Jana Kofi Lena Mateo Nadia Omar Petra".split()
-_VERBS = "collects arranges visits paints splits merges sorts removes swaps builds walks counts chooses".split()
+_COMMON = [
+    "the",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "and",
+    "or",
+    "for",
+    "each",
+    "every",
+    "with",
+    "from",
+    "at",
+    "by",
+    "on",
+    "is",
+    "are",
+    "be",
+    "given",
+    "find",
+    "print",
+    "output",
+    "number",
+    "numbers",
+    "integer",
+    "integers",
+    "array",
+    "string",
+    "strings",
+    "sequence",
+    "grid",
+    "tree",
+    "graph",
+    "edge",
+    "edges",
+    "vertex",
+    "vertices",
+    "path",
+    "cost",
+    "sum",
+    "minimum",
+    "maximum",
+    "least",
+    "most",
+    "after",
+    "before",
+    "then",
+    "while",
+    "if",
+    "only",
+    "all",
+    "some",
+    "two",
+    "three",
+    "first",
+    "last",
+    "next",
+    "line",
+    "lines",
+    "query",
+    "queries",
+    "operation",
+    "operations",
+    "move",
+    "moves",
+    "value",
+    "values",
+    "distinct",
+    "equal",
+    "different",
+    "total",
+    "count",
+    "length",
+    "between",
+    "consecutive",
+    "adjacent",
+    "element",
+    "elements",
+    "pair",
+    "pairs",
+    "subset",
+    "segment",
+    "interval",
+]
+_NAMES = [
+    "Alice",
+    "Bob",
+    "Carol",
+    "Dmitry",
+    "Elena",
+    "Farid",
+    "Gita",
+    "Hiro",
+    "Ivan",
+    "Jana",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Petra",
+]
+_VERBS = [
+    "collects",
+    "arranges",
+    "visits",
+    "paints",
+    "splits",
+    "merges",
+    "sorts",
+    "removes",
+    "swaps",
+    "builds",
+    "walks",
+    "counts",
+    "chooses",
+]
 _BOILERPLATE = [
     "The first line contains a single integer t, the number of test cases.",
     "It is guaranteed that the sum of n over all test cases does not exceed 2*10^5.",
@@ -68,24 +184,47 @@ def _sentence(rng: np.random.Generator, vocabulary: list[str], length: int) -> s
 
 def make_statement(rng: np.random.Generator, vocabulary: list[str]) -> str:
     name = _pick(rng, _NAMES)
-    story = [f"{name} {_pick(rng, _VERBS)} {_pick(rng, vocabulary)} {_pick(rng, vocabulary)}s in the town of {_pick(rng, vocabulary).capitalize()}."]
-    story += [_sentence(rng, vocabulary, int(rng.integers(9, 16))) for _ in range(int(rng.integers(3, 5)))]
+    story = [
+        f"{name} {_pick(rng, _VERBS)} {_pick(rng, vocabulary)} {_pick(rng, vocabulary)}s in the town of {_pick(rng, vocabulary).capitalize()}."
+    ]
+    story += [
+        _sentence(rng, vocabulary, int(rng.integers(9, 16))) for _ in range(int(rng.integers(3, 5)))
+    ]
     task = f"Find the {_pick(rng, ['minimum', 'maximum', 'number of'])} {_pick(rng, vocabulary)} {_pick(rng, _COMMON)} {_pick(rng, vocabulary)} that {name} can obtain."
     n_max = int(_pick(rng, [100, 1000, 2 * 10**5, 10**5, 10**6]))
     a_max = int(_pick(rng, [10**9, 10**6, 100, 10**18]))
-    input_section = f"Input: the first line contains n (1 <= n <= {n_max}). The second line contains n integers a_i (1 <= a_i <= {a_max}). " + _sentence(rng, vocabulary, int(rng.integers(6, 10)))
-    output_section = "Output: print one integer, the " + _pick(rng, vocabulary) + " of the " + _pick(rng, vocabulary) + "."
+    input_section = (
+        f"Input: the first line contains n (1 <= n <= {n_max}). The second line contains n integers a_i (1 <= a_i <= {a_max}). "
+        + _sentence(rng, vocabulary, int(rng.integers(6, 10)))
+    )
+    output_section = (
+        "Output: print one integer, the "
+        + _pick(rng, vocabulary)
+        + " of the "
+        + _pick(rng, vocabulary)
+        + "."
+    )
     boiler = [sentence for sentence in _BOILERPLATE if rng.random() < 0.5]
-    return "\n\n".join([" ".join(story), task, input_section, " ".join(boiler), output_section]).strip()
+    return "\n\n".join(
+        [" ".join(story), task, input_section, " ".join(boiler), output_section]
+    ).strip()
 
 
 def _reformat(rng: np.random.Generator, text: str) -> str:
     text = text.replace("<=", _pick(rng, ["≤", "\\le", "<="]))
-    text = re.sub(r"\b(\d+)\b", lambda m: f"${m.group(1)}$" if rng.random() < 0.5 else m.group(1), text)
-    return text.replace("\n\n", _pick(rng, ["\n", "\n\n\n", " "])).upper() if rng.random() < 0.3 else text.replace("\n\n", "\n")
+    text = re.sub(
+        r"\b(\d+)\b", lambda m: f"${m.group(1)}$" if rng.random() < 0.5 else m.group(1), text
+    )
+    return (
+        text.replace("\n\n", _pick(rng, ["\n", "\n\n\n", " "])).upper()
+        if rng.random() < 0.3
+        else text.replace("\n\n", "\n")
+    )
 
 
-def _substitute_words(rng: np.random.Generator, text: str, vocabulary: list[str], share: float) -> str:
+def _substitute_words(
+    rng: np.random.Generator, text: str, vocabulary: list[str], share: float
+) -> str:
     words = text.split(" ")
     for index in np.flatnonzero(rng.random(len(words)) < share):
         words[index] = str(_pick(rng, vocabulary))
@@ -98,12 +237,21 @@ def _edit_sentences(rng: np.random.Generator, text: str, vocabulary: list[str]) 
         if rng.random() < 0.5 and len(sentences) > 3:
             sentences.pop(int(rng.integers(len(sentences))))
         else:
-            sentences.insert(int(rng.integers(len(sentences) + 1)), _sentence(rng, vocabulary, int(rng.integers(8, 14))))
+            sentences.insert(
+                int(rng.integers(len(sentences) + 1)),
+                _sentence(rng, vocabulary, int(rng.integers(8, 14))),
+            )
     return " ".join(sentences)
 
 
 def _change_constraints(rng: np.random.Generator, text: str) -> str:
-    return re.sub(r"\b\d+\b", lambda m: str(int(m.group(0)) * int(_pick(rng, [2, 5, 10]))) if rng.random() < 0.7 else m.group(0), text)
+    return re.sub(
+        r"\b\d+\b",
+        lambda m: (
+            str(int(m.group(0)) * int(_pick(rng, [2, 5, 10]))) if rng.random() < 0.7 else m.group(0)
+        ),
+        text,
+    )
 
 
 EDIT_KINDS = ("reformat", "substitute", "sentences", "constraints", "mixed")
@@ -122,7 +270,9 @@ def make_variant(rng: np.random.Generator, text: str, vocabulary: list[str], kin
     return _reformat(rng, _change_constraints(rng, _edit_sentences(rng, text, vocabulary)))
 
 
-def build_corpus(size: int, seed: int = 0, planted_share: float = 0.3) -> tuple[list[str], np.ndarray]:
+def build_corpus(
+    size: int, seed: int = 0, planted_share: float = 0.3
+) -> tuple[list[str], np.ndarray]:
     """`size` statements; returns (texts, group) where planted near-duplicates share a group id."""
     rng = np.random.default_rng(seed)
     vocabulary = _pseudo_words(rng, 20000)
@@ -153,18 +303,29 @@ def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: 
     started = time.perf_counter()
     normalized = [normalize_text(text) for text in texts]
     pairs, _, candidates = find_near_duplicate_pairs(normalized, thresholds, normalized=True)
-    clusters = connected_clusters(size, pairs)
+    connected_clusters(size, pairs)  # the clustering step is part of the timed pipeline
     lsh_seconds = time.perf_counter() - started
 
     rng = np.random.default_rng(seed + 1)
     _, group_sizes = np.unique(groups, return_counts=True)
     planted_rows = np.flatnonzero(group_sizes[groups] > 1)
     half = sample_rows // 2
-    rows = np.unique(np.concatenate([rng.choice(size, size=min(half, size), replace=False), rng.choice(planted_rows, size=min(sample_rows - half, len(planted_rows)), replace=False)]))
+    rows = np.unique(
+        np.concatenate(
+            [
+                rng.choice(size, size=min(half, size), replace=False),
+                rng.choice(
+                    planted_rows, size=min(sample_rows - half, len(planted_rows)), replace=False
+                ),
+            ]
+        )
+    )
     started = time.perf_counter()
     truth_pairs, _ = exhaustive_pairs(normalized, thresholds.fuzz_threshold, rows=rows)
     exhaustive_sample_seconds = time.perf_counter() - started
-    computed_pairs = len(rows) * size - len(rows) * (len(rows) + 1) / 2  # row-vs-all, shared pairs once
+    computed_pairs = (
+        len(rows) * size - len(rows) * (len(rows) + 1) / 2
+    )  # row-vs-all, shared pairs once
     exhaustive_seconds = exhaustive_sample_seconds * (size * (size - 1) / 2) / computed_pairs
 
     in_rows = np.zeros(size, dtype=bool)
@@ -172,12 +333,6 @@ def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: 
     truth = _pair_set(truth_pairs)
     found = _pair_set(pairs[in_rows[pairs[:, 0]] | in_rows[pairs[:, 1]]])
     hits = len(truth & found)
-    # Cluster level: removed questions (all but one per cluster) decided by LSH vs by exhaustive pairs.
-    truth_clusters = connected_clusters(size, np.asarray(sorted(truth), dtype=np.int64).reshape(-1, 2))
-    sampled = rows
-    same_lsh = {(int(i), int(j)) for i in sampled for j in np.flatnonzero(clusters == clusters[i]) if i != j}
-    same_truth = {(int(i), int(j)) for i in sampled for j in np.flatnonzero(truth_clusters == truth_clusters[i]) if i != j}
-    planted = {(int(i), int(j)) for i in sampled for j in np.flatnonzero(groups == groups[i]) if i != j}
     return {
         "size": size,
         "sample_rows": len(rows),
@@ -190,25 +345,34 @@ def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: 
         "truth_pairs_on_sample": len(truth),
         "pair_recall": hits / len(truth) if truth else 1.0,
         "pair_precision": hits / len(found) if found else 1.0,
-        "cluster_recall": len(same_lsh & same_truth) / len(same_truth) if same_truth else 1.0,
-        "cluster_precision": len(same_lsh & same_truth) / len(same_lsh) if same_lsh else 1.0,
-        "planted_pairs_on_sample": len(planted),
-        "planted_pairs_above_threshold": len({(min(p), max(p)) for p in planted} & truth) if planted else 0,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 35000, 100000])
-    parser.add_argument("--sample-rows", type=int, default=400, help="rows matched exhaustively against the whole corpus")
+    parser.add_argument(
+        "--sample-rows",
+        type=int,
+        default=400,
+        help="rows matched exhaustively against the whole corpus",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-perm", type=int, default=NearDuplicateThresholds.num_perm)
     parser.add_argument("--bands", type=int, default=NearDuplicateThresholds.bands)
-    parser.add_argument("--fuzz-threshold", type=float, default=NearDuplicateThresholds.fuzz_threshold)
+    parser.add_argument(
+        "--fuzz-threshold", type=float, default=NearDuplicateThresholds.fuzz_threshold
+    )
     args = parser.parse_args()
-    thresholds = NearDuplicateThresholds(num_perm=args.num_perm, bands=args.bands, fuzz_threshold=args.fuzz_threshold)
-    print(f"machine: {platform.processor() or platform.machine()}, thresholds: {thresholds.as_dict()}")
-    header = "| N | LSH s | exhaustive s (extrap.) | speedup | pair recall | pair precision | cluster recall | cluster precision | true pairs on sample | candidates |"
+    thresholds = NearDuplicateThresholds(
+        num_perm=args.num_perm, bands=args.bands, fuzz_threshold=args.fuzz_threshold
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, thresholds: {thresholds.as_dict()}"
+    )
+    header = "| N | LSH s | exhaustive s (extrap.) | speedup | pair recall | pair precision | true pairs on sample | candidates |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for size in args.sizes:
@@ -216,8 +380,7 @@ def main() -> None:
         print(
             f"| {size:,} | {result['lsh_seconds']:.1f} | {result['exhaustive_seconds_extrapolated']:.0f} "
             f"(sample {result['exhaustive_sample_seconds']:.0f} s, {result['sample_rows']} rows) | {result['speedup']:.0f}x | "
-            f"{result['pair_recall']:.4f} | {result['pair_precision']:.4f} | {result['cluster_recall']:.4f} | "
-            f"{result['cluster_precision']:.4f} | {result['truth_pairs_on_sample']} | {result['lsh_candidates']:,} |",
+            f"{result['pair_recall']:.4f} | {result['pair_precision']:.4f} | {result['truth_pairs_on_sample']} | {result['lsh_candidates']:,} |",
             flush=True,
         )
 

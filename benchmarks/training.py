@@ -42,16 +42,18 @@ def build_rows(tokenizer, count: int, max_length: int, seed: int) -> list[dict]:
     rows = []
     for index in range(count):
         example = examples[index % len(examples)]
-        # Long-tailed target lengths: median ~140 tokens, a few up to max_length.
-        target = int(min(max_length, max(48, rng.lognormvariate(math.log(140), 0.7))))
+        # Long-tailed completion lengths: median ~140 tokens, a few filling max_length.
+        target = int(max(16, rng.lognormvariate(math.log(140), 0.8)))
         completion = example["completion"][0]["content"]
-        text = (completion + "\n") * (1 + target // 40)
-        tokens, _ = tokenize_examples(
+        text = (completion + "\n") * (1 + target // 20)
+        (row,), _ = tokenize_examples(
             tokenizer,
             [{**example, "completion": [{"role": "assistant", "content": text}]}],
-            target,
+            max_length,
         )
-        rows.append(tokens[0])
+        prompt_length = sum(label == -100 for label in row["labels"])
+        keep = min(max_length, prompt_length + target)
+        rows.append({"input_ids": row["input_ids"][:keep], "labels": row["labels"][:keep]})
     return rows
 
 

@@ -36,7 +36,9 @@ def shingle_hashes(texts: Sequence[str], k: int = 5) -> tuple[np.ndarray, np.nda
     """
     padded = [text if len(text) >= k else text.ljust(k, "\x00") for text in texts]
     lengths = np.fromiter((len(text) for text in padded), dtype=np.int64, count=len(padded))
-    codepoints = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codepoints = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(
+        np.uint64
+    )
     text_starts = np.zeros(len(padded) + 1, dtype=np.int64)
     np.cumsum(lengths, out=text_starts[1:])
     total = codepoints.size
@@ -48,7 +50,9 @@ def shingle_hashes(texts: Sequence[str], k: int = 5) -> tuple[np.ndarray, np.nda
     counts = lengths - k + 1
     starts = np.zeros(len(padded) + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    window_starts = np.repeat(text_starts[:-1], counts) + (np.arange(starts[-1]) - np.repeat(starts[:-1], counts))
+    window_starts = np.repeat(text_starts[:-1], counts) + (
+        np.arange(starts[-1]) - np.repeat(starts[:-1], counts)
+    )
     with np.errstate(over="ignore"):
         return _mix64(rolling[window_starts]), starts
 
@@ -81,7 +85,9 @@ class MinHasher:
             hashes = _mix64(hashes ^ self._salt)
             owners = np.repeat(np.arange(len(batch), dtype=np.uint64), np.diff(starts))
             block = np.full(len(batch) * self.num_perm, empty, dtype=np.uint64)
-            np.minimum.at(block, (owners * slots + hashes % slots).astype(np.int64), hashes // slots)
+            np.minimum.at(
+                block, (owners * slots + hashes % slots).astype(np.int64), hashes // slots
+            )
             block = block.reshape(len(batch), self.num_perm)
             missing = block == empty
             if missing.any():
@@ -139,10 +145,16 @@ def pairs_in_buckets(keys: np.ndarray, max_bucket: int | None = None) -> np.ndar
         return np.empty((0, 2), dtype=np.int64)
     run_starts, run_lengths = run_starts[multi], run_lengths[multi]
     position_run_start = np.repeat(run_starts, run_lengths)
-    rank_in_run = np.arange(int(run_lengths.sum())) - np.repeat(np.cumsum(run_lengths) - run_lengths, run_lengths)
+    rank_in_run = np.arange(int(run_lengths.sum())) - np.repeat(
+        np.cumsum(run_lengths) - run_lengths, run_lengths
+    )
     positions = position_run_start + rank_in_run
     position_run_end = np.repeat(run_starts + run_lengths, run_lengths)
-    limit = int(run_lengths.max()) if max_bucket is None else min(int(run_lengths.max()), max_bucket + 1)
+    limit = (
+        int(run_lengths.max())
+        if max_bucket is None
+        else min(int(run_lengths.max()), max_bucket + 1)
+    )
     firsts, seconds = [], []
     for distance in range(1, limit):
         partner = positions + distance
@@ -163,7 +175,9 @@ def pairs_in_buckets(keys: np.ndarray, max_bucket: int | None = None) -> np.ndar
     return np.stack((np.minimum(first, second), np.maximum(first, second)), axis=1).astype(np.int64)
 
 
-def lsh_candidate_pairs(signatures: np.ndarray, bands: int, max_bucket: int | None = 1000) -> np.ndarray:
+def lsh_candidate_pairs(
+    signatures: np.ndarray, bands: int, max_bucket: int | None = 1000
+) -> np.ndarray:
     """Unique (i, j), i < j, that share at least one LSH band."""
     n = signatures.shape[0]
     keys = band_keys(signatures, bands)

@@ -157,8 +157,11 @@ def _verify_ray(joined: pl.DataFrame, workers: int, settings: dict, ray_address:
     if not ray.is_initialized():
         ray.init(address=ray_address, num_cpus=None if ray_address else max(1, workers), include_dashboard=False,
                  log_to_driver=False, ignore_reinit_error=True)
-    # Enough blocks that every actor gets work.
-    dataset = ray.data.from_arrow(joined.to_arrow()).repartition(max(1, min(joined.height, 4 * int(workers))))
+    # Several blocks so that every actor gets work (slicing here: a repartition would need CPUs
+    # that the actor pool already holds on a small cluster).
+    blocks = max(1, min(joined.height, 4 * int(workers)))
+    step = -(-joined.height // blocks)
+    dataset = ray.data.from_arrow([joined.slice(start, step).to_arrow() for start in range(0, joined.height, step)])
     verified = dataset.map_batches(
         RayVerifyActor,
         fn_constructor_kwargs={"settings": settings},

