@@ -36,36 +36,83 @@ TESTS_PER_PROBLEM = 10
 
 # name -> (input builder, reference, correct python, wrong python)
 PROBLEMS = {
-    "sum": (lambda r: f"{r.randint(-10**9, 10**9)} {r.randint(-10**9, 10**9)}", lambda s: str(sum(map(int, s.split()))),
-            "a, b = map(int, input().split())\nprint(a + b)", "a, b = map(int, input().split())\nprint(a + b + (a % 7 == 0))"),
-    "max": (lambda r: " ".join(str(r.randint(0, 999)) for _ in range(50)), lambda s: str(max(map(int, s.split()))),
-            "print(max(map(int, input().split())))", "print(sorted(map(int, input().split()))[-2])"),
-    "sort": (lambda r: " ".join(str(r.randint(0, 99)) for _ in range(30)), lambda s: " ".join(sorted(s.split(), key=int)),
-             "print(*sorted(map(int, input().split())))", "print(*sorted(input().split()))"),
-    "reverse": (lambda r: "".join(r.choice("abc") for _ in range(20)), lambda s: s[::-1],
-                "print(input()[::-1])", "print(input()[::-1][1:])"),
-    "fib": (lambda r: str(r.randint(1, 5000)), lambda s: str(_fib(int(s))),
-            "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % 1000000007\nprint(a)",
-            "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % 1000000009\nprint(a)"),
-    "primes": (lambda r: str(r.randint(10, 20000)), lambda s: str(_primes(int(s))),
-               "n = int(input())\ns = bytearray([1]) * (n + 1)\ns[0:2] = b'\\x00\\x00'\nfor i in range(2, int(n ** 0.5) + 1):\n    if s[i]:\n        s[i*i::i] = bytearray(len(s[i*i::i]))\nprint(sum(s))",
-               "n = int(input())\nprint(sum(1 for k in range(2, n) if all(k % d for d in range(2, int(k ** 0.5) + 1))))"),
-    "mean": (lambda r: " ".join(str(r.randint(1, 100)) for _ in range(7)), lambda s: f"{statistics.mean(map(int, s.split())):.9f}",
-             "v = list(map(int, input().split()))\nprint(sum(v) / len(v))", "v = list(map(int, input().split()))\nprint(sum(v) // len(v))"),
-    "lines": (lambda r: str(r.randint(1, 30)), lambda s: "\n".join(str(i * i) for i in range(1, int(s) + 1)),
-              "for i in range(1, int(input()) + 1):\n    print(i * i)", "for i in range(1, int(input())):\n    print(i * i)"),
-    "upper": (lambda r: "".join(r.choice("abcXYZ") for _ in range(15)), lambda s: s.upper(),
-              "import sys\nsys.stdout.write(sys.stdin.readline().strip().upper() + '\\n')", "print(input().capitalize())"),
-    "gcd": (lambda r: f"{r.randint(1, 10**6)} {r.randint(1, 10**6)}", lambda s: str(_gcd(*map(int, s.split()))),
-            "import math\nprint(math.gcd(*map(int, input().split())))", "a, b = map(int, input().split())\nprint(min(a, b))"),
-    "count": (lambda r: " ".join(r.choice(["x", "y"]) for _ in range(40)), lambda s: str(s.split().count("x")),
-              "print(input().split().count('x'))", "print(input().count('x') - 1)"),
-    "sumsq": (lambda r: str(r.randint(1, 10**5)), lambda s: str(sum(i * i for i in range(int(s) + 1))),
-              "n = int(input())\nprint(n * (n + 1) * (2 * n + 1) // 6)", "n = int(input())\nprint(sum(i * i for i in range(n)))"),
+    "sum": (
+        lambda r: f"{r.randint(-(10**9), 10**9)} {r.randint(-(10**9), 10**9)}",
+        lambda s: str(sum(map(int, s.split()))),
+        "a, b = map(int, input().split())\nprint(a + b)",
+        "a, b = map(int, input().split())\nprint(a + b + (a % 7 == 0))",
+    ),
+    "max": (
+        lambda r: " ".join(str(r.randint(0, 999)) for _ in range(50)),
+        lambda s: str(max(map(int, s.split()))),
+        "print(max(map(int, input().split())))",
+        "print(sorted(map(int, input().split()))[-2])",
+    ),
+    "sort": (
+        lambda r: " ".join(str(r.randint(0, 99)) for _ in range(30)),
+        lambda s: " ".join(sorted(s.split(), key=int)),
+        "print(*sorted(map(int, input().split())))",
+        "print(*sorted(input().split()))",
+    ),
+    "reverse": (
+        lambda r: "".join(r.choice("abc") for _ in range(20)),
+        lambda s: s[::-1],
+        "print(input()[::-1])",
+        "print(input()[::-1][1:])",
+    ),
+    "fib": (
+        lambda r: str(r.randint(1, 5000)),
+        lambda s: str(_fib(int(s))),
+        "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % 1000000007\nprint(a)",
+        "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % 1000000009\nprint(a)",
+    ),
+    "primes": (
+        lambda r: str(r.randint(10, 20000)),
+        lambda s: str(_primes(int(s))),
+        "n = int(input())\ns = bytearray([1]) * (n + 1)\ns[0:2] = b'\\x00\\x00'\nfor i in range(2, int(n ** 0.5) + 1):\n    if s[i]:\n        s[i*i::i] = bytearray(len(s[i*i::i]))\nprint(sum(s))",
+        "n = int(input())\nprint(sum(1 for k in range(2, n) if all(k % d for d in range(2, int(k ** 0.5) + 1))))",
+    ),
+    "mean": (
+        lambda r: " ".join(str(r.randint(1, 100)) for _ in range(7)),
+        lambda s: f"{statistics.mean(map(int, s.split())):.9f}",
+        "v = list(map(int, input().split()))\nprint(sum(v) / len(v))",
+        "v = list(map(int, input().split()))\nprint(sum(v) // len(v))",
+    ),
+    "lines": (
+        lambda r: str(r.randint(1, 30)),
+        lambda s: "\n".join(str(i * i) for i in range(1, int(s) + 1)),
+        "for i in range(1, int(input()) + 1):\n    print(i * i)",
+        "for i in range(1, int(input())):\n    print(i * i)",
+    ),
+    "upper": (
+        lambda r: "".join(r.choice("abcXYZ") for _ in range(15)),
+        lambda s: s.upper(),
+        "import sys\nsys.stdout.write(sys.stdin.readline().strip().upper() + '\\n')",
+        "print(input().capitalize())",
+    ),
+    "gcd": (
+        lambda r: f"{r.randint(1, 10**6)} {r.randint(1, 10**6)}",
+        lambda s: str(_gcd(*map(int, s.split()))),
+        "import math\nprint(math.gcd(*map(int, input().split())))",
+        "a, b = map(int, input().split())\nprint(min(a, b))",
+    ),
+    "count": (
+        lambda r: " ".join(r.choice(["x", "y"]) for _ in range(40)),
+        lambda s: str(s.split().count("x")),
+        "print(input().split().count('x'))",
+        "print(input().count('x') - 1)",
+    ),
+    "sumsq": (
+        lambda r: str(r.randint(1, 10**5)),
+        lambda s: str(sum(i * i for i in range(int(s) + 1))),
+        "n = int(input())\nprint(n * (n + 1) * (2 * n + 1) // 6)",
+        "n = int(input())\nprint(sum(i * i for i in range(n)))",
+    ),
 }
 FAULTS = {
     "RE": "raise RuntimeError('boom')\n",
-    "TLE": "while True:\n    pass\n",
+    # Too slow on some inputs only, as real TLE solutions are.
+    "TLE": "import sys\nif sys.stdin.buffer.peek(1)[:1] in b'12':\n    while True:\n        pass\n",
     "MLE": "hog = [bytearray(1 << 20) for _ in range(1024)]\n",
     "RE_some": "import sys\nif sys.stdin.buffer.peek(1)[:1] in b'13579':\n    sys.exit(3)\n",
 }
@@ -109,18 +156,41 @@ def build_workload(python_solutions: int = 240, seed: int = 7) -> tuple[pl.DataF
         for _ in range(TESTS_PER_PROBLEM):
             text = make_input(rng)
             tests.append({"input": text + "\n", "output": reference(text) + "\n"})
-        problems.append({"question_id": name, "test_type": "stdin", "tests": tests, "time_limit_s": TIME_LIMIT_S,
-                         "memory_limit_mb": MEMORY_LIMIT_MB})
+        problems.append(
+            {
+                "question_id": name,
+                "test_type": "stdin",
+                "tests": tests,
+                "time_limit_s": TIME_LIMIT_S,
+                "memory_limit_mb": MEMORY_LIMIT_MB,
+            }
+        )
     names = list(PROBLEMS)
     for index in range(python_solutions):
         name = names[index % len(names)]
         _, _, correct, wrong = PROBLEMS[name]
-        kind = rng.choices(["AC", "WA", "RE", "RE_some", "TLE", "MLE"], weights=[55, 25, 8, 8, 2, 2])[0]
+        kind = rng.choices(
+            ["AC", "WA", "RE", "RE_some", "TLE", "MLE"], weights=[55, 25, 7, 7, 4, 2]
+        )[0]
         code = {"AC": correct, "WA": wrong}.get(kind) or FAULTS[kind] + correct
-        generations.append({"generation_id": f"py{index}", "question_id": name, "language": "python", "solution": code})
+        generations.append(
+            {
+                "generation_id": f"py{index}",
+                "question_id": name,
+                "language": "python",
+                "solution": code,
+            }
+        )
     for index, name in enumerate(list(CPP_SOURCES) * 4):
         source = CPP_SOURCES[name] + ("\n// variant\n" if index % 4 >= 2 else "")
-        generations.append({"generation_id": f"cpp{index}", "question_id": name, "language": "cpp", "solution": source})
+        generations.append(
+            {
+                "generation_id": f"cpp{index}",
+                "question_id": name,
+                "language": "cpp",
+                "solution": source,
+            }
+        )
     return conform(generations, GENERATION), conform(problems, PROBLEM)
 
 
@@ -128,13 +198,26 @@ def baseline_verdict_python(code: str, tests: list[dict]) -> list[str]:
     verdicts = []
     for test in tests:
         try:
-            done = subprocess.run([sys.executable, "-c", code], input=test["input"].encode(), capture_output=True,
-                                  timeout=TIME_LIMIT_S * 2)
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                input=test["input"].encode(),
+                capture_output=True,
+                timeout=TIME_LIMIT_S * 2,
+                preexec_fn=_memory_limit,
+            )
         except subprocess.TimeoutExpired:
             verdicts.append("TLE")
             continue
         verdicts.append(_baseline_judge(done, test))
     return verdicts
+
+
+def _memory_limit() -> None:
+    # What such harnesses usually do (e.g. LiveCodeBench's reliability guard): an address-space cap.
+    import resource
+
+    limit = (MEMORY_LIMIT_MB + 512) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _baseline_judge(done: subprocess.CompletedProcess, test: dict) -> str:
@@ -146,14 +229,20 @@ def _baseline_judge(done: subprocess.CompletedProcess, test: dict) -> str:
 def baseline_verdict_cpp(code: str, tests: list[dict]) -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         Path(work, "s.cpp").write_text(code)
-        built = subprocess.run(["g++", "-O2", "-std=c++17", "s.cpp", "-o", "s"], cwd=work, capture_output=True)
+        built = subprocess.run(
+            ["g++", "-O2", "-std=c++17", "s.cpp", "-o", "s"], cwd=work, capture_output=True
+        )
         if built.returncode != 0:
             return ["CE"] * len(tests)
         verdicts = []
         for test in tests:
             try:
-                done = subprocess.run([os.path.join(work, "s")], input=test["input"].encode(), capture_output=True,
-                                      timeout=TIME_LIMIT_S * 2)
+                done = subprocess.run(
+                    [os.path.join(work, "s")],
+                    input=test["input"].encode(),
+                    capture_output=True,
+                    timeout=TIME_LIMIT_S * 2,
+                )
             except subprocess.TimeoutExpired:
                 verdicts.append("TLE")
                 continue
@@ -193,19 +282,26 @@ def sandbox_overhead_ms(cache_dir: str, repeats: int = 300) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--python-solutions", type=int, default=240)
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     generations, problems = build_workload(args.python_solutions)
     tests_total = sum(
-        len(t) for t in generations.join(problems.select("question_id", "tests"), on="question_id")["tests"].to_list()
+        len(t)
+        for t in generations.join(problems.select("question_id", "tests"), on="question_id")[
+            "tests"
+        ].to_list()
     )
     cache_dir = tempfile.mkdtemp(prefix="ocr2_bench_cpp_")
     try:
         started = time.perf_counter()
-        ours = verify_frame(generations, problems, workers=args.workers, cache_dir=cache_dir, progress=False)
+        ours = verify_frame(
+            generations, problems, workers=args.workers, cache_dir=cache_dir, progress=False
+        )
         ours_s = time.perf_counter() - started
         started = time.perf_counter()
         baseline = run_baseline(generations, problems, args.workers)
@@ -214,11 +310,17 @@ def main() -> None:
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     ours_verdicts = dict(zip(ours["generation_id"], ours["verdict"], strict=True))
-    mismatches = {gid: (ours_verdicts[gid], verdict) for gid, verdict in baseline.items() if ours_verdicts[gid] != verdict}
+    mismatches = {
+        gid: (ours_verdicts[gid], verdict)
+        for gid, verdict in baseline.items()
+        if ours_verdicts[gid] != verdict
+    }
     spawn_plain = spawn_cost_ms([sys.executable, "-c", "pass"])
     spawn_isolated = spawn_cost_ms([os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"])
     counts = ours["verdict"].value_counts().sort("verdict")
-    verdict_mix = ", ".join(f"{v} {c}" for v, c in zip(counts["verdict"], counts["count"], strict=True))
+    verdict_mix = ", ".join(
+        f"{v} {c}" for v, c in zip(counts["verdict"], counts["count"], strict=True)
+    )
     lines = [
         f"workload: {generations.height} solutions ({(generations['language'] == 'python').sum()} Python, "
         f"{(generations['language'] == 'cpp').sum()} C++), {tests_total} tests, {args.workers} workers, "

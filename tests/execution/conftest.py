@@ -18,7 +18,7 @@ def cpp_cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def verifier(cpp_cache_dir):
     with Verifier(cache_dir=str(cpp_cache_dir)) as shared:
-        shared.isolation  # starts the zygote
+        assert shared.isolation  # starts the zygote
         yield shared
 
 

@@ -8,6 +8,7 @@ layer is in force; where the host lacks it the weaker guarantee (uid, rlimits) i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -47,7 +48,9 @@ def test_isolation_layers_reported(verifier):
 
 
 def test_fork_bomb_is_contained(verifier, assert_host_intact):
-    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    code = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
     result = verifier.run_tests(code, "python", SUM[:1], **FAST)
     assert result.verdict == "TLE"
     assert_host_intact()
@@ -77,8 +80,14 @@ def test_huge_stdout_is_ole(verifier, assert_host_intact):
 
 def test_writes_outside_the_sandbox_do_not_survive(verifier, assert_host_intact, tmp_path):
     marker = f"pwned_{uuid.uuid4().hex}"
-    targets = [f"/tmp/{marker}", f"/var/tmp/{marker}", f"/dev/shm/{marker}", os.path.join(os.getcwd(), marker),
-               str(tmp_path / marker), f"/{marker}"]
+    targets = [
+        f"/tmp/{marker}",
+        f"/var/tmp/{marker}",
+        f"/dev/shm/{marker}",
+        os.path.join(os.getcwd(), marker),
+        str(tmp_path / marker),
+        f"/{marker}",
+    ]
     code = (
         "import os\n"
         f"for path in {targets!r}:\n"
@@ -129,10 +138,8 @@ def test_loopback_listener_is_unreachable(verifier, assert_host_intact):
 
     def accept() -> None:
         listener.settimeout(3)
-        try:
+        with contextlib.suppress(OSError):
             accepted.append(listener.accept())
-        except OSError:
-            pass
 
     thread = threading.Thread(target=accept)
     thread.start()
@@ -194,7 +201,10 @@ def test_walking_frames_and_heap_finds_no_expected_output(verifier, assert_host_
 
 def test_test_files_on_disk_are_not_readable(verifier, assert_host_intact, tmp_path):
     expected = f"expected{uuid.uuid4().hex}"
-    places = [tmp_path / "tests.json", os.path.join(os.getcwd(), f".ocr2_attack_{uuid.uuid4().hex}.json")]
+    places = [
+        tmp_path / "tests.json",
+        os.path.join(os.getcwd(), f".ocr2_attack_{uuid.uuid4().hex}.json"),
+    ]
     for place in places:
         with open(place, "w") as handle:
             handle.write(expected)
@@ -225,7 +235,9 @@ def test_exiting_early_does_not_fake_success(verifier, assert_host_intact, exit_
     assert verifier.run_tests(code, "python", SUM, **FAST).verdict == "WA"
     functional = f"import os, sys\ndef add(a, b):\n    {exit_call}\n"
     tests = [{"input": "[1, 2]", "output": "3"}]
-    result = verifier.run_tests(functional, "python", tests, test_type="functional", fn_name="add", **FAST)
+    result = verifier.run_tests(
+        functional, "python", tests, test_type="functional", fn_name="add", **FAST
+    )
     assert result.verdict in ("RE", "WA")
     assert_host_intact()
 
@@ -245,7 +257,9 @@ def test_always_equal_objects_fail_functional(verifier, assert_host_intact, retu
         f"class Solution:\n    def solve(self, n):\n        return {returned}\n"
     )
     tests = [{"input": "[5]", "output": "[1, 2, 3]"}]
-    result = verifier.run_tests(code, "python", tests, test_type="functional", fn_name="solve", **FAST)
+    result = verifier.run_tests(
+        code, "python", tests, test_type="functional", fn_name="solve", **FAST
+    )
     assert result.verdict in ("RE", "WA")
     assert_host_intact()
 
@@ -292,3 +306,32 @@ def test_zygote_death_is_retried_not_blamed(verifier):
     result = verifier.run_tests(HONEST, "python", SUM)
     assert result.verdict == "AC"
     assert verifier.sandbox.restarts >= 1
+
+
+def test_degraded_mode_without_namespaces_uid_or_cgroups(cpp_cache_dir):
+    """What a host without those layers gets: rlimits, session, private dir, empty env still hold."""
+    with Verifier(
+        cache_dir=str(cpp_cache_dir), disable=("namespaces", "setuid", "cgroups")
+    ) as degraded:
+        layers = degraded.isolation
+        assert not {"net_ns", "mount_ns", "setuid", "cgroup_memory", "cgroup_pids"} & set(layers)
+        assert {"rlimits", "session", "empty_env"} <= set(layers)
+        assert degraded.run_tests(HONEST, "python", SUM).verdict == "AC"
+        assert (
+            degraded.run_tests("while True:\n    pass\n", "python", SUM[:1], **FAST).verdict
+            == "TLE"
+        )
+        assert (
+            degraded.run_tests("print('x' * 10 ** 8)", "python", SUM[:1], **FAST).verdict == "OLE"
+        )
+        memory_bomb = "blocks = []\nwhile True:\n    blocks.append(bytearray(8 * 1024 * 1024))\n"
+        assert (
+            degraded.run_tests(
+                memory_bomb, "python", SUM[:1], time_limit_s=2, memory_limit_mb=64
+            ).verdict
+            == "MLE"
+        )
+        env = "import os\nprint(3 if set(os.environ) <= {'PATH', 'LANG', 'HOME', 'TMPDIR'} else 0)"
+        assert degraded.run_tests(env, "python", SUM[:1], **FAST).verdict == "AC"
+    with pytest.raises(ValueError, match="unknown sandbox layers"):
+        Verifier(cache_dir=str(cpp_cache_dir), disable=("seccomp",))

@@ -6,13 +6,22 @@ import pytest
 
 from ocr2_kedro.execution import run_tests
 
-SUM = [{"input": "1 2\n", "output": "3\n"}, {"input": "20 22\n", "output": "42\n"}, {"input": "0 0", "output": "0"}]
+SUM = [
+    {"input": "1 2\n", "output": "3\n"},
+    {"input": "20 22\n", "output": "42\n"},
+    {"input": "0 0", "output": "0"},
+]
 CPP_SUM = "#include <bits/stdc++.h>\nint main(){ long long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }"
 
 
 def test_public_run_tests_accepts_and_rejects():
     accepted = run_tests("a, b = map(int, input().split())\nprint(a + b)", "python", SUM)
-    assert (accepted.verdict, accepted.passed, accepted.total, accepted.pass_rate) == ("AC", 3, 3, 1.0)
+    assert (accepted.verdict, accepted.passed, accepted.total, accepted.pass_rate) == (
+        "AC",
+        3,
+        3,
+        1.0,
+    )
     assert [t.verdict for t in accepted.tests] == ["AC"] * 3
     assert all(t.time_s > 0 for t in accepted.tests)
     assert accepted.isolation
@@ -41,23 +50,34 @@ def test_deep_recursion_works_like_on_judges(verifier):
         "def depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n"
         "print(depth(int(input())))\n"
     )
-    assert verifier.run_tests(python, "python", [{"input": "200000", "output": "200000"}]).verdict == "AC"
+    assert (
+        verifier.run_tests(python, "python", [{"input": "200000", "output": "200000"}]).verdict
+        == "AC"
+    )
     threaded = (
         "import sys, threading\nsys.setrecursionlimit(10 ** 6)\nthreading.stack_size(1 << 27)\n"
         "def depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n"
         "def main():\n    print(depth(int(input())))\n"
         "threading.Thread(target=main).start()\n"
     )
-    assert verifier.run_tests(threaded, "python", [{"input": "100000", "output": "100000"}]).verdict == "AC"
+    assert (
+        verifier.run_tests(threaded, "python", [{"input": "100000", "output": "100000"}]).verdict
+        == "AC"
+    )
     cpp = (
         "#include <cstdio>\nint depth(int n){ volatile char pad[64]; pad[0] = 0; return n == 0 ? pad[0] : 1 + depth(n - 1); }\n"
-        "int main(){ int n; scanf(\"%d\", &n); printf(\"%d\\n\", depth(n)); }"
+        'int main(){ int n; scanf("%d", &n); printf("%d\\n", depth(n)); }'
     )
-    assert verifier.run_tests(cpp, "cpp", [{"input": "1000000", "output": "1000000"}]).verdict == "AC"
+    assert (
+        verifier.run_tests(cpp, "cpp", [{"input": "1000000", "output": "1000000"}]).verdict == "AC"
+    )
 
 
 def test_functional_python_class_and_plain_function(verifier):
-    tests = [{"input": "[[2, 7, 11, 15], 9]", "output": "[0, 1]"}, {"input": "[[3, 3], 6]", "output": "[0, 1]"}]
+    tests = [
+        {"input": "[[2, 7, 11, 15], 9]", "output": "[0, 1]"},
+        {"input": "[[3, 3], 6]", "output": "[0, 1]"},
+    ]
     leetcode = (
         "class Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n"
         "        seen = {}\n        for i, x in enumerate(nums):\n"
@@ -67,11 +87,28 @@ def test_functional_python_class_and_plain_function(verifier):
     result = verifier.run_tests(leetcode, "python", tests, test_type="functional", fn_name="twoSum")
     assert result.verdict == "AC", result.error
     plain = "def twoSum(nums, target):\n    print('debug output is ignored')\n    return [0, 2]\n"
-    assert verifier.run_tests(plain, "python", tests, test_type="functional", fn_name="twoSum").verdict == "WA"
+    assert (
+        verifier.run_tests(plain, "python", tests, test_type="functional", fn_name="twoSum").verdict
+        == "WA"
+    )
     lcb_style = [{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]"}]
-    assert verifier.run_tests(leetcode, "python", lcb_style, test_type="functional", fn_name="twoSum").verdict == "AC"
+    assert (
+        verifier.run_tests(
+            leetcode, "python", lcb_style, test_type="functional", fn_name="twoSum"
+        ).verdict
+        == "AC"
+    )
     floats = [{"input": "[1, 3]", "output": "0.3333333333"}]
-    assert verifier.run_tests("def div(a, b):\n    return a / b", "python", floats, test_type="functional", fn_name="div").verdict == "AC"
+    assert (
+        verifier.run_tests(
+            "def div(a, b):\n    return a / b",
+            "python",
+            floats,
+            test_type="functional",
+            fn_name="div",
+        ).verdict
+        == "AC"
+    )
 
 
 def test_functional_cpp_reads_json_args_and_prints_json(verifier):
@@ -79,10 +116,13 @@ def test_functional_cpp_reads_json_args_and_prints_json(verifier):
         "#include <bits/stdc++.h>\nusing namespace std;\n"
         "int main(){ string line; getline(cin, line); long long total = 0; string number;\n"
         "  for (char c : line) { if (isdigit(c) || c == '-') number += c; else if (!number.empty()) { total += stoll(number); number.clear(); } }\n"
-        "  if (!number.empty()) total += stoll(number);\n  cout << \"[\" << total << \"]\" << endl; }"
+        '  if (!number.empty()) total += stoll(number);\n  cout << "[" << total << "]" << endl; }'
     )
     tests = [{"input": "[[1, 2, 3], 4]", "output": "[10]"}, {"input": "[[5], -5]", "output": "[0]"}]
-    assert verifier.run_tests(code, "cpp", tests, test_type="functional", fn_name="sum").verdict == "AC"
+    assert (
+        verifier.run_tests(code, "cpp", tests, test_type="functional", fn_name="sum").verdict
+        == "AC"
+    )
 
 
 def test_cpp_stdin_and_compile_cache(verifier, cpp_cache_dir):
@@ -92,7 +132,7 @@ def test_cpp_stdin_and_compile_cache(verifier, cpp_cache_dir):
     assert cached.verdict == "AC" and cached.compile_s == 0.0
     assert (cpp_cache_dir / verifier.compile_cache.key(CPP_SUM)).exists()
     # A solution that clashes with the precompiled <bits/stdc++.h> still compiles plainly.
-    clash = "#include <cstdio>\nint y1 = 3;\nint main(){ long a, b; scanf(\"%ld %ld\", &a, &b); printf(\"%ld\\n\", a + b + y1 - 3); }"
+    clash = '#include <cstdio>\nint y1 = 3;\nint main(){ long a, b; scanf("%ld %ld", &a, &b); printf("%ld\\n", a + b + y1 - 3); }'
     assert verifier.run_tests(clash, "cpp", SUM).verdict == "AC"
     tle = "int main(){ volatile unsigned long x = 0; while (true) x++; }"
     assert verifier.run_tests(tle, "cpp", SUM[:1], time_limit_s=0.5).verdict == "TLE"

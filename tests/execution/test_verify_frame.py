@@ -14,10 +14,26 @@ SUM_TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "20 22\n", "output":
 def _problems() -> pl.DataFrame:
     return conform(
         [
-            {"question_id": "q_sum", "test_type": "stdin", "tests": SUM_TESTS, "time_limit_s": 1.0, "memory_limit_mb": 256},
-            {"question_id": "q_fn", "test_type": "functional", "fn_name": "double", "tests": [{"input": "[4]", "output": "8"}]},
+            {
+                "question_id": "q_sum",
+                "test_type": "stdin",
+                "tests": SUM_TESTS,
+                "time_limit_s": 1.0,
+                "memory_limit_mb": 256,
+            },
+            {
+                "question_id": "q_fn",
+                "test_type": "functional",
+                "fn_name": "double",
+                "tests": [{"input": "[4]", "output": "8"}],
+            },
             {"question_id": "q_empty", "test_type": "stdin", "tests": []},
-            {"question_id": "q_badjson", "test_type": "functional", "fn_name": "f", "tests": [{"input": "[1,", "output": "1"}]},
+            {
+                "question_id": "q_badjson",
+                "test_type": "functional",
+                "fn_name": "f",
+                "tests": [{"input": "[1,", "output": "1"}],
+            },
         ],
         PROBLEM,
     )
@@ -27,16 +43,30 @@ def _generations() -> pl.DataFrame:
     rows = [
         ("g_py_ac", "q_sum", "python", "a, b = map(int, input().split())\nprint(a + b)"),
         ("g_py_wa", "q_sum", "python", "print(3)"),
-        ("g_cpp_ac", "q_sum", "cpp", "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b;}"),
+        (
+            "g_cpp_ac",
+            "q_sum",
+            "cpp",
+            "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b;}",
+        ),
         ("g_cpp_ce", "q_sum", "cpp", "int main( {"),
-        ("g_fn_ac", "q_fn", "python", "class Solution:\n    def double(self, x):\n        return 2 * x"),
+        (
+            "g_fn_ac",
+            "q_fn",
+            "python",
+            "class Solution:\n    def double(self, x):\n        return 2 * x",
+        ),
         ("g_null", "q_sum", "python", None),
         ("g_no_tests", "q_empty", "python", "print(1)"),
         ("g_bad_json", "q_badjson", "python", "def f(x):\n    return x"),
         ("g_orphan", "q_missing", "python", "print(1)"),
     ]
     return conform(
-        [{"generation_id": g, "question_id": q, "language": lang, "solution": s} for g, q, lang, s in rows], GENERATION
+        [
+            {"generation_id": g, "question_id": q, "language": lang, "solution": s}
+            for g, q, lang, s in rows
+        ],
+        GENERATION,
     )
 
 
@@ -70,16 +100,30 @@ def _check(result: pl.DataFrame, generations: pl.DataFrame) -> None:
 
 def test_verify_frame_local_two_workers(cpp_cache_dir):
     generations = _generations()
-    result = verify_frame(generations, _problems(), workers=2, cache_dir=str(cpp_cache_dir), progress=False)
+    result = verify_frame(
+        generations, _problems(), workers=2, cache_dir=str(cpp_cache_dir), progress=False
+    )
     _check(result, generations)
 
 
 def test_verify_frame_limits_and_modes(cpp_cache_dir):
-    generations = _generations().filter(pl.col("generation_id") == "g_py_ac").with_columns(
-        solution=pl.lit("import time\ntime.sleep(5)\na, b = map(int, input().split())\nprint(a + b)")
+    generations = (
+        _generations()
+        .filter(pl.col("generation_id") == "g_py_ac")
+        .with_columns(
+            solution=pl.lit(
+                "import time\ntime.sleep(5)\na, b = map(int, input().split())\nprint(a + b)"
+            )
+        )
     )
     slow = verify_frame(
-        generations, _problems(), workers=1, time_limit_s=0.5, max_tests=1, cache_dir=str(cpp_cache_dir), progress=False
+        generations,
+        _problems(),
+        workers=1,
+        time_limit_s=0.5,
+        max_tests=1,
+        cache_dir=str(cpp_cache_dir),
+        progress=False,
     )
     assert slow["verdict"].to_list() == ["TLE"]
     assert slow["total"].to_list() == [1]
@@ -96,8 +140,14 @@ def test_verify_frame_on_local_ray_cluster(cpp_cache_dir):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         generations = _generations()
-        result = verify_frame(generations, _problems(), workers=2, backend="ray", ray_batch_size=3,
-                              cache_dir=str(cpp_cache_dir))
+        result = verify_frame(
+            generations,
+            _problems(),
+            workers=2,
+            backend="ray",
+            ray_batch_size=3,
+            cache_dir=str(cpp_cache_dir),
+        )
         _check(result, generations)
     finally:
         ray.shutdown()

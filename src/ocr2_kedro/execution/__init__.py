@@ -40,7 +40,15 @@ does not allow are skipped, logged once, and absent from `RunResult.isolation`.
 
 from .batch import verify_frame
 from .compare import compare_json, compare_stdout
-from .runner import BadProblem, CompileCache, RunResult, TestOutcome, Verifier, close_default_verifier, run_tests
+from .runner import (
+    BadProblem,
+    CompileCache,
+    RunResult,
+    TestOutcome,
+    Verifier,
+    close_default_verifier,
+    run_tests,
+)
 from .sandbox import Limits, Sandbox, SandboxError
 
 __all__ = [

@@ -19,6 +19,7 @@ import atexit
 # Pre-imported so that solutions find them warm (import is a dict lookup in the forked child).
 import bisect  # noqa: F401
 import collections  # noqa: F401
+import contextlib
 import copy  # noqa: F401
 import ctypes
 import decimal  # noqa: F401
@@ -100,7 +101,9 @@ def setup_mounts(config, layers, notes):
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     tmp_dirs = [tmp for tmp in ("/tmp", "/dev/shm", "/var/tmp") if os.path.isdir(tmp)]
     staging_root = tmp_dirs[-1]
-    keep = [(path, True) for path in config["keep_readonly"]] + [(path, False) for path in config["keep"]]
+    keep = [(path, True) for path in config["keep_readonly"]] + [
+        (path, False) for path in config["keep"]
+    ]
     keep = [(path, readonly) for path, readonly in keep if os.path.isdir(path)]
     # Stage the paths to keep on a scratch tmpfs before their parents are covered.
     _mount("ocr2stage", staging_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m")
@@ -124,7 +127,9 @@ def setup_mounts(config, layers, notes):
             os.makedirs(path, 0o755, exist_ok=True)
             _mount(stage, path, None, MS_BIND | MS_REC, None)
             if readonly:
-                _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+                _mount(
+                    None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None
+                )
         _umount(stage)
     _umount(staging_root)
     _mount("ocr2tmp", staging_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
@@ -137,7 +142,9 @@ def setup_mounts(config, layers, notes):
 
 def setup(config):
     layers, notes = [], []
-    config["cache_fd"] = os.open(config["cache_dir"], os.O_RDONLY | os.O_DIRECTORY) if config["cache_dir"] else None
+    config["cache_fd"] = (
+        os.open(config["cache_dir"], os.O_RDONLY | os.O_DIRECTORY) if config["cache_dir"] else None
+    )
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != config["parent_pid"]:
@@ -245,10 +252,8 @@ class Zygote:
 
     def _reset_peak(self):
         if self.cg_mem and self.cg_version == 1:
-            try:
+            with contextlib.suppress(OSError):
                 self._write(os.path.join(self.cg_mem, "memory.max_usage_in_bytes"), 0)
-            except OSError:
-                pass
 
     def _cgroup_pids(self):
         pids = set()
@@ -289,10 +294,8 @@ class Zygote:
 
     def _sweep(self, pgid):
         """Kill everything the test started: its process group, its cgroups, and (by uid) the rest."""
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(pgid, signal.SIGKILL)
-        except OSError:
-            pass
         has_cgroup = bool(self.cg_mem or self.cg_pids)
         if self.uid is not None and (not has_cgroup or self._cgroup_pids()):
             self._kill_uid()
@@ -304,10 +307,8 @@ class Zygote:
                 if self.uid is not None:
                     self._kill_uid()
                 for pid in pids:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
                 self._reap(blocking=False)
         # Orphans are re-parented to us (child subreaper); everything left was sent SIGKILL.
         self._reap(blocking=self.uid is not None or has_cgroup)
@@ -368,14 +369,16 @@ class Zygote:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         for key in list(os.environ):
             del os.environ[key]
-        os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir})
+        os.environ.update(
+            {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
+        )
         for number in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(number, signal.SIG_DFL)
 
     def _run_python_child(self, code, mode, fn_name):
-        sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
-        sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
-        sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
+        sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - live for the child's lifetime
+        sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - live for the child's lifetime
+        sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115 - live for the child's lifetime
         sys.argv = ["solution.py"]
         sys.setrecursionlimit(10_000)
         threading.stack_size(64 * 1024 * 1024)
@@ -411,10 +414,8 @@ class Zygote:
         except BaseException:
             pass
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(BaseException):
                 stream.flush()
-            except BaseException:
-                pass
         os._exit(exit_code)
 
     def _call_function(self, namespace, fn_name):
@@ -457,7 +458,7 @@ class Zygote:
         memfd = os.memfd_create("stdin", MFD_CLOEXEC)
         view = memoryview(stdin_bytes)
         while view:
-            view = view[os.write(memfd, view):]
+            view = view[os.write(memfd, view) :]
         os.lseek(memfd, 0, os.SEEK_SET)
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -548,14 +549,10 @@ class Zygote:
             if output_exceeded:
                 break
         if timed_out or output_exceeded or not exited:
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - started
         for fd in list(buffers) + [pidfd]:
@@ -596,10 +593,14 @@ class Zygote:
                 temp_name = f".{request['key']}.{os.getpid()}.tmp"
                 with open(binary_path, "rb") as handle:
                     data = handle.read()
-                fd = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755, dir_fd=self.cache_fd)
+                fd = os.open(
+                    temp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755, dir_fd=self.cache_fd
+                )
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-                os.rename(temp_name, request["key"], src_dir_fd=self.cache_fd, dst_dir_fd=self.cache_fd)
+                os.rename(
+                    temp_name, request["key"], src_dir_fd=self.cache_fd, dst_dir_fd=self.cache_fd
+                )
                 break
         shutil.rmtree(workdir, ignore_errors=True)
         outcome, blobs = results[-1]
@@ -607,7 +608,7 @@ class Zygote:
         return outcome, blobs
 
     def serve(self, req_fd, resp_fd):
-        reader = open(req_fd, "rb", buffering=0, closefd=False)
+        reader = open(req_fd, "rb", buffering=0, closefd=False)  # noqa: SIM115 - the request stream
 
         def read_exact(count):
             data = bytearray()
@@ -624,7 +625,7 @@ class Zygote:
             payload = b"".join([struct.pack("<I", len(encoded)), encoded, *blobs])
             view = memoryview(payload)
             while view:
-                view = view[os.write(resp_fd, view):]
+                view = view[os.write(resp_fd, view) :]
 
         while True:
             (size,) = struct.unpack("<I", read_exact(4))

@@ -24,7 +24,11 @@ BACKENDS = ("local", "ray")
 
 
 def _join(frame: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
-    missing = [c for c in ("generation_id", "question_id", "language", "solution") if c not in frame.columns]
+    missing = [
+        c
+        for c in ("generation_id", "question_id", "language", "solution")
+        if c not in frame.columns
+    ]
     if missing:
         raise ValueError(f"generations frame lacks columns {missing}")
     wanted = ["question_id", *[c for c in PROBLEM_COLUMNS if c in problems.columns]]
@@ -40,15 +44,28 @@ def _join(frame: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
 
 
 def _row_limits(row: dict, settings: dict) -> tuple[float, int]:
-    time_limit = settings.get("time_limit_s") or row.get("time_limit_s") or settings["default_time_limit_s"]
-    memory_limit = settings.get("memory_limit_mb") or row.get("memory_limit_mb") or settings["default_memory_limit_mb"]
+    time_limit = (
+        settings.get("time_limit_s") or row.get("time_limit_s") or settings["default_time_limit_s"]
+    )
+    memory_limit = (
+        settings.get("memory_limit_mb")
+        or row.get("memory_limit_mb")
+        or settings["default_memory_limit_mb"]
+    )
     return float(time_limit) * float(settings["time_limit_factor"]), int(memory_limit)
 
 
 def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
     """Judge one joined row; never raises for bad input (the row carries the error)."""
     if not row.get("_has_problem"):
-        result = RunResult("SE", 0, 0, 0.0, [], f"bad problem: no problem with question_id {row.get('question_id')!r}")
+        result = RunResult(
+            "SE",
+            0,
+            0,
+            0.0,
+            [],
+            f"bad problem: no problem with question_id {row.get('question_id')!r}",
+        )
     else:
         tests = row.get("tests")
         if settings.get("max_tests") and tests:
@@ -57,7 +74,9 @@ def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
         solution = row.get("solution")
         if not solution or not str(solution).strip():
             total = len(tests or [])
-            result = RunResult("CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty or missing solution")
+            result = RunResult(
+                "CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty or missing solution"
+            )
         else:
             result = verifier.run_tests(
                 solution,
@@ -108,7 +127,9 @@ def _verify_local(joined: pl.DataFrame, workers: int, settings: dict, progress: 
     rows = joined.to_dicts()
     workers = max(1, min(int(workers), len(rows) or 1))
     cache = CompileCache(settings["cache_dir"], use_pch=settings["use_pch"])
-    verifiers = [Verifier(compile_cache=cache, compare_mode=settings["compare_mode"]) for _ in range(workers)]
+    verifiers = [
+        Verifier(compile_cache=cache, compare_mode=settings["compare_mode"]) for _ in range(workers)
+    ]
     try:
         # Long C++ compiles and slow solutions first would be ideal; input order keeps it simple.
         chunks = [rows[index::workers] for index in range(workers)]
@@ -151,17 +172,26 @@ class RayVerifyActor:
         self.verifier.close()
 
 
-def _verify_ray(joined: pl.DataFrame, workers: int, settings: dict, ray_address: str | None, batch_size: int) -> list[dict]:
+def _verify_ray(
+    joined: pl.DataFrame, workers: int, settings: dict, ray_address: str | None, batch_size: int
+) -> list[dict]:
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=ray_address, num_cpus=None if ray_address else max(1, workers), include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True)
+        ray.init(
+            address=ray_address,
+            num_cpus=None if ray_address else max(1, workers),
+            include_dashboard=False,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+        )
     # Several blocks so that every actor gets work (slicing here: a repartition would need CPUs
     # that the actor pool already holds on a small cluster).
     blocks = max(1, min(joined.height, 4 * int(workers)))
     step = -(-joined.height // blocks)
-    dataset = ray.data.from_arrow([joined.slice(start, step).to_arrow() for start in range(0, joined.height, step)])
+    dataset = ray.data.from_arrow(
+        [joined.slice(start, step).to_arrow() for start in range(0, joined.height, step)]
+    )
     verified = dataset.map_batches(
         RayVerifyActor,
         fn_constructor_kwargs={"settings": settings},
@@ -201,7 +231,9 @@ def verify_frame(
         return pl.DataFrame(schema=VERIFICATION)
     duplicated = frame["generation_id"].is_duplicated()
     if duplicated.any():
-        raise ValueError(f"duplicate generation_id values: {frame['generation_id'].filter(duplicated).unique().to_list()[:5]}")
+        raise ValueError(
+            f"duplicate generation_id values: {frame['generation_id'].filter(duplicated).unique().to_list()[:5]}"
+        )
     joined = _join(frame, problems)
     order = joined["generation_id"].to_list()
     if backend == "ray":

@@ -40,7 +40,8 @@ def compare_stdout(got: str, expected: str, mode: str = "tokens", tolerance: flo
     if len(got_tokens) != len(expected_tokens):
         return False
     return all(
-        g == e or _numbers_close(g, e, tolerance) for g, e in zip(got_tokens, expected_tokens, strict=True)
+        g == e or _numbers_close(g, e, tolerance)
+        for g, e in zip(got_tokens, expected_tokens, strict=True)
     )
 
 
@@ -61,5 +62,7 @@ def compare_json(got: object, expected: object, tolerance: float = 1e-6) -> bool
             compare_json(g, e, tolerance) for g, e in zip(got, expected, strict=True)
         )
     if isinstance(expected, dict) and isinstance(got, dict):
-        return got.keys() == expected.keys() and all(compare_json(got[k], expected[k], tolerance) for k in expected)
+        return got.keys() == expected.keys() and all(
+            compare_json(got[k], expected[k], tolerance) for k in expected
+        )
     return type(got) is type(expected) and got == expected

@@ -17,7 +17,9 @@ from .compare import COMPARE_MODES, compare_json, compare_stdout
 from .sandbox import Limits, Sandbox, SandboxError, default_cache_dir, log_once, which_or_none
 
 CPP_FLAGS = ("-O2", "-std=c++17", "-pipe")
-COMPILE_LIMITS = Limits(time_limit_s=30.0, memory_limit_mb=2048, output_limit_mb=1, file_size_mb=512, processes=32)
+COMPILE_LIMITS = Limits(
+    time_limit_s=30.0, memory_limit_mb=2048, output_limit_mb=1, file_size_mb=512, processes=32
+)
 SETUP_FAILURE_EXIT = 121
 SE_RETRIES = 2
 
@@ -67,7 +69,9 @@ def _parse_functional_args(text: str) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def prepare_tests(tests: list[dict] | None, test_type: str, fn_name: str | None) -> list[PreparedTest]:
+def prepare_tests(
+    tests: list[dict] | None, test_type: str, fn_name: str | None
+) -> list[PreparedTest]:
     if not tests:
         raise BadProblem("problem has no tests")
     if test_type not in ("stdin", "functional"):
@@ -94,7 +98,9 @@ class CompileCache:
     """C++ binaries keyed by sha256(source, flags, compiler identity), shared by every sandbox that
     uses the same cache directory. Compilation itself runs inside the sandbox (untrusted source)."""
 
-    def __init__(self, cache_dir: str, flags: tuple[str, ...] = CPP_FLAGS, use_pch: bool = True) -> None:
+    def __init__(
+        self, cache_dir: str, flags: tuple[str, ...] = CPP_FLAGS, use_pch: bool = True
+    ) -> None:
         self.cache_dir = os.path.realpath(cache_dir)
         os.makedirs(self.cache_dir, exist_ok=True)
         self.flags = tuple(flags)
@@ -109,7 +115,9 @@ class CompileCache:
     def _compiler_identity(self) -> str:
         if not self.compiler:
             return "missing"
-        version = subprocess.run([self.compiler, "--version"], capture_output=True, text=True, check=False)
+        version = subprocess.run(
+            [self.compiler, "--version"], capture_output=True, text=True, check=False
+        )
         stat = os.stat(self.compiler)
         return f"{self.compiler}|{version.stdout.splitlines()[0] if version.stdout else ''}|{stat.st_mtime_ns}"
 
@@ -128,7 +136,9 @@ class CompileCache:
         with self._guard:
             if self._pch_ready:
                 return self._pch_header
-            digest = hashlib.sha256(json.dumps([list(self.flags), self.compiler_id]).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(
+                json.dumps([list(self.flags), self.compiler_id]).encode()
+            ).hexdigest()[:16]
             directory = os.path.join(self.cache_dir, f"pch-{digest}")
             header = os.path.join(directory, "stdcpp.h")
             os.makedirs(directory, exist_ok=True)
@@ -138,7 +148,15 @@ class CompileCache:
                     with open(header, "w") as handle:
                         handle.write("#include <bits/stdc++.h>\n")
                     built = subprocess.run(
-                        [self.compiler, *self.flags, "-x", "c++-header", header, "-o", header + ".gch.tmp"],
+                        [
+                            self.compiler,
+                            *self.flags,
+                            "-x",
+                            "c++-header",
+                            header,
+                            "-o",
+                            header + ".gch.tmp",
+                        ],
                         capture_output=True,
                         text=True,
                         check=False,
@@ -146,7 +164,9 @@ class CompileCache:
                     if built.returncode == 0:
                         os.replace(header + ".gch.tmp", header + ".gch")
                     else:
-                        log_once(f"precompiled header build failed, compiling without: {built.stderr[:500]}")
+                        log_once(
+                            f"precompiled header build failed, compiling without: {built.stderr[:500]}"
+                        )
             self._pch_ready = True
             self._pch_header = header if os.path.exists(header + ".gch") else None
             return self._pch_header
@@ -172,13 +192,17 @@ class CompileCache:
             started = time.perf_counter()
             outcome, diagnostics = sandbox.compile(source.encode(), key, attempts, COMPILE_LIMITS)
             seconds = time.perf_counter() - started
-            if outcome["exit_code"] == SETUP_FAILURE_EXIT and diagnostics.startswith(b"sandbox child setup failed"):
+            if outcome["exit_code"] == SETUP_FAILURE_EXIT and diagnostics.startswith(
+                b"sandbox child setup failed"
+            ):
                 raise SandboxError(diagnostics.decode("utf-8", "replace"))
             if outcome["exit_code"] == 0 and os.path.exists(binary):
                 return key, None, seconds
             if outcome["timed_out"] or outcome["signal"] is not None:
                 # Not cached: a compiler killed by a limit may succeed on a quieter machine.
-                reason = "timed out" if outcome["timed_out"] else f"killed by signal {outcome['signal']}"
+                reason = (
+                    "timed out" if outcome["timed_out"] else f"killed by signal {outcome['signal']}"
+                )
                 return None, f"compiler {reason}", seconds
             message = diagnostics.decode("utf-8", errors="replace")[-4000:] or "compilation failed"
             temp = f"{error_file}.{os.getpid()}.{threading.get_ident()}"
@@ -190,12 +214,18 @@ class CompileCache:
 
 def classify(outcome: dict, stderr: bytes, limits: Limits, language: str) -> str | None:
     """Verdict from how the process ended, or None when it ended normally (then compare output)."""
-    if outcome["exit_code"] == SETUP_FAILURE_EXIT and stderr.startswith(b"sandbox child setup failed"):
+    if outcome["exit_code"] == SETUP_FAILURE_EXIT and stderr.startswith(
+        b"sandbox child setup failed"
+    ):
         return "SE"
     if outcome["output_exceeded"]:
         return "OLE"
     signal_number = outcome["signal"]
-    if outcome["timed_out"] or outcome["cpu_s"] > limits.time_limit_s or signal_number == signal.SIGXCPU:
+    if (
+        outcome["timed_out"]
+        or outcome["cpu_s"] > limits.time_limit_s
+        or signal_number == signal.SIGXCPU
+    ):
         return "TLE"
     if outcome["oom_killed"]:
         return "MLE"
@@ -223,12 +253,13 @@ class Verifier:
         use_pch: bool = True,
         hide: list[str] | None = None,
         compile_cache: CompileCache | None = None,
+        disable: tuple[str, ...] = (),
     ) -> None:
         if compare_mode not in COMPARE_MODES:
             raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
         cache_dir = cache_dir or default_cache_dir()
         self.compile_cache = compile_cache or CompileCache(cache_dir, use_pch=use_pch)
-        self.sandbox = Sandbox(self.compile_cache.cache_dir, hide=hide)
+        self.sandbox = Sandbox(self.compile_cache.cache_dir, hide=hide, disable=disable)
         self.compare_mode = compare_mode
         self.tolerance = tolerance
 
@@ -262,9 +293,18 @@ class Verifier:
         except BadProblem as error:
             return RunResult("SE", 0, total, 0.0, [], f"bad problem: {error}")
         if language not in ("python", "cpp"):
-            return RunResult("CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, f"unsupported language {language!r}")
+            return RunResult(
+                "CE",
+                0,
+                total,
+                0.0,
+                [TestOutcome("CE", 0.0)] * total,
+                f"unsupported language {language!r}",
+            )
         if not code or not code.strip():
-            return RunResult("CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty solution")
+            return RunResult(
+                "CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty solution"
+            )
         limits = Limits(time_limit_s=float(time_limit_s), memory_limit_mb=int(memory_limit_mb))
         mode = compare_mode or self.compare_mode
         last_error: Exception | None = None
@@ -278,7 +318,12 @@ class Verifier:
                 return result
             last_error = SandboxError(result.error or "sandbox fault")
         return RunResult(
-            "SE", 0, total, 0.0, [TestOutcome("SE", 0.0)] * total, f"sandbox fault after retries: {last_error}"
+            "SE",
+            0,
+            total,
+            0.0,
+            [TestOutcome("SE", 0.0)] * total,
+            f"sandbox fault after retries: {last_error}",
         )
 
     def _judge(self, code, language, prepared, test_type, fn_name, limits, mode) -> RunResult:
@@ -289,7 +334,14 @@ class Verifier:
             binary, compile_error, compile_s = self.compile_cache.compile(self.sandbox, code)
             if binary is None:
                 return RunResult(
-                    "CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, compile_error, self.sandbox.layers, compile_s
+                    "CE",
+                    0,
+                    total,
+                    0.0,
+                    [TestOutcome("CE", 0.0)] * total,
+                    compile_error,
+                    self.sandbox.layers,
+                    compile_s,
                 )
             runs = self.sandbox.run_binary(binary, inputs, limits)
         else:
@@ -300,18 +352,35 @@ class Verifier:
             if verdict is None:
                 verdict = self._compare(test, stdout, result_bytes, test_type, language, mode)
             if verdict == "SE":
-                return RunResult("SE", 0, total, 0.0, [], stderr.decode("utf-8", "replace"), self.sandbox.layers)
+                return RunResult(
+                    "SE", 0, total, 0.0, [], stderr.decode("utf-8", "replace"), self.sandbox.layers
+                )
             if verdict != "AC" and first_error is None:
                 detail = stderr.decode("utf-8", "replace").strip()[-2000:]
                 first_error = f"{verdict}: {detail}" if detail else None
             outcomes.append(TestOutcome(verdict, round(outcome["wall_s"], 6)))
         passed = sum(outcome.verdict == "AC" for outcome in outcomes)
         verdict = next((outcome.verdict for outcome in outcomes if outcome.verdict != "AC"), "AC")
-        return RunResult(verdict, passed, total, passed / total, outcomes, first_error, self.sandbox.layers, compile_s)
+        return RunResult(
+            verdict,
+            passed,
+            total,
+            passed / total,
+            outcomes,
+            first_error,
+            self.sandbox.layers,
+            compile_s,
+        )
 
     def _compare(self, test, stdout: bytes, result_bytes: bytes, test_type, language, mode) -> str:
         if test_type == "stdin":
-            return "AC" if compare_stdout(stdout.decode("utf-8", "replace"), test.expected, mode, self.tolerance) else "WA"
+            return (
+                "AC"
+                if compare_stdout(
+                    stdout.decode("utf-8", "replace"), test.expected, mode, self.tolerance
+                )
+                else "WA"
+            )
         payload = result_bytes if language == "python" else stdout
         try:
             value = json.loads(payload)
@@ -349,7 +418,9 @@ def run_tests(
     """Run `code` against `tests` in the process-wide default sandbox and judge it (see module doc)."""
     verifier = default_verifier()
     with _default_lock_for_runs:
-        return verifier.run_tests(code, language, tests, test_type, fn_name, time_limit_s, memory_limit_mb, compare_mode)
+        return verifier.run_tests(
+            code, language, tests, test_type, fn_name, time_limit_s, memory_limit_mb, compare_mode
+        )
 
 
 _default_lock_for_runs = threading.Lock()

@@ -138,7 +138,9 @@ def create_cgroup_slot(name: str) -> CgroupSlot:
     root = _v2_root()
     if missing and root:
         controllers_file = os.path.join(root, "cgroup.controllers")
-        available = Path(controllers_file).read_text().split() if os.path.exists(controllers_file) else []
+        available = (
+            Path(controllers_file).read_text().split() if os.path.exists(controllers_file) else []
+        )
         wanted = [c for c in missing if c in available]
         if wanted:
             parent = os.path.join(root, own.get("", "/").lstrip("/"))
@@ -193,7 +195,10 @@ def _hidden_paths(extra: list[str]) -> list[str]:
     paths = []
     for path in candidates:
         real = os.path.realpath(path)
-        if real not in ("/", "/usr", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev") and real not in paths:
+        if (
+            real not in ("/", "/usr", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev")
+            and real not in paths
+        ):
             paths.append(real)
     return paths
 
@@ -201,18 +206,31 @@ def _hidden_paths(extra: list[str]) -> list[str]:
 class Sandbox:
     """One zygote and its uid and cgroups. Thread-safe: requests are serialised."""
 
-    def __init__(self, cache_dir: str | os.PathLike, hide: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike,
+        hide: list[str] | None = None,
+        disable: tuple[str, ...] = (),
+    ) -> None:
+        """`disable` switches layers off ("namespaces", "setuid", "cgroups"): the degraded mode a
+        host without them gets, kept testable on a host that has them."""
+        unknown = set(disable) - {"namespaces", "setuid", "cgroups"}
+        if unknown:
+            raise ValueError(f"unknown sandbox layers to disable: {sorted(unknown)}")
         self.cache_dir = os.path.realpath(cache_dir)
         os.makedirs(self.cache_dir, exist_ok=True)
         self.extra_hidden = list(hide or [])
+        self.use_namespaces = os.geteuid() == 0 and "namespaces" not in disable
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
-        self._uid_lease = _UidLease() if os.geteuid() == 0 else None
+        self._uid_lease = _UidLease() if os.geteuid() == 0 and "setuid" not in disable else None
         self.uid = self._uid_lease.uid if self._uid_lease else None
-        self._cgroups = create_cgroup_slot(f"ocr2_sandbox_{os.getpid()}_{self.uid or id(self)}")
+        name = f"ocr2_sandbox_{os.getpid()}_{self.uid or id(self)}"
+        self._cgroups = CgroupSlot() if "cgroups" in disable else create_cgroup_slot(name)
         self.layers: list[str] = []
         self.notes: list[str] = []
         self.restarts = 0
+        self._host_work_root: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def _start(self) -> None:
@@ -221,12 +239,13 @@ class Sandbox:
         config = {
             "parent_pid": os.getpid(),
             "uid": self.uid,
-            "use_namespaces": os.geteuid() == 0,
+            "use_namespaces": self.use_namespaces,
             "keep": [prefix],
             "keep_readonly": [self.cache_dir],
             "hide": _hidden_paths(self.extra_hidden),
             "cache_dir": self.cache_dir,
-            "work_root": "/tmp/ocr2_sandbox" if os.geteuid() == 0 else tempfile.mkdtemp(prefix="ocr2_sandbox_"),
+            # Inside the private /tmp when namespaced; otherwise a fresh host directory.
+            "work_root": self._work_root(),
             "cgroup_version": self._cgroups.version,
             "cgroup_memory": self._cgroups.memory,
             "cgroup_pids": self._cgroups.pids,
@@ -242,7 +261,16 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_STACK, (1 << 30, 1 << 30))
 
         self._process = subprocess.Popen(
-            [interpreter, "-I", "-S", "-B", str(ZYGOTE_SCRIPT), str(req_r), str(resp_w), json.dumps(config)],
+            [
+                interpreter,
+                "-I",
+                "-S",
+                "-B",
+                str(ZYGOTE_SCRIPT),
+                str(req_r),
+                str(resp_w),
+                json.dumps(config),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             # The zygote's own tracebacks (never the children's) go to our stderr when debugging.
@@ -266,6 +294,14 @@ class Sandbox:
         if "setuid" not in self.layers:
             self.uid = None
 
+    def _work_root(self) -> str:
+        if self.use_namespaces:
+            return "/tmp/ocr2_sandbox"
+        if self._host_work_root is None:
+            self._host_work_root = tempfile.mkdtemp(prefix="ocr2_sandbox_")
+            os.chmod(self._host_work_root, 0o711)
+        return self._host_work_root
+
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -284,6 +320,9 @@ class Sandbox:
         with self._lock:
             self._stop()
             self._cgroups.remove()
+            if self._host_work_root:
+                shutil.rmtree(self._host_work_root, ignore_errors=True)
+                self._host_work_root = None
             if self._uid_lease:
                 self._uid_lease.release()
 
@@ -344,19 +383,34 @@ class Sandbox:
 
     # --- operations --------------------------------------------------------------------------
     def run_python(
-        self, code: str, inputs: list[bytes], limits: Limits, mode: str = "stdin", fn_name: str | None = None
+        self,
+        code: str,
+        inputs: list[bytes],
+        limits: Limits,
+        mode: str = "stdin",
+        fn_name: str | None = None,
     ) -> list[tuple[dict, bytes, bytes, bytes]]:
         header = {"op": "run", "kind": "python", "code": code, "mode": mode, "fn_name": fn_name}
         header["limits"] = limits.to_wire()
         return self._unpack(self._request(header, inputs))
 
-    def run_binary(self, binary: str, inputs: list[bytes], limits: Limits) -> list[tuple[dict, bytes, bytes, bytes]]:
+    def run_binary(
+        self, binary: str, inputs: list[bytes], limits: Limits
+    ) -> list[tuple[dict, bytes, bytes, bytes]]:
         header = {"op": "run", "kind": "binary", "binary": binary, "mode": "stdin"}
         header["limits"] = limits.to_wire()
         return self._unpack(self._request(header, inputs))
 
-    def compile(self, source: bytes, key: str, attempts: list[list[str]], limits: Limits) -> tuple[dict, bytes]:
-        header = {"op": "compile", "key": key, "attempts": attempts, "limits": limits.to_wire(), "mode": "stdin"}
+    def compile(
+        self, source: bytes, key: str, attempts: list[list[str]], limits: Limits
+    ) -> tuple[dict, bytes]:
+        header = {
+            "op": "compile",
+            "key": key,
+            "attempts": attempts,
+            "limits": limits.to_wire(),
+            "mode": "stdin",
+        }
         reply, blobs = self._request(header, [source])
         return reply["outcome"], blobs[0] + blobs[1]
 

@@ -94,6 +94,50 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir))
 
 
+REAL_TOKENS_KEY = "ocr2_real_tokens"
+
+
+class RowPackingCollator:
+    """Batches of packed rows for attention kernels without variable-length support (sdpa, eager).
+
+    TRL's padding-free collator flattens the whole batch into one sequence: right for FlashAttention's
+    varlen kernels, but with sdpa/eager the mask of that sequence is (batch x max_length)^2 and the
+    attention cost grows with the batch squared. Here each packed row stays its own row: position ids
+    restart at every example (transformers derives a block-diagonal causal mask from them when no
+    attention mask is given), rows are right-padded to the longest row with their own trailing
+    segment, and labels are -100 on padding and at every example start.
+    """
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(row["input_ids"]) for row in rows)
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for index, row in enumerate(rows):
+            length = len(row["input_ids"])
+            input_ids[index, :length] = torch.tensor(row["input_ids"])
+            labels[index, :length] = torch.tensor(row["labels"])
+            segments = [*row.get("seq_lengths", [length]), width - length]
+            position_ids[index] = torch.cat([torch.arange(n) for n in segments if n > 0])
+        labels[position_ids == 0] = -100
+        real = sum(len(row["input_ids"]) for row in rows)
+        return {
+            "input_ids": input_ids,
+            "labels": labels,
+            "position_ids": position_ids,
+            REAL_TOKENS_KEY: torch.tensor(real),
+        }
+
+
+def uses_varlen_attention(attn_implementation: str) -> bool:
+    return "flash" in attn_implementation
+
+
 def _mlflow_target() -> tuple[str | None, str | None]:
     """The MLflow run to log into: the active run here, or the one named by MLFLOW_RUN_ID (a launched worker)."""
     import mlflow
@@ -113,16 +157,18 @@ def _callbacks_and_trainer_class():
     class MeteredSFTTrainer(SFTTrainer):
         """Counts the positions each micro-batch computes and how many hold real tokens (not padding)."""
 
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args, token_counter: dict[str, int], **kwargs):
             super().__init__(*args, **kwargs)
-            self.positions_seen = 0
-            self.real_tokens_seen = 0
+            self.token_counter = token_counter
 
         def training_step(self, model, inputs, *args, **kwargs):
             input_ids = inputs["input_ids"]
-            self.positions_seen += int(input_ids.numel())
-            mask = inputs.get("attention_mask")
-            self.real_tokens_seen += int(mask.sum()) if mask is not None else int(input_ids.numel())
+            real = inputs.pop(REAL_TOKENS_KEY, None)  # from RowPackingCollator: not a model input
+            if real is None:
+                mask = inputs.get("attention_mask")
+                real = mask.sum() if mask is not None else input_ids.numel()
+            self.token_counter["positions"] += int(input_ids.numel())
+            self.token_counter["real"] += int(real)
             return super().training_step(model, inputs, *args, **kwargs)
 
     class StepMetricsCallback(TrainerCallback):
@@ -132,8 +178,15 @@ def _callbacks_and_trainer_class():
         passed down), never opening a run of its own; only the main process logs.
         """
 
-        def __init__(self, prefix: str, run_id: str | None, tracking_uri: str | None):
+        def __init__(
+            self,
+            prefix: str,
+            run_id: str | None,
+            tracking_uri: str | None,
+            token_counter: dict[str, int],
+        ):
             self.prefix = prefix
+            self.token_counter = token_counter
             self.run_id = run_id
             self.client = None
             if run_id:
@@ -155,8 +208,9 @@ def _callbacks_and_trainer_class():
             for key in ("loss", "learning_rate", "grad_norm"):
                 if key in logs and logs[key] is not None and math.isfinite(float(logs[key])):
                     record[key] = float(logs[key])
-            tokens = logs.get("num_tokens")
-            if tokens is not None:
+            # Real (non-padding) tokens of this process, scaled to all processes.
+            tokens = self.token_counter["real"] * args.world_size
+            if tokens:
                 if self._last_tokens is not None and self._last_time is not None:
                     elapsed = now - self._last_time
                     if elapsed > 0 and tokens > self._last_tokens:
@@ -203,14 +257,18 @@ def train_sft(
     if not rows:
         raise ValueError(f"{stage}: no training examples")
     bf16 = use_bf16(settings.precision)
+    # FlashAttention: TRL's padding-free packing (varlen kernels). Other kernels: rows packed here
+    # with the same best-fit-decreasing algorithm and batched row by row (RowPackingCollator).
+    trl_packing = settings.packing and uses_varlen_attention(settings.attn_implementation)
+    row_packing = settings.packing and not trl_packing
     if deepspeed_config is not None:
         allow_cpu_deepspeed()
     args = SFTConfig(
         output_dir=str(output_dir),
         max_length=settings.max_length,
-        packing=settings.packing,
+        packing=trl_packing,
         packing_strategy=settings.packing_strategy,
-        padding_free=settings.packing,
+        padding_free=trl_packing,
         per_device_train_batch_size=settings.per_device_train_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
         max_steps=settings.max_steps,
@@ -246,15 +304,24 @@ def train_sft(
     dataset = Dataset.from_dict(
         {"input_ids": [r["input_ids"] for r in rows], "labels": [r["labels"] for r in rows]}
     )
+    collator = None
+    if row_packing:
+        from trl.data_utils import pack_dataset
+
+        dataset = pack_dataset(dataset, settings.max_length, settings.packing_strategy)
+        collator = RowPackingCollator(tokenizer.pad_token_id)
     trainer_class, callback_class = _callbacks_and_trainer_class()
     run_id, tracking_uri = _mlflow_target()
-    metrics_callback = callback_class(stage, run_id, tracking_uri)
+    token_counter = {"positions": 0, "real": 0}
+    metrics_callback = callback_class(stage, run_id, tracking_uri, token_counter)
     trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
+        data_collator=collator,
         callbacks=[metrics_callback, *(callbacks or [])],
+        token_counter=token_counter,
     )
     row_lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
     resumed_from = last_checkpoint(output_dir) if resume else None
@@ -279,8 +346,8 @@ def train_sft(
         "packing_efficiency": packing_efficiency(row_lengths, settings.max_length)
         if settings.packing
         else 0.0,
-        "non_padding_share": trainer.real_tokens_seen / trainer.positions_seen
-        if trainer.positions_seen
+        "non_padding_share": token_counter["real"] / token_counter["positions"]
+        if token_counter["positions"]
         else 0.0,
         "train_runtime_s": wall,
         "train_loss": float(output.training_loss),

@@ -19,14 +19,36 @@ CONF = Path(__file__).resolve().parents[3] / "conf"
 
 def frames() -> tuple[pl.DataFrame, pl.DataFrame]:
     problems = conform(
-        [{"question_id": "q1", "test_type": "stdin", "tests": [{"input": "2\n", "output": "4\n"}], "time_limit_s": 1.0}],
+        [
+            {
+                "question_id": "q1",
+                "test_type": "stdin",
+                "tests": [{"input": "2\n", "output": "4\n"}],
+                "time_limit_s": 1.0,
+            }
+        ],
         PROBLEM,
     )
     generations = conform(
         [
-            {"generation_id": "g-ok", "question_id": "q1", "language": "python", "solution": "print(int(input()) * 2)"},
-            {"generation_id": "g-wa", "question_id": "q1", "language": "python", "solution": "print(5)"},
-            {"generation_id": "g-none", "question_id": "q1", "language": "python", "solution": None},
+            {
+                "generation_id": "g-ok",
+                "question_id": "q1",
+                "language": "python",
+                "solution": "print(int(input()) * 2)",
+            },
+            {
+                "generation_id": "g-wa",
+                "question_id": "q1",
+                "language": "python",
+                "solution": "print(5)",
+            },
+            {
+                "generation_id": "g-none",
+                "question_id": "q1",
+                "language": "python",
+                "solution": None,
+            },
         ],
         GENERATION,
     )
@@ -43,7 +65,11 @@ def test_every_environment_has_valid_verify_settings(env):
     params = verify_params(env)
     assert params["backend"] in ("local", "ray")
     assert int(params["workers"]) >= 1
-    unknown = set(params) - set(SETTING_KEYS) - {"workers", "backend", "ray_address", "ray_batch_size", "progress"}
+    unknown = (
+        set(params)
+        - set(SETTING_KEYS)
+        - {"workers", "backend", "ray_address", "ray_batch_size", "progress"}
+    )
     assert not unknown
 
 
@@ -67,7 +93,9 @@ def test_pipeline_runs_on_test_settings(tmp_path):
 def test_node_with_lines_mode_and_summary(tmp_path):
     generations, problems = frames()
     result = verify_generations(
-        generations, problems, {"workers": 2, "compare_mode": "lines", "progress": False, "cache_dir": str(tmp_path)}
+        generations,
+        problems,
+        {"workers": 2, "compare_mode": "lines", "progress": False, "cache_dir": str(tmp_path)},
     )
     summary = verdict_summary(result)
     assert summary["verify_share_AC"] == pytest.approx(1 / 3)

@@ -24,7 +24,9 @@ SETTING_KEYS = (
 )
 
 
-def verify_generations(generations: pl.DataFrame, problems: pl.DataFrame, params: dict) -> pl.DataFrame:
+def verify_generations(
+    generations: pl.DataFrame, problems: pl.DataFrame, params: dict
+) -> pl.DataFrame:
     """Judge every generation in the sandbox (parameters_verify.yml picks workers, limits, backend)."""
     settings = {key: params[key] for key in SETTING_KEYS if params.get(key) is not None}
     verifications = verify_frame(
