@@ -216,7 +216,7 @@ def _memory_limit() -> None:
     # What such harnesses usually do (e.g. LiveCodeBench's reliability guard): an address-space cap.
     import resource
 
-    limit = (MEMORY_LIMIT_MB + 512) * 1024 * 1024
+    limit = (MEMORY_LIMIT_MB + 256) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 

@@ -37,7 +37,7 @@ def normalize_text(text: str | None) -> str:
     text = _LATEX_WORDS.sub(lambda match: " " + _LATEX_WORD_REPLACEMENT[match.group(1)] + " ", text)
     for symbol, replacement in _SYMBOLS.items():
         text = text.replace(symbol, replacement)
-    text = _LATEX_NOISE.sub(" ", text)
+    text = _LATEX_NOISE.sub("", text)
     return _WHITESPACE.sub(" ", text.lower()).strip()
 
 

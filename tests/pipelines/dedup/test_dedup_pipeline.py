@@ -1,0 +1,92 @@
+"""The dedup pipeline on the bundled set: planted near-duplicates removed, the planted leak caught."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from ocr2_kedro.pipelines.dedup.nodes import (
+    CONTAMINATION_AUDIT,
+    DEDUP_AUDIT,
+    find_benchmark_contamination,
+    find_duplicate_clusters,
+    select_deduplicated,
+)
+from ocr2_kedro.pipelines.ingestion.nodes import normalize_bundled_problems, split_benchmark_pool
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def params() -> dict:
+    return yaml.safe_load((REPO / "conf/base/parameters_dedup.yml").read_text())["dedup"]
+
+
+@pytest.fixture(scope="module")
+def pools() -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw = pl.read_ndjson(REPO / "data/01_raw/bundled/problems.jsonl")
+    problems, _ = normalize_bundled_problems(raw)
+    return split_benchmark_pool(problems)
+
+
+def _source_ids(problems: pl.DataFrame, question_ids) -> set[str]:
+    return set(problems.filter(pl.col("question_id").is_in(list(question_ids)))["source_id"].to_list())
+
+
+def test_near_duplicates_are_removed_with_their_kept_twin(pools, params):
+    train, _ = pools
+    audit = find_duplicate_clusters(train, params)
+    assert audit.schema == DEDUP_AUDIT
+    removed = audit.filter(pl.col("removed"))
+    pairs = {(row["question_id"], row["kept_question_id"]) for row in removed.iter_rows(named=True)}
+    by_id = dict(zip(train["question_id"], train["source_id"], strict=True))
+    assert {(by_id[a], by_id[b]) for a, b in pairs} == {("ocr2-038", "ocr2-013"), ("ocr2-039", "ocr2-016"), ("ocr2-040", "ocr2-024")}
+    assert (removed["score"] >= params["near"]["fuzz_threshold"]).all()
+    assert set(removed["method"]) == {"near"}
+
+
+def test_exact_copies_keep_the_higher_priority_source(pools, params):
+    train, _ = pools
+    original = train.filter(pl.col("source_id") == "ocr2-001")
+    copy = original.with_columns(pl.lit("taco").alias("source"), pl.lit("copy-id").alias("question_id"), pl.col("question").str.to_uppercase())
+    audit = find_duplicate_clusters(pl.concat([copy, train]), params)
+    row = audit.filter(pl.col("question_id") == "copy-id").row(0, named=True)
+    assert row["method"] == "exact" and row["kept_question_id"] == original["question_id"][0] and row["score"] == 100.0
+
+
+def test_leaked_benchmark_question_is_caught_and_dropped(pools, params):
+    train, benchmark = pools
+    contamination = find_benchmark_contamination(train, benchmark, params)
+    assert contamination.schema == CONTAMINATION_AUDIT
+    assert _source_ids(train, contamination["question_id"]) == {"ocr2-041"}
+    assert _source_ids(benchmark, contamination["benchmark_question_id"]) == {"ocr2-030"}
+    audit = find_duplicate_clusters(train, params)
+    kept = select_deduplicated(train, audit, contamination)
+    assert kept.height == train.height - 4
+    assert not {"ocr2-038", "ocr2-039", "ocr2-040", "ocr2-041"} & set(kept["source_id"])
+
+
+def test_benchmark_window_limits_the_pool(pools, params):
+    train, benchmark = pools
+    window = dict(params, contamination=dict(params["contamination"], benchmark_window={"start": "2025-03-01", "end": None}))
+    assert find_benchmark_contamination(train, benchmark, window).is_empty()
+
+
+@pytest.mark.slow
+def test_semantic_pass_flags_paraphrases(pools, params):
+    train, _ = pools
+    paraphrase = train.filter(pl.col("source_id") == "ocr2-002").with_columns(
+        pl.lit("para").alias("question_id"),
+        pl.lit("Reverse the given word of lowercase letters and print the result.").alias("question"),
+    )
+    settings = dict(params, semantic=dict(params["semantic"], enabled=True, threshold=0.7))
+    audit = find_duplicate_clusters(pl.concat([train, paraphrase]), settings)
+    semantic = audit.filter(pl.col("method") == "semantic")
+    original = train.filter(pl.col("source_id") == "ocr2-002")["question_id"][0]
+    flagged = semantic.filter(pl.col("question_id") == "para").row(0, named=True)
+    assert flagged["kept_question_id"] == original and flagged["score"] >= 0.7
+    assert not semantic["removed"].any()  # flagged only: remove is off
+    # Pairs the text pass already clustered are not flagged again.
+    near_pairs = {frozenset(pair) for pair in audit.filter(pl.col("method") == "near").select("question_id", "kept_question_id").rows()}
+    assert near_pairs and not near_pairs & {frozenset(pair) for pair in semantic.select("question_id", "kept_question_id").rows()}

@@ -1,0 +1,60 @@
+"""The bundled question set: shape, pools, and reference solutions that pass their own tests."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ocr2_kedro.pipelines.ingestion.nodes import normalize_bundled_problems, split_benchmark_pool
+from ocr2_kedro.schemas import PROBLEM
+
+REPO = Path(__file__).resolve().parents[3]
+BUNDLED = REPO / "data/01_raw/bundled/problems.jsonl"
+RECORDS = [json.loads(line) for line in BUNDLED.read_text().splitlines() if line.strip()]
+
+
+def test_bundled_set_shape():
+    assert len(RECORDS) >= 40
+    assert len({r["source_id"] for r in RECORDS}) == len(RECORDS)
+    assert sum(r["test_type"] == "functional" for r in RECORDS) >= 12
+    assert {r["difficulty"] for r in RECORDS} == {"easy", "medium", "hard"}
+    assert all(len(r["tests"]) >= 5 and r["solutions"]["python"] and r["solutions"]["cpp"] for r in RECORDS)
+    benchmark = [r for r in RECORDS if r["pool"] == "benchmark"]
+    train = [r for r in RECORDS if r["pool"] == "train"]
+    assert len(benchmark) >= 8
+    # The benchmark pool is held out in time: every benchmark contest is later than the base training ones.
+    assert min(r["contest_date"] for r in benchmark) > max(r["contest_date"] for r in train if r["source_id"] <= "ocr2-028")
+
+
+def test_normalized_table_and_pools():
+    problems, rejects = normalize_bundled_problems(pl.read_ndjson(BUNDLED))
+    assert problems.schema == PROBLEM and rejects.is_empty()
+    train, benchmark = split_benchmark_pool(problems)
+    assert train.height + benchmark.height == len(RECORDS)
+    assert set(benchmark["split"]) == {"test"}
+    functional = problems.filter(pl.col("test_type") == "functional")
+    assert functional["fn_name"].null_count() == 0
+    for tests in functional["tests"].to_list():
+        assert all(isinstance(json.loads(t["input"]), list) for t in tests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["python", "cpp"])
+def test_reference_solutions_pass_with_the_project_verifier(language):
+    from ocr2_kedro.execution import run_tests
+
+    failures = []
+    for record in RECORDS:
+        result = run_tests(
+            record["solutions"][language],
+            language,
+            record["tests"],
+            test_type=record["test_type"],
+            fn_name=record["fn_name"],
+            time_limit_s=record["time_limit_s"],
+            memory_limit_mb=record["memory_limit_mb"],
+        )
+        if result.verdict != "AC":
+            failures.append((record["source_id"], result.verdict, result.error))
+    assert failures == []
