@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import mlflow
 import polars as pl
 
 from ocr2_kedro.schemas import PROBLEM, REJECT, conform, stable_id
@@ -20,6 +21,19 @@ def _reject(source: str, record_id: str, reason: str, detail: str = "") -> dict:
         "reason": reason,
         "detail": detail,
     }
+
+
+def log_reject_counts(source: str, kept: int, rejects: list[dict]) -> dict[str, float]:
+    """Counts per source and reason, logged to MLflow when a run is active; returned for logging/tests."""
+    metrics = {f"ingestion_{source}_problems": float(kept)}
+    for reject in rejects:
+        key = f"ingestion_{source}_rejected_{reject['reason']}"
+        metrics[key] = metrics.get(key, 0.0) + 1.0
+    for reason, count in sorted(metrics.items()):
+        logger.info("%s = %d", reason, count)
+    if mlflow.active_run() is not None:
+        mlflow.log_metrics(metrics)
+    return metrics
 
 
 def normalize_bundled_problems(
@@ -70,6 +84,7 @@ def normalize_bundled_problems(
         pl.DataFrame(rows).with_columns(pl.col("contest_date").str.to_date()), PROBLEM
     )
     logger.info("bundled: %d problems, %d rejected", problems.height, len(rejects))
+    log_reject_counts(source, problems.height, rejects)
     return problems, conform(rejects, REJECT) if rejects else pl.DataFrame(schema=REJECT)
 
 

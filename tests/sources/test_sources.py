@@ -1,0 +1,67 @@
+"""Native-schema normalizers on small fixtures written in each source's published schema."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ocr2_kedro.schemas import PROBLEM, conform
+from ocr2_kedro.sources import (
+    decode_lcb_private_tests,
+    normalize_codecontests,
+    normalize_livecodebench,
+    normalize_taco_or_apps,
+    parse_memory_limit,
+    parse_time_limit,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
+
+
+def _records(name: str) -> list[dict]:
+    return [json.loads(line) for line in (FIXTURES / f"{name}.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("2 seconds", 2.0), ("1 second", 1.0), ("1.5 s", 1.5), ("500 ms", 0.5), (None, None), ("unknown", None), (3, 3.0)])
+def test_parse_time_limit(text, seconds):
+    assert parse_time_limit(text) == seconds
+
+
+@pytest.mark.parametrize(("text", "megabytes"), [("256 megabytes", 256), ("64 MB", 64), ("262144 kilobytes", 256), ("1 gigabyte", 1024), (None, None)])
+def test_parse_memory_limit(text, megabytes):
+    assert parse_memory_limit(text) == megabytes
+
+
+def test_taco_stdin_functional_and_rejects():
+    results = [normalize_taco_or_apps(r, "taco", "train", i) for i, r in enumerate(_records("taco"))]
+    (stdin, _), (functional, _), (_, empty), (_, broken) = results
+    assert stdin["test_type"] == "stdin" and stdin["time_limit_s"] == 2.0 and stdin["memory_limit_mb"] == 256
+    assert stdin["tests"] == [{"input": "2 3\n", "output": "6\n"}, {"input": "0 5\n", "output": "0\n"}]
+    assert functional["test_type"] == "functional" and functional["fn_name"] == "square"
+    assert functional["tests"][0] == {"input": "[3]", "output": "9"}
+    assert empty[0] == "empty_statement" and broken[0] == "unparseable_tests"
+    assert conform([stdin, functional], PROBLEM).height == 2
+
+
+def test_apps_rows_and_missing_tests():
+    (row, _), (_, reject) = [normalize_taco_or_apps(r, "apps", "test", i) for i, r in enumerate(_records("apps"))]
+    assert row["source_id"] == "4001" and row["difficulty"] == "introductory"
+    assert reject[0] == "no_tests"
+    assert row["question_id"] != normalize_taco_or_apps(_records("apps")[0], "apps", "train", 0)[0]["question_id"]
+
+
+def test_codecontests_merges_test_kinds_and_limits():
+    (row, _), (_, reject) = [normalize_codecontests(r, "train", i) for i, r in enumerate(_records("codecontests"))]
+    assert len(row["tests"]) == 3 and row["time_limit_s"] == 1.5 and row["memory_limit_mb"] == 256
+    assert row["difficulty"] == "medium" and row["source_id"] == "1548_A. Weak Tower"
+    assert reject[0] == "no_tests"
+
+
+def test_livecodebench_decodes_private_tests_and_call_arguments():
+    records = _records("livecodebench")
+    (functional, _), (stdin, _) = [normalize_livecodebench(r) for r in records]
+    assert functional["fn_name"] == "hasPair" and str(functional["contest_date"]) == "2024-09-01"
+    assert functional["tests"] == [{"input": "[[1, 2, 3], 5]", "output": "true"}, {"input": "[[1], 2]", "output": "false"}]
+    assert stdin["tests"][1] == {"input": "yo\n", "output": "yo\n"} and stdin["test_type"] == "stdin"
+    assert decode_lcb_private_tests(records[1]["private_test_cases"])[0]["input"] == "yo\n"
+    assert conform([functional, stdin], PROBLEM)["contest_date"].null_count() == 0
