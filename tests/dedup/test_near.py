@@ -28,14 +28,18 @@ OTHER = (
 
 
 def test_normalization_ignores_layout_and_latex():
-    assert normalize_text("Given  $n$ ($1 \\le n \\le 10^5$)\n\nPRINT it") == normalize_text("given n (1 <= n <= 10^5) print it")
+    assert normalize_text("Given  $n$ ($1 \\le n \\le 10^5$)\n\nPRINT it") == normalize_text(
+        "given n (1 <= n <= 10^5) print it"
+    )
     assert text_hash("A  b\nC") == text_hash("a b c")
     assert text_hash("a b c") != text_hash("a b d")
     assert normalize_text(None) == ""
 
 
 def test_cluster_ids_group_reformatted_and_reworded_copies():
-    reworded = BASE.replace("Alice", "Bob").replace("candies", "sweets").replace("minimum", "smallest")
+    reworded = (
+        BASE.replace("Alice", "Bob").replace("candies", "sweets").replace("minimum", "smallest")
+    )
     texts = [BASE, OTHER, BASE.upper().replace("\n", " "), reworded, "Reverse a string."]
     clusters = cluster_near_duplicates(texts)
     assert clusters[0] == clusters[2] == clusters[3]
@@ -53,7 +57,15 @@ def test_unknown_threshold_is_a_clear_error():
 def test_minhash_agreement_tracks_jaccard():
     hasher = MinHasher(num_perm=256)
     half = BASE[: len(BASE) // 2]
-    signatures = hasher.signatures([normalize_text(BASE), normalize_text(BASE), normalize_text(OTHER), normalize_text(half), ""])
+    signatures = hasher.signatures(
+        [
+            normalize_text(BASE),
+            normalize_text(BASE),
+            normalize_text(OTHER),
+            normalize_text(half),
+            "",
+        ]
+    )
     agreement = estimated_jaccard(signatures, np.array([[0, 1], [0, 2], [0, 3]]))
     assert agreement[0] == 1.0
     assert agreement[1] < 0.25
@@ -77,7 +89,15 @@ def test_connected_clusters_are_transitive_and_numbered_by_first_appearance():
 
 def _corpus(size: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
-    vocabulary = ["".join(rng.choice(list("bdfgklmnprstvz"), 1).tolist() + rng.choice(list("aeiou"), 1).tolist()) * int(rng.integers(1, 3)) + w for w in ("ra", "lo", "mi", "tu", "ne", "sa", "ko", "vi") for _ in range(40)]
+    vocabulary = [
+        "".join(
+            rng.choice(list("bdfgklmnprstvz"), 1).tolist() + rng.choice(list("aeiou"), 1).tolist()
+        )
+        * int(rng.integers(1, 3))
+        + w
+        for w in ("ra", "lo", "mi", "tu", "ne", "sa", "ko", "vi")
+        for _ in range(40)
+    ]
     texts = []
     while len(texts) < size:
         base = " ".join(rng.choice(vocabulary, size=120).tolist())
@@ -93,7 +113,9 @@ def _corpus(size: int, seed: int) -> list[str]:
 def test_lsh_matches_exhaustive_on_a_small_corpus():
     texts = [normalize_text(text) for text in _corpus(600, seed=3)]
     truth, _ = exhaustive_pairs(texts, threshold=80.0)
-    found, scores, candidates = find_near_duplicate_pairs(texts, NearDuplicateThresholds(), normalized=True)
+    found, scores, candidates = find_near_duplicate_pairs(
+        texts, NearDuplicateThresholds(), normalized=True
+    )
     truth_set, found_set = {tuple(p) for p in truth.tolist()}, {tuple(p) for p in found.tolist()}
     assert len(truth_set) > 50
     assert found_set <= truth_set  # every reported pair is verified by the same scorer

@@ -9,10 +9,12 @@ from ocr2_kedro.schemas import PROBLEM, conform
 from ocr2_kedro.sources import (
     decode_lcb_private_tests,
     normalize_codecontests,
+    normalize_codeforces,
     normalize_livecodebench,
     normalize_taco_or_apps,
     parse_memory_limit,
     parse_time_limit,
+    rebuild_ocr2_question,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
@@ -22,21 +24,50 @@ def _records(name: str) -> list[dict]:
     return [json.loads(line) for line in (FIXTURES / f"{name}.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("2 seconds", 2.0), ("1 second", 1.0), ("1.5 s", 1.5), ("500 ms", 0.5), (None, None), ("unknown", None), (3, 3.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2 seconds", 2.0),
+        ("1 second", 1.0),
+        ("1.5 s", 1.5),
+        ("500 ms", 0.5),
+        (None, None),
+        ("unknown", None),
+        (3, 3.0),
+    ],
+)
 def test_parse_time_limit(text, seconds):
     assert parse_time_limit(text) == seconds
 
 
-@pytest.mark.parametrize(("text", "megabytes"), [("256 megabytes", 256), ("64 MB", 64), ("262144 kilobytes", 256), ("1 gigabyte", 1024), (None, None)])
+@pytest.mark.parametrize(
+    ("text", "megabytes"),
+    [
+        ("256 megabytes", 256),
+        ("64 MB", 64),
+        ("262144 kilobytes", 256),
+        ("1 gigabyte", 1024),
+        (None, None),
+    ],
+)
 def test_parse_memory_limit(text, megabytes):
     assert parse_memory_limit(text) == megabytes
 
 
 def test_taco_stdin_functional_and_rejects():
-    results = [normalize_taco_or_apps(r, "taco", "train", i) for i, r in enumerate(_records("taco"))]
+    results = [
+        normalize_taco_or_apps(r, "taco", "train", i) for i, r in enumerate(_records("taco"))
+    ]
     (stdin, _), (functional, _), (_, empty), (_, broken) = results
-    assert stdin["test_type"] == "stdin" and stdin["time_limit_s"] == 2.0 and stdin["memory_limit_mb"] == 256
-    assert stdin["tests"] == [{"input": "2 3\n", "output": "6\n"}, {"input": "0 5\n", "output": "0\n"}]
+    assert (
+        stdin["test_type"] == "stdin"
+        and stdin["time_limit_s"] == 2.0
+        and stdin["memory_limit_mb"] == 256
+    )
+    assert stdin["tests"] == [
+        {"input": "2 3\n", "output": "6\n"},
+        {"input": "0 5\n", "output": "0\n"},
+    ]
     assert functional["test_type"] == "functional" and functional["fn_name"] == "square"
     assert functional["tests"][0] == {"input": "[3]", "output": "9"}
     assert empty[0] == "empty_statement" and broken[0] == "unparseable_tests"
@@ -44,14 +75,21 @@ def test_taco_stdin_functional_and_rejects():
 
 
 def test_apps_rows_and_missing_tests():
-    (row, _), (_, reject) = [normalize_taco_or_apps(r, "apps", "test", i) for i, r in enumerate(_records("apps"))]
+    (row, _), (_, reject) = [
+        normalize_taco_or_apps(r, "apps", "test", i) for i, r in enumerate(_records("apps"))
+    ]
     assert row["source_id"] == "4001" and row["difficulty"] == "introductory"
     assert reject[0] == "no_tests"
-    assert row["question_id"] != normalize_taco_or_apps(_records("apps")[0], "apps", "train", 0)[0]["question_id"]
+    assert (
+        row["question_id"]
+        != normalize_taco_or_apps(_records("apps")[0], "apps", "train", 0)[0]["question_id"]
+    )
 
 
 def test_codecontests_merges_test_kinds_and_limits():
-    (row, _), (_, reject) = [normalize_codecontests(r, "train", i) for i, r in enumerate(_records("codecontests"))]
+    (row, _), (_, reject) = [
+        normalize_codecontests(r, "train", i) for i, r in enumerate(_records("codecontests"))
+    ]
     assert len(row["tests"]) == 3 and row["time_limit_s"] == 1.5 and row["memory_limit_mb"] == 256
     assert row["difficulty"] == "medium" and row["source_id"] == "1548_A. Weak Tower"
     assert reject[0] == "no_tests"
@@ -61,7 +99,33 @@ def test_livecodebench_decodes_private_tests_and_call_arguments():
     records = _records("livecodebench")
     (functional, _), (stdin, _) = [normalize_livecodebench(r) for r in records]
     assert functional["fn_name"] == "hasPair" and str(functional["contest_date"]) == "2024-09-01"
-    assert functional["tests"] == [{"input": "[[1, 2, 3], 5]", "output": "true"}, {"input": "[[1], 2]", "output": "false"}]
-    assert stdin["tests"][1] == {"input": "yo\n", "output": "yo\n"} and stdin["test_type"] == "stdin"
+    assert functional["tests"] == [
+        {"input": "[[1, 2, 3], 5]", "output": "true"},
+        {"input": "[[1], 2]", "output": "false"},
+    ]
+    assert (
+        stdin["tests"][1] == {"input": "yo\n", "output": "yo\n"} and stdin["test_type"] == "stdin"
+    )
     assert decode_lcb_private_tests(records[1]["private_test_cases"])[0]["input"] == "yo\n"
     assert conform([functional, stdin], PROBLEM)["contest_date"].null_count() == 0
+
+
+def test_codeforces_statement_tests_and_interactive_reject():
+    (row, _), (_, reject) = [normalize_codeforces(r) for r in _records("codeforces")]
+    assert row["question"].startswith("Given n numbers") and "Input\nOne line" in row["question"]
+    assert (
+        len(row["tests"]) == 2
+        and row["difficulty"] == "easy"
+        and row["time_limit_s"] == 1.0
+        and row["memory_limit_mb"] == 256
+    )
+    assert str(row["contest_date"]) == "2024-08-07"
+    assert reject[0] == "interactive"
+
+
+def test_ocr2_rows_get_their_question_back_from_the_source():
+    codeforces_row, _ = normalize_codeforces(_records("codeforces")[0])
+    lookup = {("open-r1/codeforces", "train", 0): codeforces_row["question"]}
+    resolved, unresolved = [rebuild_ocr2_question(r, lookup) for r in _records("ocr2")]
+    assert resolved == (codeforces_row["question"], None)
+    assert unresolved[0] is None and unresolved[1][0] == "unresolved_question"

@@ -60,11 +60,28 @@ def find_contamination(
         chunk = train[start : start + chunk_size]
         ratios = process.cdist(chunk, benchmark, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
         for local, text in enumerate(chunk):
-            shared = Counter(owner for gram in word_ngrams(text, ngram_size) for owner in owners.get(gram, ()))
+            shared = Counter(
+                owner for gram in word_ngrams(text, ngram_size) for owner in owners.get(gram, ())
+            )
             coverage = {index: count / sizes[index] for index, count in shared.items()}
             fuzzy_hits = set(np.flatnonzero(ratios[local] >= fuzz_threshold).tolist())
             ngram_hits = {index for index, share in coverage.items() if share >= coverage_threshold}
             for index in sorted(fuzzy_hits | ngram_hits):
-                reason = "+".join(name for name, hit in (("fuzzy", index in fuzzy_hits), ("ngram", index in ngram_hits)) if hit)
-                matches.append(ContaminationMatch(start + local, index, float(ratios[local, index]), float(coverage.get(index, 0.0)), reason))
+                reason = "+".join(
+                    name
+                    for name, hit in (
+                        ("fuzzy", index in fuzzy_hits),
+                        ("ngram", index in ngram_hits),
+                    )
+                    if hit
+                )
+                matches.append(
+                    ContaminationMatch(
+                        start + local,
+                        index,
+                        float(ratios[local, index]),
+                        float(coverage.get(index, 0.0)),
+                        reason,
+                    )
+                )
     return matches

@@ -8,6 +8,7 @@ sandbox and the compile cache across batches.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -130,22 +131,25 @@ def _verify_local(joined: pl.DataFrame, workers: int, settings: dict, progress: 
     verifiers = [
         Verifier(compile_cache=cache, compare_mode=settings["compare_mode"]) for _ in range(workers)
     ]
+    idle: queue.SimpleQueue[Verifier] = queue.SimpleQueue()
+    for verifier in verifiers:
+        idle.put(verifier)
     try:
-        # Long C++ compiles and slow solutions first would be ideal; input order keeps it simple.
-        chunks = [rows[index::workers] for index in range(workers)]
+        # Dynamic scheduling: each row takes whichever warm sandbox is free, so one slow C++ compile
+        # or TLE-heavy solution does not leave the other workers idle at the end.
         results: list[dict] = []
         with tqdm(total=len(rows), desc="verify", unit="solution", disable=not progress) as bar:
 
-            def work(index: int) -> list[dict]:
-                produced = []
-                for row in chunks[index]:
-                    produced.append(verify_row(verifiers[index], row, settings))
+            def work(row: dict) -> dict:
+                verifier = idle.get()
+                try:
+                    return verify_row(verifier, row, settings)
+                finally:
+                    idle.put(verifier)
                     bar.update(1)
-                return produced
 
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for produced in pool.map(work, range(workers)):
-                    results.extend(produced)
+                results.extend(pool.map(work, rows))
         return results
     finally:
         for verifier in verifiers:

@@ -116,6 +116,17 @@ def _v2_root() -> str | None:
     return None
 
 
+def _remove_stale_slots(parent: str) -> None:
+    """Remove empty sandbox cgroups left by processes that died without closing their sandboxes."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(parent):
+            parts = entry.split("_")
+            stale = len(parts) == 4 and entry.startswith("ocr2_sandbox_") and parts[2].isdigit()
+            if stale and not os.path.exists(f"/proc/{parts[2]}"):
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(parent, entry))
+
+
 def create_cgroup_slot(name: str) -> CgroupSlot:
     """Create memory and pids cgroups for one sandbox (v1 controllers first, else v2); may be empty."""
     slot = CgroupSlot()
@@ -127,6 +138,7 @@ def create_cgroup_slot(name: str) -> CgroupSlot:
     for controller in ("memory", "pids"):
         if controller in v1:
             path = os.path.join(v1[controller], own.get(controller, "/").lstrip("/"), name)
+            _remove_stale_slots(os.path.dirname(path))
             try:
                 os.makedirs(path, exist_ok=True)
                 slot.created.append(path)

@@ -2,7 +2,9 @@
 
 Each `normalize_<source>(record)` takes one record as the source publishes it on the Hugging Face hub
 and returns (problem_row, None) or (None, (reason, detail)) for a reject. Covered here: TACO, APPS,
-CodeContests and LiveCodeBench code_generation_lite (with its compressed private tests).
+CodeContests, open-r1/codeforces, LiveCodeBench code_generation_lite (with its compressed private
+tests), and `rebuild_ocr2_question` for OCR-2 rows, whose question is "-" plus a reference into the
+source data set.
 """
 
 from __future__ import annotations
@@ -220,7 +222,11 @@ def normalize_livecodebench(
             tests.append({"input": json.dumps(arguments), "output": case["output"]})
         else:
             tests.append({"input": case["input"], "output": case["output"]})
-    date = datetime.date.fromisoformat(str(record["contest_date"])[:10]) if record.get("contest_date") else None
+    date = (
+        datetime.date.fromisoformat(str(record["contest_date"])[:10])
+        if record.get("contest_date")
+        else None
+    )
     return _row(
         "livecodebench",
         str(record.get("question_id")),
@@ -234,3 +240,65 @@ def normalize_livecodebench(
         contest_date=date,
         license="CC-BY-4.0",
     ), None
+
+
+def normalize_codeforces(
+    record: Mapping, split: str = "train"
+) -> tuple[dict | None, Reject | None]:
+    """open-r1/codeforces rows: statement parts (`description`, `input_format`, `output_format`,
+    `note`), `examples` and `official_tests` as {input, output} lists, `time_limit` in seconds,
+    `memory_limit` in megabytes, integer `rating`, `contest_start` unix time."""
+    parts = [
+        record.get("description"),
+        record.get("input_format") and "Input\n" + record["input_format"],
+        record.get("output_format") and "Output\n" + record["output_format"],
+        record.get("note") and "Note\n" + record["note"],
+    ]
+    question = "\n\n".join(part.strip() for part in parts if part and part.strip())
+    if not (record.get("description") or "").strip():
+        return None, ("empty_statement", "")
+    if record.get("interaction_format"):
+        return None, ("interactive", "needs an interactor, not input/output tests")
+    tests = [
+        {"input": t["input"], "output": t["output"]}
+        for t in (record.get("official_tests") or record.get("examples") or [])
+    ]
+    if not tests:
+        return None, ("no_tests", "")
+    rating = record.get("rating")
+    difficulty = (
+        None
+        if rating is None
+        else "easy"
+        if rating < 1400
+        else "medium"
+        if rating < 2000
+        else "hard"
+    )
+    start = record.get("contest_start")
+    return _row(
+        "codeforces",
+        str(record.get("id")),
+        split,
+        question,
+        tests,
+        time_limit_s=parse_time_limit(record.get("time_limit")),
+        memory_limit_mb=parse_memory_limit(record.get("memory_limit")),
+        difficulty=difficulty,
+        contest_date=datetime.datetime.fromtimestamp(start, tz=datetime.UTC).date()
+        if start
+        else None,
+        license="CC-BY-4.0",
+    ), None
+
+
+def rebuild_ocr2_question(
+    record: Mapping, sources: Mapping[tuple[str, str, int], str]
+) -> tuple[str | None, Reject | None]:
+    """OCR-2 rows carry `question` = "-" plus (`dataset`, `split`, `index`) into the source data set;
+    return the source statement, or a reject when the reference does not resolve."""
+    key = (str(record.get("dataset")), str(record.get("split")), int(record.get("index", -1)))
+    question = sources.get(key)
+    if not question:
+        return None, ("unresolved_question", f"{key} not found in the source data set")
+    return question, None

@@ -207,8 +207,6 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         "test",
         "--pipelines",
         "generation,critique",
-        "--params",
-        "generation.sampling.max_tokens=80",
     )
     generations = pl.read_parquet(latest(project_copy, "data/03_primary/generations.parquet"))
     assert generations.height == 4 and set(generations["language"]) == {"python", "cpp"}

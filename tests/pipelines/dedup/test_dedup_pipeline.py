@@ -31,7 +31,9 @@ def pools() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _source_ids(problems: pl.DataFrame, question_ids) -> set[str]:
-    return set(problems.filter(pl.col("question_id").is_in(list(question_ids)))["source_id"].to_list())
+    return set(
+        problems.filter(pl.col("question_id").is_in(list(question_ids)))["source_id"].to_list()
+    )
 
 
 def test_near_duplicates_are_removed_with_their_kept_twin(pools, params):
@@ -41,7 +43,11 @@ def test_near_duplicates_are_removed_with_their_kept_twin(pools, params):
     removed = audit.filter(pl.col("removed"))
     pairs = {(row["question_id"], row["kept_question_id"]) for row in removed.iter_rows(named=True)}
     by_id = dict(zip(train["question_id"], train["source_id"], strict=True))
-    assert {(by_id[a], by_id[b]) for a, b in pairs} == {("ocr2-038", "ocr2-013"), ("ocr2-039", "ocr2-016"), ("ocr2-040", "ocr2-024")}
+    assert {(by_id[a], by_id[b]) for a, b in pairs} == {
+        ("ocr2-038", "ocr2-013"),
+        ("ocr2-039", "ocr2-016"),
+        ("ocr2-040", "ocr2-024"),
+    }
     assert (removed["score"] >= params["near"]["fuzz_threshold"]).all()
     assert set(removed["method"]) == {"near"}
 
@@ -49,10 +55,18 @@ def test_near_duplicates_are_removed_with_their_kept_twin(pools, params):
 def test_exact_copies_keep_the_higher_priority_source(pools, params):
     train, _ = pools
     original = train.filter(pl.col("source_id") == "ocr2-001")
-    copy = original.with_columns(pl.lit("taco").alias("source"), pl.lit("copy-id").alias("question_id"), pl.col("question").str.to_uppercase())
+    copy = original.with_columns(
+        pl.lit("taco").alias("source"),
+        pl.lit("copy-id").alias("question_id"),
+        pl.col("question").str.to_uppercase(),
+    )
     audit = find_duplicate_clusters(pl.concat([copy, train]), params)
     row = audit.filter(pl.col("question_id") == "copy-id").row(0, named=True)
-    assert row["method"] == "exact" and row["kept_question_id"] == original["question_id"][0] and row["score"] == 100.0
+    assert (
+        row["method"] == "exact"
+        and row["kept_question_id"] == original["question_id"][0]
+        and row["score"] == 100.0
+    )
 
 
 def test_leaked_benchmark_question_is_caught_and_dropped(pools, params):
@@ -69,7 +83,12 @@ def test_leaked_benchmark_question_is_caught_and_dropped(pools, params):
 
 def test_benchmark_window_limits_the_pool(pools, params):
     train, benchmark = pools
-    window = dict(params, contamination=dict(params["contamination"], benchmark_window={"start": "2025-03-01", "end": None}))
+    window = dict(
+        params,
+        contamination=dict(
+            params["contamination"], benchmark_window={"start": "2025-03-01", "end": None}
+        ),
+    )
     assert find_benchmark_contamination(train, benchmark, window).is_empty()
 
 
@@ -78,7 +97,9 @@ def test_semantic_pass_flags_paraphrases(pools, params):
     train, _ = pools
     paraphrase = train.filter(pl.col("source_id") == "ocr2-002").with_columns(
         pl.lit("para").alias("question_id"),
-        pl.lit("Reverse the given word of lowercase letters and print the result.").alias("question"),
+        pl.lit("Reverse the given word of lowercase letters and print the result.").alias(
+            "question"
+        ),
     )
     settings = dict(params, semantic=dict(params["semantic"], enabled=True, threshold=0.7))
     audit = find_duplicate_clusters(pl.concat([train, paraphrase]), settings)
@@ -88,5 +109,12 @@ def test_semantic_pass_flags_paraphrases(pools, params):
     assert flagged["kept_question_id"] == original and flagged["score"] >= 0.7
     assert not semantic["removed"].any()  # flagged only: remove is off
     # Pairs the text pass already clustered are not flagged again.
-    near_pairs = {frozenset(pair) for pair in audit.filter(pl.col("method") == "near").select("question_id", "kept_question_id").rows()}
-    assert near_pairs and not near_pairs & {frozenset(pair) for pair in semantic.select("question_id", "kept_question_id").rows()}
+    near_pairs = {
+        frozenset(pair)
+        for pair in audit.filter(pl.col("method") == "near")
+        .select("question_id", "kept_question_id")
+        .rows()
+    }
+    assert near_pairs and not near_pairs & {
+        frozenset(pair) for pair in semantic.select("question_id", "kept_question_id").rows()
+    }

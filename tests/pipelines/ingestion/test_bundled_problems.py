@@ -19,12 +19,16 @@ def test_bundled_set_shape():
     assert len({r["source_id"] for r in RECORDS}) == len(RECORDS)
     assert sum(r["test_type"] == "functional" for r in RECORDS) >= 12
     assert {r["difficulty"] for r in RECORDS} == {"easy", "medium", "hard"}
-    assert all(len(r["tests"]) >= 5 and r["solutions"]["python"] and r["solutions"]["cpp"] for r in RECORDS)
+    assert all(
+        len(r["tests"]) >= 5 and r["solutions"]["python"] and r["solutions"]["cpp"] for r in RECORDS
+    )
     benchmark = [r for r in RECORDS if r["pool"] == "benchmark"]
     train = [r for r in RECORDS if r["pool"] == "train"]
     assert len(benchmark) >= 8
     # The benchmark pool is held out in time: every benchmark contest is later than the base training ones.
-    assert min(r["contest_date"] for r in benchmark) > max(r["contest_date"] for r in train if r["source_id"] <= "ocr2-028")
+    assert min(r["contest_date"] for r in benchmark) > max(
+        r["contest_date"] for r in train if r["source_id"] <= "ocr2-028"
+    )
 
 
 def test_normalized_table_and_pools():

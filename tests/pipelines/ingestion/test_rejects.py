@@ -1,11 +1,21 @@
-import json
-
 import mlflow
 import polars as pl
 
 from ocr2_kedro.pipelines.ingestion.nodes import normalize_bundled_problems
 
-GOOD = {"source_id": "g1", "pool": "train", "difficulty": "easy", "contest_date": "2024-01-01", "question": "Print 1.", "starter_code": "", "test_type": "stdin", "fn_name": None, "time_limit_s": 1.0, "memory_limit_mb": 64, "tests": [{"input": "", "output": "1\n"}]}
+GOOD = {
+    "source_id": "g1",
+    "pool": "train",
+    "difficulty": "easy",
+    "contest_date": "2024-01-01",
+    "question": "Print 1.",
+    "starter_code": "",
+    "test_type": "stdin",
+    "fn_name": None,
+    "time_limit_s": 1.0,
+    "memory_limit_mb": 64,
+    "tests": [{"input": "", "output": "1\n"}],
+}
 
 
 def test_bad_rows_become_rejects_with_reasons_and_logged_counts(tmp_path):
@@ -14,14 +24,31 @@ def test_bad_rows_become_rejects_with_reasons_and_logged_counts(tmp_path):
         dict(GOOD, source_id="e1", question="  "),
         dict(GOOD, source_id="n1", tests=[]),
         dict(GOOD),  # duplicate id
-        dict(GOOD, source_id="f1", test_type="functional", fn_name="f", tests=[{"input": "[1", "output": "2"}]),
+        dict(
+            GOOD,
+            source_id="f1",
+            test_type="functional",
+            fn_name="f",
+            tests=[{"input": "[1", "output": "2"}],
+        ),
     ]
     raw = pl.DataFrame(rows)
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    with mlflow.start_run() as run:
-        problems, rejects = normalize_bundled_problems(raw)
+    try:
+        with mlflow.start_run() as run:
+            problems, rejects = normalize_bundled_problems(raw)
+        metrics = mlflow.get_run(run.info.run_id).data.metrics
+    finally:
+        mlflow.set_tracking_uri(previous)
     assert problems["source_id"].to_list() == ["g1"]
-    assert sorted(zip(rejects["record_id"], rejects["reason"], strict=True)) == [("e1", "empty_statement"), ("f1", "unparseable_tests"), ("g1", "duplicate_id"), ("n1", "no_tests")]
-    metrics = mlflow.get_run(run.info.run_id).data.metrics
-    assert metrics["ingestion_bundled_problems"] == 1 and metrics["ingestion_bundled_rejected_no_tests"] == 1
-    assert json.loads(json.dumps(metrics))  # plain numbers
+    assert sorted(zip(rejects["record_id"], rejects["reason"], strict=True)) == [
+        ("e1", "empty_statement"),
+        ("f1", "unparseable_tests"),
+        ("g1", "duplicate_id"),
+        ("n1", "no_tests"),
+    ]
+    assert (
+        metrics["ingestion_bundled_problems"] == 1
+        and metrics["ingestion_bundled_rejected_no_tests"] == 1
+    )

@@ -13,7 +13,12 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from ocr2_kedro.dedup import NearDuplicateThresholds, connected_clusters, find_near_duplicate_pairs, normalize_text
+from ocr2_kedro.dedup import (
+    NearDuplicateThresholds,
+    connected_clusters,
+    find_near_duplicate_pairs,
+    normalize_text,
+)
 from ocr2_kedro.dedup.contamination import find_contamination
 
 logger = logging.getLogger(__name__)
@@ -54,7 +59,12 @@ def _log_metrics(metrics: dict[str, float]) -> None:
 def _priority_order(problems: pl.DataFrame, source_priority: list[str]) -> np.ndarray:
     """Row ranks: lower keeps (source priority first, then question_id for a stable tie-break)."""
     rank = {source: i for i, source in enumerate(source_priority)}
-    keys = problems.select(pl.col("source").replace_strict(rank, default=len(rank), return_dtype=pl.Int64).alias("rank"), "question_id").with_row_index("row")
+    keys = problems.select(
+        pl.col("source")
+        .replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
+        .alias("rank"),
+        "question_id",
+    ).with_row_index("row")
     order = keys.sort("rank", "question_id")["row"].to_numpy()
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order))
@@ -64,7 +74,10 @@ def _priority_order(problems: pl.DataFrame, source_priority: list[str]) -> np.nd
 def _semantic_pairs(texts: list[str], settings: dict) -> tuple[np.ndarray, np.ndarray]:
     from ocr2_kedro.dedup.semantic import embed, similar_pairs
 
-    return similar_pairs(embed(texts, batch_size=int(settings.get("batch_size", 64))), threshold=float(settings.get("threshold", 0.7)))
+    return similar_pairs(
+        embed(texts, batch_size=int(settings.get("batch_size", 64))),
+        threshold=float(settings.get("threshold", 0.7)),
+    )
 
 
 def _llm_confirm(texts: list[str], pairs: np.ndarray, settings: dict) -> list[bool | None]:
@@ -72,7 +85,11 @@ def _llm_confirm(texts: list[str], pairs: np.ndarray, settings: dict) -> list[bo
     from ocr2_kedro.generation import SamplingConfig, create_backend
 
     with create_backend(settings["generation"]) as backend:
-        return judge_pairs(backend, [(texts[i], texts[j]) for i, j in pairs], SamplingConfig.from_dict(settings.get("sampling")))
+        return judge_pairs(
+            backend,
+            [(texts[i], texts[j]) for i, j in pairs],
+            SamplingConfig.from_dict(settings.get("sampling")),
+        )
 
 
 def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFrame:
@@ -94,19 +111,32 @@ def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFram
     semantic_scores = np.empty(0)
     confirmed: list[bool | None] = []
     if semantic_settings.get("enabled"):
-        semantic_pairs, semantic_scores = _semantic_pairs(problems["question"].to_list(), semantic_settings)
+        semantic_pairs, semantic_scores = _semantic_pairs(
+            problems["question"].to_list(), semantic_settings
+        )
         # Pairs already joined by text matching need no second opinion.
         text_clusters = connected_clusters(n, np.concatenate(edges))
         new = text_clusters[semantic_pairs[:, 0]] != text_clusters[semantic_pairs[:, 1]]
         semantic_pairs, semantic_scores = semantic_pairs[new], semantic_scores[new]
         if semantic_settings.get("llm_judge", {}).get("enabled") and len(semantic_pairs):
-            confirmed = _llm_confirm(problems["question"].to_list(), semantic_pairs, semantic_settings["llm_judge"])
+            confirmed = _llm_confirm(
+                problems["question"].to_list(), semantic_pairs, semantic_settings["llm_judge"]
+            )
         else:
             confirmed = [None] * len(semantic_pairs)
         if semantic_settings.get("remove", False):
             # Without a judge every flagged pair is removed; with one, only the confirmed ones.
-            removable = [verdict is not False if not semantic_settings.get("llm_judge", {}).get("enabled") else verdict is True for verdict in confirmed]
-            edges.append(semantic_pairs[np.asarray(removable, dtype=bool)] if len(semantic_pairs) else semantic_pairs)
+            removable = [
+                verdict is not False
+                if not semantic_settings.get("llm_judge", {}).get("enabled")
+                else verdict is True
+                for verdict in confirmed
+            ]
+            edges.append(
+                semantic_pairs[np.asarray(removable, dtype=bool)]
+                if len(semantic_pairs)
+                else semantic_pairs
+            )
     clusters = connected_clusters(n, np.concatenate(edges))
     ranks = _priority_order(problems, list(params.get("source_priority") or []))
     keeper_of_cluster: dict[int, int] = {}
@@ -121,32 +151,73 @@ def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFram
             continue
         method = "exact" if row in exact_rows and texts[row] == texts[keeper] else "near"
         score = float(fuzz.ratio(texts[row], texts[keeper]))
-        audit.append({"question_id": ids[row], "source": sources[row], "kept_question_id": ids[keeper], "kept_source": sources[keeper], "cluster_id": int(clusters[row]), "method": method, "score": score, "removed": True, "llm_confirmed": None})
+        audit.append(
+            {
+                "question_id": ids[row],
+                "source": sources[row],
+                "kept_question_id": ids[keeper],
+                "kept_source": sources[keeper],
+                "cluster_id": int(clusters[row]),
+                "method": method,
+                "score": score,
+                "removed": True,
+                "llm_confirmed": None,
+            }
+        )
     text_clusters = connected_clusters(n, np.concatenate([exact_pairs, near_pairs]))
-    for (i, j), score, verdict in zip(semantic_pairs.tolist(), semantic_scores.tolist(), confirmed, strict=True):
+    for (i, j), score, verdict in zip(
+        semantic_pairs.tolist(), semantic_scores.tolist(), confirmed, strict=True
+    ):
         kept, other = (i, j) if ranks[i] < ranks[j] else (j, i)
         if text_clusters[i] == text_clusters[j]:
             continue
-        removed = bool(clusters[other] == clusters[kept] and keeper_of_cluster[int(clusters[other])] != other)
+        removed = bool(
+            clusters[other] == clusters[kept] and keeper_of_cluster[int(clusters[other])] != other
+        )
         if removed:
             # Already listed as removed through the merged cluster: mark it as a semantic decision.
             audit = [row for row in audit if row["question_id"] != ids[other]]
-        audit.append({"question_id": ids[other], "source": sources[other], "kept_question_id": ids[kept], "kept_source": sources[kept], "cluster_id": int(clusters[other]), "method": "semantic", "score": float(score), "removed": removed, "llm_confirmed": verdict})
+        audit.append(
+            {
+                "question_id": ids[other],
+                "source": sources[other],
+                "kept_question_id": ids[kept],
+                "kept_source": sources[kept],
+                "cluster_id": int(clusters[other]),
+                "method": "semantic",
+                "score": float(score),
+                "removed": removed,
+                "llm_confirmed": verdict,
+            }
+        )
     frame = pl.DataFrame(audit, schema=DEDUP_AUDIT)
-    counts = {f"dedup_removed_{method}": float(frame.filter(pl.col("removed") & (pl.col("method") == method)).height) for method in ("exact", "near", "semantic")}
-    counts |= {"dedup_lsh_candidates": float(candidates), "dedup_semantic_flagged": float(len(semantic_pairs)), "dedup_input_problems": float(n)}
+    counts = {
+        f"dedup_removed_{method}": float(
+            frame.filter(pl.col("removed") & (pl.col("method") == method)).height
+        )
+        for method in ("exact", "near", "semantic")
+    }
+    counts |= {
+        "dedup_lsh_candidates": float(candidates),
+        "dedup_semantic_flagged": float(len(semantic_pairs)),
+        "dedup_input_problems": float(n),
+    }
     logger.info("dedup: %s", counts)
     _log_metrics(counts)
     return frame
 
 
-def find_benchmark_contamination(problems: pl.DataFrame, benchmark_problems: pl.DataFrame, params: dict) -> pl.DataFrame:
+def find_benchmark_contamination(
+    problems: pl.DataFrame, benchmark_problems: pl.DataFrame, params: dict
+) -> pl.DataFrame:
     """Audit of training questions that leak a benchmark question (fuzzy ratio or n-gram coverage)."""
     settings = dict(params.get("contamination") or {})
     benchmark = benchmark_problems
     window = settings.get("benchmark_window") or {}
     if window.get("start"):
-        benchmark = benchmark.filter(pl.col("contest_date") >= pl.lit(window["start"]).str.to_date())
+        benchmark = benchmark.filter(
+            pl.col("contest_date") >= pl.lit(window["start"]).str.to_date()
+        )
     if window.get("end"):
         benchmark = benchmark.filter(pl.col("contest_date") <= pl.lit(window["end"]).str.to_date())
     matches = find_contamination(
@@ -170,14 +241,27 @@ def find_benchmark_contamination(problems: pl.DataFrame, benchmark_problems: pl.
         for m in matches
     ]
     frame = pl.DataFrame(rows, schema=CONTAMINATION_AUDIT)
-    logger.info("decontamination: %d training questions leak %d benchmark questions", frame["question_id"].n_unique(), frame["benchmark_question_id"].n_unique())
-    _log_metrics({"contamination_flagged": float(frame["question_id"].n_unique()), "contamination_benchmark_pool": float(benchmark.height)})
+    logger.info(
+        "decontamination: %d training questions leak %d benchmark questions",
+        frame["question_id"].n_unique(),
+        frame["benchmark_question_id"].n_unique(),
+    )
+    _log_metrics(
+        {
+            "contamination_flagged": float(frame["question_id"].n_unique()),
+            "contamination_benchmark_pool": float(benchmark.height),
+        }
+    )
     return frame
 
 
-def select_deduplicated(problems: pl.DataFrame, dedup_clusters: pl.DataFrame, contamination: pl.DataFrame) -> pl.DataFrame:
+def select_deduplicated(
+    problems: pl.DataFrame, dedup_clusters: pl.DataFrame, contamination: pl.DataFrame
+) -> pl.DataFrame:
     """The training problems minus removed duplicates and benchmark leaks."""
-    removed = set(dedup_clusters.filter(pl.col("removed"))["question_id"].to_list()) | set(contamination["question_id"].to_list())
+    removed = set(dedup_clusters.filter(pl.col("removed"))["question_id"].to_list()) | set(
+        contamination["question_id"].to_list()
+    )
     kept = problems.filter(~pl.col("question_id").is_in(sorted(removed)))
     logger.info("dedup: %d -> %d problems", problems.height, kept.height)
     _log_metrics({"dedup_output_problems": float(kept.height)})
