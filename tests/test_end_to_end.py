@@ -18,42 +18,42 @@ def latest_version(path):
     return versions[-1]
 
 
+def read_latest(path):
+    return pl.read_parquet(path / latest_version(path) / path.name)
+
+
 @pytest.mark.slow
 def test_distill_run_writes_versioned_dataset_and_mlflow_run(project_copy):
     run_kedro(project_copy, "run", "--env", "test", "--pipelines", "distill")
 
-    export_dir = project_copy / "data" / "03_primary" / "ocr2" / "python.parquet"
+    primary = project_copy / "data" / "03_primary"
+    export_dir = primary / "ocr2" / "python.parquet"
     version = latest_version(export_dir)
-    export = pl.read_parquet(export_dir / version / "python.parquet")
-    problems = pl.read_parquet(
-        next(
-            (project_copy / "data" / "03_primary" / "problems_dedup.parquet").glob(
-                "*/problems_dedup.parquet"
-            )
-        )
-    )
-    assert export.height >= problems.height  # at least one sample per training question
+    python = pl.read_parquet(export_dir / version / "python.parquet")
+    cpp = read_latest(primary / "ocr2" / "cpp.parquet")
+    export = pl.concat([python, cpp])
+    generations = read_latest(primary / "generations.parquet")
+    rejects = read_latest(primary / "generation_rejects.parquet")
     assert {"question", "r1_generation", "solution", "pass_rate", "question_id"} <= set(
-        export.columns
+        python.columns
     )
     assert export["pass_rate"].is_not_null().all()
+    # Nothing is dropped silently: every generation is exported or rejected with a reason.
+    rejected = set(rejects["record_id"])
+    exported = set(export["id"])
+    assert not exported & rejected
+    assert set(generations["generation_id"]) <= exported | rejected
+    # ... and every deduplicated question was generated for or rejected with a reason.
+    questions = set(read_latest(primary / "problems_dedup.parquet")["question_id"])
+    assert questions <= set(generations["question_id"]) | rejected
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
     [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
     [run] = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.params["generation.backend"] == "transformers"
-    assert (
-        run.data.metrics["dataset.samples"]
-        == export.height
-        + pl.read_parquet(
-            next(
-                (project_copy / "data" / "03_primary" / "ocr2" / "cpp.parquet").glob(
-                    "*/cpp.parquet"
-                )
-            )
-        ).height
-    )
+    assert run.data.metrics["dataset.samples"] == export.height
+    assert run.data.metrics["dataset.generations"] == generations.height
     # Lineage: the run says which dataset versions it wrote and read.
     assert run.data.tags["data.written.ocr2_export_python"] == version
     assert run.data.tags["data.read.generations"] == run.data.tags["data.written.generations"]

@@ -215,7 +215,7 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         generations.filter(pl.col("solution").is_not_null())["generation_id"]
     )
     rejects = pl.read_parquet(
-        latest(project_copy, "data/02_intermediate/generation_rejects.parquet")
+        latest(project_copy, "data/03_primary/generation_rejects.parquet")
     )
     assert rejects.height == generations["flags"].list.len().sum()
     # Finished chunks are on disk for a resumed run.
