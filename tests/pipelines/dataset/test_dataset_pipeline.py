@@ -214,9 +214,7 @@ def test_kedro_run_generation_critique_dataset(project_copy):
     assert sorted(critiques["generation_id"]) == sorted(
         generations.filter(pl.col("solution").is_not_null())["generation_id"]
     )
-    rejects = pl.read_parquet(
-        latest(project_copy, "data/03_primary/generation_rejects.parquet")
-    )
+    rejects = pl.read_parquet(latest(project_copy, "data/03_primary/generation_rejects.parquet"))
     assert rejects.height == generations["flags"].list.len().sum()
     # Finished chunks are on disk for a resumed run.
     assert list((project_copy / "data/02_intermediate/generation_shards").glob("*/chunk-*.parquet"))
