@@ -14,7 +14,6 @@ from ocr2_kedro.sources import (
     normalize_taco_or_apps,
     parse_memory_limit,
     parse_time_limit,
-    rebuild_ocr2_question,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
@@ -121,11 +120,3 @@ def test_codeforces_statement_tests_and_interactive_reject():
     )
     assert str(row["contest_date"]) == "2024-08-07"
     assert reject[0] == "interactive"
-
-
-def test_ocr2_rows_get_their_question_back_from_the_source():
-    codeforces_row, _ = normalize_codeforces(_records("codeforces")[0])
-    lookup = {("open-r1/codeforces", "train", 0): codeforces_row["question"]}
-    resolved, unresolved = [rebuild_ocr2_question(r, lookup) for r in _records("ocr2")]
-    assert resolved == (codeforces_row["question"], None)
-    assert unresolved[0] is None and unresolved[1][0] == "unresolved_question"

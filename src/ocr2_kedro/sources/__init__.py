@@ -3,8 +3,10 @@
 Each `normalize_<source>(record)` takes one record as the source publishes it on the Hugging Face hub
 and returns (problem_row, None) or (None, (reason, detail)) for a reject. Covered here: TACO, APPS,
 CodeContests, open-r1/codeforces, LiveCodeBench code_generation_lite (with its compressed private
-tests), and `rebuild_ocr2_question` for OCR-2 rows, whose question is "-" plus a reference into the
-source data set.
+tests), and the project's own JSONL in the PROBLEM contract (the bundled questions).
+`normalize_record(kind, ...)` dispatches on the source kind; `readers.RecordSource` reads them.
+(OCR-2 rows carry no question, only a reference into one of these sources: the ingestion pipeline
+resolves it.)
 """
 
 from __future__ import annotations
@@ -292,13 +294,66 @@ def normalize_codeforces(
     ), None
 
 
-def rebuild_ocr2_question(
-    record: Mapping, sources: Mapping[tuple[str, str, int], str]
-) -> tuple[str | None, Reject | None]:
-    """OCR-2 rows carry `question` = "-" plus (`dataset`, `split`, `index`) into the source data set;
-    return the source statement, or a reject when the reference does not resolve."""
-    key = (str(record.get("dataset")), str(record.get("split")), int(record.get("index", -1)))
-    question = sources.get(key)
+def normalize_problem_record(
+    record: Mapping, source: str, split: str, index: int
+) -> tuple[dict | None, Reject | None]:
+    """Rows already in the PROBLEM contract (the bundled questions, any local JSONL written for the
+    project); `pool: benchmark` puts a question in the held-out benchmark split "test"."""
+    question = (record.get("question") or "").strip()
+    tests = record.get("tests") or []
     if not question:
-        return None, ("unresolved_question", f"{key} not found in the source data set")
-    return question, None
+        return None, ("empty_statement", "")
+    if not tests:
+        return None, ("no_tests", "")
+    if record.get("test_type") == "functional":
+        try:
+            for test in tests:
+                json.loads(test["input"]), json.loads(test["output"])
+        except (ValueError, KeyError, TypeError) as error:
+            return None, ("unparseable_tests", str(error))
+    contest_date = record.get("contest_date")
+    if isinstance(contest_date, str):
+        contest_date = datetime.date.fromisoformat(contest_date[:10])
+    return _row(
+        source,
+        str(record.get("source_id") or index),
+        "test" if record.get("pool") == "benchmark" else record.get("split") or split,
+        question,
+        [{"input": t["input"], "output": t["output"]} for t in tests],
+        starter_code=record.get("starter_code"),
+        test_type=record.get("test_type", "stdin"),
+        fn_name=record.get("fn_name"),
+        time_limit_s=record.get("time_limit_s"),
+        memory_limit_mb=record.get("memory_limit_mb"),
+        difficulty=record.get("difficulty"),
+        contest_date=contest_date,
+        license=record.get("license", "Apache-2.0"),
+    ), None
+
+
+# Source kind -> normalizer(record, source name, split, index).
+NORMALIZERS = {
+    "problems": normalize_problem_record,
+    "taco": lambda record, source, split, index: normalize_taco_or_apps(
+        record, source, split, index
+    ),
+    "apps": lambda record, source, split, index: normalize_taco_or_apps(
+        record, source, split, index
+    ),
+    "codecontests": lambda record, source, split, index: normalize_codecontests(
+        record, split, index
+    ),
+    "codeforces": lambda record, source, split, index: normalize_codeforces(record, split),
+    "livecodebench": lambda record, source, split, index: normalize_livecodebench(record, split),
+}
+
+
+def normalize_record(
+    kind: str, record: Mapping, source: str, split: str, index: int
+) -> tuple[dict | None, Reject | None]:
+    """Normalize one native record of a source of `kind` (a key of NORMALIZERS)."""
+    try:
+        normalizer = NORMALIZERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown source kind {kind!r}; known: {sorted(NORMALIZERS)}") from None
+    return normalizer(record, source, split, index)

@@ -13,7 +13,7 @@ from ocr2_kedro.pipelines.dedup.nodes import (
     find_duplicate_clusters,
     select_deduplicated,
 )
-from ocr2_kedro.pipelines.ingestion.nodes import normalize_bundled_problems, split_benchmark_pool
+from tests.support.bundled import bundled_pools
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -25,9 +25,7 @@ def params() -> dict:
 
 @pytest.fixture(scope="module")
 def pools() -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw = pl.read_ndjson(REPO / "data/01_raw/bundled/problems.jsonl")
-    problems, _ = normalize_bundled_problems(raw)
-    return split_benchmark_pool(problems)
+    return bundled_pools()
 
 
 def _source_ids(problems: pl.DataFrame, question_ids) -> set[str]:

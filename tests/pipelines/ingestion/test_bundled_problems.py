@@ -1,16 +1,14 @@
 """The bundled question set: shape, pools, and reference solutions that pass their own tests."""
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from ocr2_kedro.pipelines.ingestion.nodes import normalize_bundled_problems, split_benchmark_pool
+from ocr2_kedro.pipelines.ingestion.nodes import split_benchmark_pool
 from ocr2_kedro.schemas import PROBLEM
+from tests.support.bundled import BUNDLED, BUNDLED_POOLS, bundled_problems
 
-REPO = Path(__file__).resolve().parents[3]
-BUNDLED = REPO / "data/01_raw/bundled/problems.jsonl"
 RECORDS = [json.loads(line) for line in BUNDLED.read_text().splitlines() if line.strip()]
 
 
@@ -32,9 +30,10 @@ def test_bundled_set_shape():
 
 
 def test_normalized_table_and_pools():
-    problems, rejects = normalize_bundled_problems(pl.read_ndjson(BUNDLED))
+    problems, rejects = bundled_problems()
     assert problems.schema == PROBLEM and rejects.is_empty()
-    train, benchmark = split_benchmark_pool(problems)
+    train, benchmark, outside = split_benchmark_pool(problems, BUNDLED_POOLS)
+    assert outside.is_empty()
     assert train.height + benchmark.height == len(RECORDS)
     assert set(benchmark["split"]) == {"test"}
     functional = problems.filter(pl.col("test_type") == "functional")

@@ -1,7 +1,7 @@
 import mlflow
 import polars as pl
 
-from ocr2_kedro.pipelines.ingestion.nodes import normalize_bundled_problems
+from tests.support.bundled import bundled_problems
 
 GOOD = {
     "source_id": "g1",
@@ -32,21 +32,23 @@ def test_bad_rows_become_rejects_with_reasons_and_logged_counts(tmp_path):
             tests=[{"input": "[1", "output": "2"}],
         ),
     ]
-    raw = pl.DataFrame(rows)
+    raw = tmp_path / "problems.jsonl"
+    pl.DataFrame(rows).write_ndjson(raw)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         with mlflow.start_run() as run:
-            problems, rejects = normalize_bundled_problems(raw)
+            problems, rejects = bundled_problems(raw)
         metrics = mlflow.get_run(run.info.run_id).data.metrics
     finally:
         mlflow.set_tracking_uri(previous)
     assert problems["source_id"].to_list() == ["g1"]
+    # Rejects are named by their place in the source: split/row index.
     assert sorted(zip(rejects["record_id"], rejects["reason"], strict=True)) == [
-        ("e1", "empty_statement"),
-        ("f1", "unparseable_tests"),
-        ("g1", "duplicate_id"),
-        ("n1", "no_tests"),
+        ("train/1", "empty_statement"),
+        ("train/2", "no_tests"),
+        ("train/3", "duplicate_id"),
+        ("train/4", "unparseable_tests"),
     ]
     assert (
         metrics["ingestion_bundled_problems"] == 1

@@ -57,15 +57,17 @@ def _log_metrics(metrics: dict[str, float]) -> None:
 
 
 def _priority_order(problems: pl.DataFrame, source_priority: list[str]) -> np.ndarray:
-    """Row ranks: lower keeps (source priority first, then question_id for a stable tie-break)."""
+    """Row ranks: lower keeps (source priority first, then the source's own id, so the earlier
+    question of one source is kept, then question_id for a stable tie-break)."""
     rank = {source: i for i, source in enumerate(source_priority)}
     keys = problems.select(
         pl.col("source")
         .replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
         .alias("rank"),
+        "source_id",
         "question_id",
     ).with_row_index("row")
-    order = keys.sort("rank", "question_id")["row"].to_numpy()
+    order = keys.sort("rank", "source_id", "question_id")["row"].to_numpy()
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order))
     return ranks

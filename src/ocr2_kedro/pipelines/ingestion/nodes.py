@@ -1,14 +1,22 @@
-"""Ingestion nodes: raw sources -> one normalized `problems` table plus `rejects`."""
+"""Ingestion nodes: raw sources in their native schemas -> one normalized `problems` table + `rejects`.
+
+Every source is a catalog entry (`raw_<source>`, a lazy `RecordSource`) and a namespaced copy of one
+template pipeline; a disabled source is never read.
+"""
 
 from __future__ import annotations
 
-import json
+import datetime
 import logging
+from collections.abc import Iterable, Iterator
 
 import mlflow
 import polars as pl
+from tqdm.auto import tqdm
 
-from ocr2_kedro.schemas import PROBLEM, REJECT, conform, stable_id
+from ocr2_kedro.schemas import PROBLEM, REJECT, conform
+from ocr2_kedro.sources import normalize_record
+from ocr2_kedro.sources.readers import RecordSource
 
 logger = logging.getLogger(__name__)
 
@@ -36,58 +44,150 @@ def log_reject_counts(source: str, kept: int, rejects: list[dict]) -> dict[str, 
     return metrics
 
 
-def normalize_bundled_problems(
-    raw: pl.DataFrame, source: str = "bundled"
+def _frames(
+    source: str, rows: list[dict], rejects: list[dict]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Normalize the bundled JSONL questions (benchmark pool -> split "test"); return (problems, rejects)."""
-    rows, rejects, seen = [], [], set()
-    for line_no, record in enumerate(raw.to_dicts(), start=1):
-        record_id = str(record.get("source_id") or f"line-{line_no}")
-        question = (record.get("question") or "").strip()
-        tests = record.get("tests") or []
-        if not question:
-            rejects.append(_reject(source, record_id, "empty_statement"))
-            continue
-        if not tests:
-            rejects.append(_reject(source, record_id, "no_tests"))
-            continue
-        if record_id in seen:
-            rejects.append(_reject(source, record_id, "duplicate_id"))
-            continue
-        if record.get("test_type") == "functional":
-            try:
-                for test in tests:
-                    json.loads(test["input"]), json.loads(test["output"])
-            except (ValueError, KeyError, TypeError) as error:
-                rejects.append(_reject(source, record_id, "unparseable_tests", str(error)))
-                continue
-        seen.add(record_id)
-        rows.append(
-            {
-                "question_id": stable_id(source, record_id),
-                "source": source,
-                "source_id": record_id,
-                "split": "test" if record.get("pool") == "benchmark" else "train",
-                "question": question,
-                "starter_code": record.get("starter_code") or "",
-                "test_type": record.get("test_type", "stdin"),
-                "fn_name": record.get("fn_name"),
-                "tests": [{"input": t["input"], "output": t["output"]} for t in tests],
-                "time_limit_s": float(record.get("time_limit_s") or 2.0),
-                "memory_limit_mb": int(record.get("memory_limit_mb") or 256),
-                "difficulty": record.get("difficulty"),
-                "contest_date": record.get("contest_date"),
-                "license": record.get("license", "Apache-2.0"),
-            }
-        )
-    problems = conform(
-        pl.DataFrame(rows).with_columns(pl.col("contest_date").str.to_date()), PROBLEM
-    )
-    logger.info("bundled: %d problems, %d rejected", problems.height, len(rejects))
+    problems = conform(rows, PROBLEM) if rows else pl.DataFrame(schema=PROBLEM)
+    logger.info("%s: %d problems, %d rejected", source, problems.height, len(rejects))
     log_reject_counts(source, problems.height, rejects)
     return problems, conform(rejects, REJECT) if rejects else pl.DataFrame(schema=REJECT)
 
 
-def split_benchmark_pool(problems: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Training pool (split != test) and held-out benchmark pool (split == test)."""
-    return problems.filter(pl.col("split") != "test"), problems.filter(pl.col("split") == "test")
+# A rejected record is named by where it is in its source: "<split>/<row index>".
+def _normalize_all(
+    records: Iterable[tuple[str, int, dict]], kind: str, source: str
+) -> tuple[list[dict], list[dict]]:
+    rows, rejects, seen = [], [], set()
+    for split, index, record in records:
+        row, reason = normalize_record(kind, record, source, split, index)
+        if row is None:
+            rejects.append(_reject(source, f"{split}/{index}", *reason))
+        elif row["question_id"] in seen:
+            rejects.append(
+                _reject(source, f"{split}/{index}", "duplicate_id", f"id {row['source_id']}")
+            )
+        else:
+            seen.add(row["question_id"])
+            rows.append(row)
+    return rows, rejects
+
+
+def _progress(records: Iterator, source: str, limit: int | None) -> Iterator:
+    for count, item in enumerate(tqdm(records, desc=f"ingest {source}", unit=" rows", total=limit)):
+        if limit is not None and count >= limit:
+            return
+        yield item
+
+
+def normalize_source(records: RecordSource, source: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One source's native records -> (problems, rejects). `source`: name, kind, enabled, limit."""
+    name = source["name"]
+    if not source.get("enabled", False):
+        logger.info("source %s is disabled (parameters_ingestion.yml); not read", name)
+        return pl.DataFrame(schema=PROBLEM), pl.DataFrame(schema=REJECT)
+    logger.info("reading source %s from %s", name, records.describe())
+    rows, rejects = _normalize_all(
+        _progress(records.iter_records(), name, source.get("limit")), source["kind"], name
+    )
+    return _frames(name, rows, rejects)
+
+
+def resolve_ocr2_questions(
+    ocr2: RecordSource, params: dict, **references: RecordSource
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """OCR / OCR-2 export rows carry no question text, only (`dataset`, `split`, `index`) into the data
+    set it came from: read those rows from the referenced sources and normalize them there.
+
+    `params.datasets` maps the export's `dataset` values to a source name (a key of `references`).
+    """
+    name = params["name"]
+    if not params.get("enabled", False):
+        logger.info("source %s is disabled (parameters_ingestion.yml); not read", name)
+        return pl.DataFrame(schema=PROBLEM), pl.DataFrame(schema=REJECT)
+    wanted: dict[str, set[tuple[str, int]]] = {}
+    rejects: list[dict] = []
+    for split, index, record in _progress(ocr2.iter_records(), name, params.get("limit")):
+        dataset = str(record.get("dataset"))
+        if dataset not in params["datasets"]:
+            rejects.append(_reject(name, f"{split}/{index}", "unknown_dataset", dataset))
+            continue
+        wanted.setdefault(dataset, set()).add((str(record.get("split")), int(record["index"])))
+    rows = []
+    for dataset, keys in wanted.items():
+        source = params["datasets"][dataset]
+        found: set[tuple[str, int]] = set()
+        resolved, source_rejects = _normalize_all(
+            _referenced(references[source].iter_records(), keys, found),
+            params.get("kinds", {}).get(source, source),
+            source,
+        )
+        rows += resolved
+        rejects += source_rejects
+        rejects += [
+            _reject(name, f"{dataset}/{split}/{index}", "unresolved_question", f"not in {source}")
+            for split, index in sorted(keys - found)
+        ]
+        logger.info(
+            "%s: %d questions referenced in %s, %d resolved",
+            name,
+            len(keys),
+            dataset,
+            len(resolved),
+        )
+    return _frames(name, rows, rejects)
+
+
+def _referenced(
+    records: Iterator[tuple[str, int, dict]], keys: set[tuple[str, int]], found: set
+) -> Iterator[tuple[str, int, dict]]:
+    """The records whose (split, index) is in `keys`, noting each in `found`; stops once all are."""
+    for split, index, record in records:
+        if (split, index) in keys:
+            found.add((split, index))
+            yield split, index, record
+            if len(found) == len(keys):
+                return
+
+
+def combine_problems(*problems: pl.DataFrame) -> pl.DataFrame:
+    """All sources in one table; the same question from two sources stays twice (dedup decides)."""
+    return pl.concat([conform(frame, PROBLEM) for frame in problems])
+
+
+def combine_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat([conform(frame, REJECT) for frame in rejects])
+
+
+def _date(value: object) -> datetime.date:
+    # YAML gives a date for 2024-08-01 and a string for "2024-08-01".
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
+
+
+def split_benchmark_pool(
+    problems: pl.DataFrame, pools: list[dict]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(training pool, held-out benchmark pool, rejects).
+
+    Each pool is {source, split, from?, to?}: that source split is held out; with a date window only
+    questions dated inside it are the benchmark, and the rest of that split is used by neither (a
+    reject with the reason, so the count is visible).
+    """
+    in_pool = pl.lit(False)
+    in_window = pl.lit(False)
+    for pool in pools:
+        matches = (pl.col("source") == pool["source"]) & (pl.col("split") == pool["split"])
+        dated = matches
+        if pool.get("from"):
+            dated = dated & (pl.col("contest_date") >= _date(pool["from"]))
+        if pool.get("to"):
+            dated = dated & (pl.col("contest_date") < _date(pool["to"]))
+        in_pool, in_window = in_pool | matches, in_window | dated
+    outside = problems.filter(in_pool & ~in_window)
+    rejects = outside.select(
+        pl.lit("ingestion").alias("stage"),
+        "source",
+        pl.col("source_id").alias("record_id"),
+        pl.lit("outside_benchmark_window").alias("reason"),
+        pl.format("contest_date={}", pl.col("contest_date")).alias("detail"),
+    )
+    return problems.filter(~in_pool), problems.filter(in_window), conform(rejects, REJECT)

@@ -1,0 +1,60 @@
+"""A read-only Kedro dataset for a question source in its native schema.
+
+    raw_taco:
+      type: ocr2_kedro.datasets.NativeSourceDataset
+      path: data/01_raw/taco              # parquet/JSONL files, a directory or a glob
+    raw_taco_hub:
+      type: ocr2_kedro.datasets.NativeSourceDataset
+      hub_id: BAAI/TACO                   # read with datasets.load_dataset(..., streaming=True)
+      splits: [train, test]
+
+Loading returns a lazy `RecordSource`: nothing is read until a node iterates it, so a disabled
+source costs nothing and a large one streams in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kedro.io.core import AbstractDataset, DatasetError
+
+from ocr2_kedro.sources.readers import RecordSource
+
+
+class NativeSourceDataset(AbstractDataset[None, RecordSource]):
+    def __init__(
+        self,
+        path: str | None = None,
+        hub_id: str | None = None,
+        name: str | None = None,
+        revision: str | None = None,
+        data_files: str | Sequence[str] | Mapping | None = None,
+        splits: Sequence[str] = ("train",),
+        batch_size: int = 1024,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            self._source = RecordSource(
+                path=path,
+                hub_id=hub_id,
+                name=name,
+                revision=revision,
+                data_files=data_files,
+                splits=tuple(splits),
+                batch_size=batch_size,
+                load_args=dict(load_args or {}),
+            )
+        except ValueError as error:
+            raise DatasetError(f"NativeSourceDataset: {error}") from error
+        self.metadata = metadata
+
+    def load(self) -> RecordSource:
+        return self._source
+
+    def save(self, data: None) -> None:
+        raise DatasetError("NativeSourceDataset is read-only: it names a source, it stores nothing")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"source": self._source.describe(), "splits": self._source.splits}

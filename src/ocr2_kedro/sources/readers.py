@@ -1,0 +1,104 @@
+"""Lazy, streaming readers for question sources in their native schemas. Kedro-free.
+
+A `RecordSource` names where the records are (local parquet/JSONL files, or a Hugging Face hub data
+set) and touches nothing until it is iterated, so a disabled source costs nothing and a source with
+millions of rows is read batch by batch instead of being held in memory.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.dataset as pads
+
+_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
+
+
+class SourceNotFoundError(FileNotFoundError):
+    """An enabled source whose records cannot be found."""
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    """Records of one source, one or more splits.
+
+    Local: `path` is a file, a directory or a glob of parquet/JSONL files; a file's split is the
+    first of `splits` its name starts with (the hub's `train-00000-of-00002.parquet` layout), else
+    `splits[0]`. Hub: `hub_id` (+ `name`, `revision`, `data_files`) is
+    read with `datasets.load_dataset(..., streaming=True)` for each of `splits`.
+    """
+
+    path: str | None = None
+    hub_id: str | None = None
+    name: str | None = None
+    revision: str | None = None
+    data_files: str | Sequence[str] | Mapping | None = None
+    splits: tuple[str, ...] = ("train",)
+    batch_size: int = 1024
+    load_args: Mapping = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if bool(self.path) == bool(self.hub_id):
+            raise ValueError("a RecordSource needs exactly one of `path` or `hub_id`")
+
+    def describe(self) -> str:
+        return self.path or f"hf://{self.hub_id}" + (f" ({self.name})" if self.name else "")
+
+    def files(self) -> list[str]:
+        """The local files this source reads, sorted; an error that says what to do if none."""
+        assert self.path is not None
+        root = Path(self.path)
+        if root.is_dir():
+            found = sorted(str(p) for p in root.rglob("*") if p.suffix in _FORMATS)
+        else:
+            found = sorted(p for p in glob.glob(self.path) if Path(p).suffix in _FORMATS)
+        if not found:
+            raise SourceNotFoundError(
+                f"no parquet or JSONL files at {self.path!r}. Download the source there "
+                "(e.g. `huggingface-cli download --repo-type dataset <id> --local-dir ...`), or "
+                "point the catalog entry at the hub with `hub_id:` (see conf/paper), or disable "
+                "the source in parameters_ingestion.yml."
+            )
+        return found
+
+    def iter_records(self) -> Iterator[tuple[str, int, dict]]:
+        """(split, index within that split, record) for every record, in source order."""
+        if self.path:
+            yield from self._iter_local()
+        else:
+            yield from self._iter_hub()
+
+    def split_of(self, file: str) -> str:
+        name = Path(file).name
+        return next((split for split in self.splits if name.startswith(split)), self.splits[0])
+
+    def _iter_local(self) -> Iterator[tuple[str, int, dict]]:
+        index: dict[str, int] = {}
+        for file in self.files():
+            split = self.split_of(file)
+            dataset = pads.dataset(file, format=_FORMATS[Path(file).suffix])
+            for batch in dataset.to_batches(batch_size=self.batch_size):
+                for record in batch.to_pylist():
+                    position = index.get(split, 0)
+                    index[split] = position + 1
+                    yield split, position, record
+
+    def _iter_hub(self) -> Iterator[tuple[str, int, dict]]:
+        # Imported here: `datasets` is heavy and only needed when a hub source is really read.
+        import datasets
+
+        for split in self.splits:
+            stream = datasets.load_dataset(
+                self.hub_id,
+                self.name,
+                split=split,
+                revision=self.revision,
+                data_files=self.data_files,
+                streaming=True,
+                **self.load_args,
+            )
+            for index, record in enumerate(stream):
+                yield split, index, record
