@@ -33,7 +33,7 @@ model: $(EMBEDDED_MODEL)
 run: model
 	$(BIN)/kedro run
 
-test: model
+test: model lint
 	$(BIN)/python -m pytest
 
 lint: install

@@ -58,33 +58,19 @@ def build_rows(tokenizer, count: int, max_length: int, seed: int) -> list[dict]:
 
 
 def bench_model(kind: str, target: Path) -> str:
+    from ocr2_kedro.models import build_tiny_llama, resolve_model_path
+
     if kind != "small":
-        from ocr2_kedro.models import resolve_model_path
-
         return resolve_model_path(kind)
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from ocr2_kedro.models import resolve_model_path
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("embedded"))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=256,
-        intermediate_size=768,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=4096,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
+    return str(
+        build_tiny_llama(
+            target,
+            resolve_model_path("embedded"),
+            hidden_size=256,
+            num_hidden_layers=4,
+            max_position_embeddings=4096,
+        )
     )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return str(target)
 
 
 def run(args) -> dict[str, dict[str, float]]:

@@ -10,16 +10,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import run_kedro
-
-
-def latest_version(path):
-    versions = sorted(p.name for p in path.iterdir())
-    assert versions, f"no version saved under {path}"
-    return versions[-1]
-
-
-def read_latest(path):
-    return pl.read_parquet(path / latest_version(path) / path.name)
+from tests.support.versions import latest_version, read_latest
 
 
 @pytest.mark.slow

@@ -112,6 +112,39 @@ def prepare_embedded_model(target: Path | None = None, force: bool = False) -> P
     return target
 
 
+def build_tiny_llama(
+    target: Path,
+    tokenizer_dir: Path | str,
+    hidden_size: int = 64,
+    num_hidden_layers: int = 2,
+    max_position_embeddings: int = 2048,
+    seed: int = 0,
+) -> Path:
+    """A small, randomly initialised Llama with another checkpoint's tokenizer and chat template:
+    the real transformers/TRL code paths at a fraction of the cost (tests, benchmarks, smoke runs)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=3 * hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=max(1, hidden_size // 32),
+        num_key_value_heads=max(1, hidden_size // 64),
+        max_position_embeddings=max_position_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return Path(target)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Prepare the embedded SmolLM2-135M-Instruct checkpoint."

@@ -8,7 +8,7 @@ plain dicts with the OCR-2 export columns, so a polars frame's `to_dicts()` or a
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,38 +100,56 @@ def _critique_target(critique: str, judgement: str | None) -> str:
     return text
 
 
+def _build_examples(
+    rows: Iterable[Mapping[str, Any]],
+    kind: str,
+    required: dict[str, str],
+    prompt: Callable[[Mapping[str, Any]], str],
+    target: Callable[[Mapping[str, Any]], str],
+    filters: ExampleFilters | None,
+    system_prompt: str | None,
+) -> ExampleSet:
+    """Rows -> chat examples of one kind; a row that fails `filters` or lacks a `required` field
+    (field -> skip reason) is listed in `skipped` with the reason."""
+    filters = filters or ExampleFilters()
+    result = ExampleSet([])
+    for row in rows:
+        row_id = str(row.get("id"))
+        reason = filters.rejection(row) or next(
+            (why for column, why in required.items() if not (row.get(column) or "").strip()), None
+        )
+        if reason is None and row.get("language") not in LANGUAGE_NAMES:
+            reason = f"unknown language {row.get('language')!r}"
+        if reason is not None:
+            result.skipped.append({"id": row_id, "kind": kind, "reason": reason})
+            continue
+        result.examples.append(
+            {
+                "id": row_id,
+                "kind": kind,
+                "language": row["language"],
+                "prompt": _messages(system_prompt, prompt(row)),
+                "completion": [{"role": "assistant", "content": target(row)}],
+            }
+        )
+    return result
+
+
 def build_generation_examples(
     rows: Iterable[Mapping[str, Any]],
     filters: ExampleFilters | None = None,
     system_prompt: str | None = None,
 ) -> ExampleSet:
     """Stage 1: question -> the teacher's full output (reasoning in <think> and the solution)."""
-    filters = filters or ExampleFilters()
-    result = ExampleSet([])
-    for row in rows:
-        row_id = str(row.get("id"))
-        reason = filters.rejection(row)
-        if reason is None and not (row.get("question") or "").strip():
-            reason = "empty question"
-        if reason is None and not (row.get("r1_generation") or "").strip():
-            reason = "empty r1_generation"
-        if reason is None and row.get("language") not in LANGUAGE_NAMES:
-            reason = f"unknown language {row.get('language')!r}"
-        if reason is not None:
-            result.skipped.append({"id": row_id, "kind": GENERATION, "reason": reason})
-            continue
-        result.examples.append(
-            {
-                "id": row_id,
-                "kind": GENERATION,
-                "language": row["language"],
-                "prompt": _messages(
-                    system_prompt, generation_prompt(row["question"], row["language"])
-                ),
-                "completion": [{"role": "assistant", "content": row["r1_generation"].strip()}],
-            }
-        )
-    return result
+    return _build_examples(
+        rows,
+        GENERATION,
+        {"question": "empty question", "r1_generation": "empty r1_generation"},
+        lambda row: generation_prompt(row["question"], row["language"]),
+        lambda row: row["r1_generation"].strip(),
+        filters,
+        system_prompt,
+    )
 
 
 def build_critique_examples(
@@ -143,38 +161,15 @@ def build_critique_examples(
 
     Built only from rows that have a critique and a solution; the others are listed in `skipped`.
     """
-    filters = filters or ExampleFilters()
-    result = ExampleSet([])
-    for row in rows:
-        row_id = str(row.get("id"))
-        reason = filters.rejection(row)
-        if reason is None and not (row.get("qwq_critique") or "").strip():
-            reason = "no critique"
-        if reason is None and not (row.get("solution") or "").strip():
-            reason = "no solution to critique"
-        if reason is None and row.get("language") not in LANGUAGE_NAMES:
-            reason = f"unknown language {row.get('language')!r}"
-        if reason is not None:
-            result.skipped.append({"id": row_id, "kind": CRITIQUE, "reason": reason})
-            continue
-        result.examples.append(
-            {
-                "id": row_id,
-                "kind": CRITIQUE,
-                "language": row["language"],
-                "prompt": _messages(
-                    system_prompt,
-                    critique_prompt(row["question"], row["solution"], row["language"]),
-                ),
-                "completion": [
-                    {
-                        "role": "assistant",
-                        "content": _critique_target(row["qwq_critique"], row.get("judgement")),
-                    }
-                ],
-            }
-        )
-    return result
+    return _build_examples(
+        rows,
+        CRITIQUE,
+        {"qwq_critique": "no critique", "solution": "no solution to critique"},
+        lambda row: critique_prompt(row["question"], row["solution"], row["language"]),
+        lambda row: _critique_target(row["qwq_critique"], row.get("judgement")),
+        filters,
+        system_prompt,
+    )
 
 
 def mix_stage2(

@@ -7,7 +7,6 @@ import json
 
 import polars as pl
 import pytest
-from kedro.io.core import generate_timestamp
 
 from ocr2_kedro.pipelines.dataset.nodes import (
     build_export,
@@ -18,6 +17,7 @@ from ocr2_kedro.pipelines.dataset.nodes import (
 )
 from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, REJECT, VERIFICATION, conform
 from tests.conftest import run_kedro
+from tests.support.versions import latest_path, read_latest, save_versioned
 
 
 def tables():
@@ -180,18 +180,6 @@ def test_statistics_card_and_metrics():
     assert all(set(v) == {"value", "step"} for v in metrics.values())
 
 
-def save_versioned(project, relative: str, frame: pl.DataFrame) -> None:
-    path = project / relative
-    target = path / generate_timestamp() / path.name
-    target.parent.mkdir(parents=True)
-    frame.write_parquet(target)
-
-
-def latest(project, relative: str):
-    versions = sorted((project / relative).iterdir())
-    return versions[-1] / (project / relative).name
-
-
 @pytest.mark.slow
 def test_kedro_run_generation_critique_dataset(project_copy):
     problems, *_ = tables()
@@ -199,7 +187,7 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         pl.Series("question", ["Read two integers and print their sum.", "Print hello."]),
         pl.lit("stdin").alias("test_type"),
     )
-    save_versioned(project_copy, "data/03_primary/problems_dedup.parquet", problems)
+    save_versioned(project_copy / "data/03_primary/problems_dedup.parquet", problems)
     run_kedro(
         project_copy,
         "run",
@@ -208,13 +196,13 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         "--pipelines",
         "generation,critique",
     )
-    generations = pl.read_parquet(latest(project_copy, "data/03_primary/generations.parquet"))
+    generations = read_latest(project_copy / "data/03_primary/generations.parquet")
     assert generations.height == 4 and set(generations["language"]) == {"python", "cpp"}
-    critiques = pl.read_parquet(latest(project_copy, "data/03_primary/critiques.parquet"))
+    critiques = read_latest(project_copy / "data/03_primary/critiques.parquet")
     assert sorted(critiques["generation_id"]) == sorted(
         generations.filter(pl.col("solution").is_not_null())["generation_id"]
     )
-    rejects = pl.read_parquet(latest(project_copy, "data/03_primary/generation_rejects.parquet"))
+    rejects = read_latest(project_copy / "data/03_primary/generation_rejects.parquet")
     assert rejects.height == generations["flags"].list.len().sum()
     # Finished chunks are on disk for a resumed run.
     assert list((project_copy / "data/02_intermediate/generation_shards").glob("*/chunk-*.parquet"))
@@ -233,17 +221,17 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         ],
         VERIFICATION,
     )
-    save_versioned(project_copy, "data/03_primary/verifications.parquet", verifications)
+    save_versioned(project_copy / "data/03_primary/verifications.parquet", verifications)
     run_kedro(project_copy, "run", "--env", "test", "--pipelines", "dataset")
 
     accepted = generations.filter(pl.col("flags").list.len() == 0).height
-    export = pl.read_parquet(latest(project_copy, "data/03_primary/ocr2/all.parquet"))
+    export = read_latest(project_copy / "data/03_primary/ocr2/all.parquet")
     assert export.height == accepted
     for language in ("python", "cpp"):
-        lines = latest(project_copy, f"data/08_reporting/ocr2/{language}.jsonl").read_text()
+        lines = latest_path(project_copy / f"data/08_reporting/ocr2/{language}.jsonl").read_text()
         rows = [json.loads(line) for line in lines.splitlines()]
         assert len(rows) == export.filter(pl.col("language") == language).height
-    card = latest(project_copy, "data/08_reporting/dataset_card.md").read_text()
+    card = latest_path(project_copy / "data/08_reporting/dataset_card.md").read_text()
     assert "## Critic vs execution" in card and f"| generations | {generations.height} |" in card
     # The card is an artifact of the MLflow run.
     assert list((project_copy / "mlartifacts").rglob("dataset_card.md"))

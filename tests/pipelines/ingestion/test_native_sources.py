@@ -10,6 +10,7 @@ from ocr2_kedro.datasets import NativeSourceDataset
 from ocr2_kedro.pipelines.ingestion.nodes import normalize_source
 from ocr2_kedro.sources.readers import SourceNotFoundError
 from tests.conftest import run_kedro
+from tests.support.versions import read_latest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sources"
 # Where each fixture goes in the hub's file layout: the file name carries the split.
@@ -21,11 +22,6 @@ LAYOUT = {
     "livecodebench": "test.jsonl",
     "ocr2": "train.jsonl",
 }
-
-
-def _latest(path: Path) -> pl.DataFrame:
-    version = sorted(p.name for p in path.iterdir())[-1]
-    return pl.read_parquet(path / version / path.name)
 
 
 def test_every_native_source_lands_in_one_problems_table(project_copy):
@@ -47,10 +43,10 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
         f"{enable},ingestion.ocr2.enabled=true",
     )
     intermediate = project_copy / "data" / "02_intermediate"
-    everything = _latest(intermediate / "all_problems.parquet")
-    rejects = _latest(intermediate / "ingestion_rejects.parquet")
-    train = _latest(intermediate / "problems.parquet")
-    benchmark = _latest(project_copy / "data" / "03_primary" / "benchmark_problems.parquet")
+    everything = read_latest(intermediate / "all_problems.parquet")
+    rejects = read_latest(intermediate / "ingestion_rejects.parquet")
+    train = read_latest(intermediate / "problems.parquet")
+    benchmark = read_latest(project_copy / "data" / "03_primary" / "benchmark_problems.parquet")
 
     counts = dict(everything.group_by("source").len().iter_rows())
     # 41 bundled; taco 2 of 4; one good row each in apps/codecontests/codeforces; 2 LiveCodeBench;

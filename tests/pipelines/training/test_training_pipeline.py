@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import run_kedro
+from tests.support.versions import save_versioned
 from tests.training.conftest import export_row
 
 
@@ -23,9 +24,7 @@ def test_training_pipeline_trains_both_stages_into_versioned_checkpoints(
             export_row("g4", "q1", critique=None, judgement=None),
         ]
     )
-    target = project_copy / "data/03_primary/ocr2/all.parquet/2026-01-01T00.00.00.000Z/all.parquet"
-    target.parent.mkdir(parents=True)
-    export.write_parquet(target)
+    save_versioned(project_copy / "data/03_primary/ocr2/all.parquet", export)
 
     run_kedro(
         project_copy,
