@@ -58,6 +58,8 @@ CRITIQUE = pl.Schema(
         "critique": pl.String,
         "critique_reasoning": pl.String,
         "judgement": pl.String,  # "right" | "wrong" | null when unparseable
+        # "critique": stated by the critique; "follow_up": asked for in a second turn; null: neither
+        "judgement_source": pl.String,
     }
 )
 

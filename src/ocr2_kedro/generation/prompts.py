@@ -37,6 +37,11 @@ def solution_prompt(
 
 
 JUDGEMENT_INSTRUCTION = "End your answer with one line: `Judgement: right` or `Judgement: wrong`."
+# Asked once more, as a second turn, when a critique ends without a judgement (small critics ramble).
+JUDGEMENT_FOLLOW_UP = (
+    "Based on your review, is the candidate solution right or wrong? "
+    "Answer with exactly one line: `Judgement: right` or `Judgement: wrong`."
+)
 
 
 def critique_prompt(question: str, language: str, solution: str) -> str:

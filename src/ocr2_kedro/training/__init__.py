@@ -19,7 +19,6 @@ from .examples import (
     ExampleSet,
     build_critique_examples,
     build_generation_examples,
-    critique_prompt,
     generation_prompt,
     mix_stage2,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "build_critique_examples",
     "build_generation_examples",
     "check_deepspeed_against_trainer",
-    "critique_prompt",
     "generation_prompt",
     "last_checkpoint",
     "launch_stage",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr2_kedro.generation.prompts import FENCE_TAGS, LANGUAGE_NAMES
+from ocr2_kedro.generation.prompts import FENCE_TAGS, LANGUAGE_NAMES, critique_prompt
 
 GENERATION = "generation"
 CRITIQUE = "critique"
@@ -73,16 +73,6 @@ def generation_prompt(question: str, language: str) -> str:
     return (
         f"{question.strip()}\n\n"
         f"Think step by step, then give your final solution in {name} as a single ```{tag} code block."
-    )
-
-
-def critique_prompt(question: str, solution: str, language: str) -> str:
-    name, tag = LANGUAGE_NAMES[language], FENCE_TAGS[language]
-    return (
-        f"Question:\n{question.strip()}\n\n"
-        f"Candidate solution in {name}:\n```{tag}\n{solution.rstrip()}\n```\n\n"
-        "Examine whether the solution is correct: reason about it step by step, "
-        "then end with `Judgement: right` or `Judgement: wrong`."
     )
 
 
@@ -165,7 +155,8 @@ def build_critique_examples(
         rows,
         CRITIQUE,
         {"qwq_critique": "no critique", "solution": "no solution to critique"},
-        lambda row: critique_prompt(row["question"], row["solution"], row["language"]),
+        # The critique pipeline's own prompt: the student learns to critique as it will be asked to.
+        lambda row: critique_prompt(row["question"], row["language"], row["solution"]),
         lambda row: _critique_target(row["qwq_critique"], row.get("judgement")),
         filters,
         system_prompt,

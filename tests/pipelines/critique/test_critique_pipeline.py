@@ -10,6 +10,7 @@ from ocr2_kedro.pipelines.critique.nodes import (
     critique_solutions,
     summarize_critiques,
 )
+from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP
 from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, conform
 from tests.support.openai_server import serve
 
@@ -80,13 +81,20 @@ class ScriptedCritic:
         "int main": "The main is empty, so nothing is printed. Hmm.",
     }
 
+    follow_up_answers = {"print(1)": "Judgement: right", "int main": "Judgement: wrong"}
+
     def generate(self, requests, sampling):
         from ocr2_kedro.generation import Completion
 
         out = []
         for request in requests:
-            prompt = request.messages[-1]["content"]
-            text = next(a for key, a in self.answers.items() if key in prompt)
+            prompt = request.messages[0]["content"]
+            script = self.answers
+            if request.messages[-1]["content"] == JUDGEMENT_FOLLOW_UP:
+                # The second turn carries the critique back as the assistant's message.
+                assert request.messages[1]["role"] == "assistant"
+                script = self.follow_up_answers
+            text = next(a for key, a in script.items() if key in prompt)
             out.append(Completion(request.request_id, text, "stop", len(text.split()), "scripted"))
         return out
 
@@ -103,22 +111,52 @@ def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path):
         critiques = critique_solutions(requests, run_params)
     assert critiques.schema == CRITIQUE
     assert critiques.rows() == [
-        ("g-ok", "critic", critiques["critique"][0], "It prints 1.", "right"),
-        ("g-cpp", "critic", critiques["critique"][1], "", None),
+        ("g-ok", "critic", critiques["critique"][0], "It prints 1.", "right", "critique"),
+        ("g-cpp", "critic", critiques["critique"][1], "", None, None),
     ]
     metrics = summarize_critiques(critiques)
     assert metrics["unparsed"]["value"] == 1 and metrics["parse_rate"]["value"] == 0.5
     assert metrics["right"]["value"] == 1 and metrics["wrong"]["value"] == 0
 
 
+def test_a_critique_without_judgement_is_asked_once_more(tmp_path):
+    generations, problems = frames()
+    with serve(ScriptedCritic()) as (url, state):
+        run_params = params(
+            backend="openai",
+            openai={"endpoints": [url], "backoff_s": 0.01},
+            resume={"shard_dir": str(tmp_path)},
+            judgement_follow_up={"enabled": True, "max_tokens": 8},
+        )
+        requests = build_critique_requests(generations, problems, run_params)
+        critiques = critique_solutions(requests, run_params)
+        # A rerun finds both the critiques and the follow-up answers in the shards: no new requests.
+        served = state.requests
+        assert critique_solutions(requests, run_params).equals(critiques)
+        assert state.requests == served
+    assert critiques.select("generation_id", "judgement", "judgement_source").rows() == [
+        ("g-ok", "right", "critique"),
+        ("g-cpp", "wrong", "follow_up"),
+    ]
+    # The critique text itself is left as the critic wrote it.
+    assert "Judgement" not in critiques["critique"][1]
+    assert summarize_critiques(critiques)["follow_up"]["value"] == 1
+
+
 def test_critique_with_a_real_model(tmp_path, tiny_model_dir):
     generations, problems = frames()
-    run_params = params(model=str(tiny_model_dir), resume={"shard_dir": str(tmp_path)})
+    run_params = params(
+        model=str(tiny_model_dir),
+        resume={"shard_dir": str(tmp_path)},
+        judgement_follow_up={"enabled": True, "max_tokens": 4},
+    )
     critiques = critique_solutions(
         build_critique_requests(generations, problems, run_params), run_params
     )
     assert critiques["generation_id"].to_list() == ["g-ok", "g-cpp"]
     assert critiques["critique"].str.len_chars().min() > 0
-    # Random weights write no judgement: kept, with a null judgement.
+    # Random weights write no judgement, not even when asked again: kept, with a null judgement.
     assert critiques["judgement"].null_count() == 2
+    assert critiques["judgement_source"].null_count() == 2
+    assert len(list(tmp_path.glob("*-judgement/chunk-*.parquet"))) == 1  # the second turn ran
     assert isinstance(critiques, pl.DataFrame)

@@ -199,6 +199,7 @@ def dataset_statistics(
         "judgement_parse_rate": (
             1 - critiques["judgement"].null_count() / critiques.height if critiques.height else None
         ),
+        "judgements_from_follow_up": int((critiques["judgement_source"] == "follow_up").sum()),
         "agreement": _agreement(critiques, verifications),
         "verified": verifications.height,
         "accepted_by_execution": int((verifications["verdict"] == "AC").sum()),
@@ -279,7 +280,9 @@ def render_dataset_card(stats: dict, params: dict, teacher: str, critic: str) ->
         else "None.",
         "\n## Critic judgements\n",
         f"Judgement parse rate: {_table_value(stats['judgement_parse_rate'])} "
-        "(unparseable critiques are kept with a null judgement).\n",
+        "(unparseable critiques are kept with a null judgement); "
+        f"{stats['judgements_from_follow_up']} judgements were asked for in a second turn because "
+        "the critique ended without one.\n",
         _table(
             ["language", "right", "wrong", "null"],
             [[language, *v["judgements"].values()] for language, v in lang.items()],
@@ -319,6 +322,7 @@ def summarize_dataset(stats: dict) -> dict[str, dict[str, float]]:
         "generations": stats["generations"],
         "critiques": stats["critiques"],
         "judgement_parse_rate": stats["judgement_parse_rate"],
+        "judgements_from_follow_up": stats["judgements_from_follow_up"],
         "critic.precision_right": stats["agreement"]["precision_right"],
         "critic.recall_right": stats["agreement"]["recall_right"],
         "critic.accuracy_judged": stats["agreement"]["accuracy_judged"],
