@@ -10,6 +10,7 @@ from ocr2_kedro.parsing import (
     is_placeholder,
     parse_judgement,
     parse_sample,
+    parse_verdict_answer,
     split_reasoning,
     syntax_error,
 )
@@ -176,3 +177,21 @@ def test_parse_judgement_ignores_reasoning_and_prose():
     # "wrong"/"right" in prose without a judgement label never count.
     assert parse_judgement("This is wrong because the loop is off by one. Right?") is None
     assert parse_judgement("") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict"),
+    [
+        ("The candidate solution is right.", "right"),
+        ("The candidate solution is not right. The loop is right though.", "wrong"),
+        ("It is incorrect.", "wrong"),
+        ("The solution isn't correct", "wrong"),
+        ("```\n\nThe candidate solution is correct.", "right"),
+        ("The solution is right.\n\nBut the second version is not correct", "right"),
+        ("**Judgement:** Wrong", "wrong"),
+        ("```\nC++17:\n```\n\nHere is an example", None),
+        ("Maybe.", None),
+    ],
+)
+def test_parse_verdict_answer_reads_the_first_sentence(answer, verdict):
+    assert parse_verdict_answer(answer) == verdict

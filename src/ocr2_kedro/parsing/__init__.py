@@ -316,6 +316,33 @@ def parse_judgement(text: str) -> str | None:
     return _JUDGEMENT_WORDS[word]
 
 
+_NEGATIVE_VERDICT = re.compile(
+    r"\b(?:wrong|incorrect|not\s+(?:right|correct)|(?:isn't|is\s+not)\s+(?:right|correct))\b"
+)
+_POSITIVE_VERDICT = re.compile(r"\b(?:right|correct)\b")
+
+
+def parse_verdict_answer(text: str) -> str | None:
+    """ "right", "wrong" or None for a one-line answer to "is the solution right or wrong?".
+
+    A `Judgement:` line counts as in `parse_judgement`; otherwise only the first sentence of the
+    first line with words is read ("The candidate solution is not right." -> "wrong"), since that
+    is the answer and what follows is commentary.
+    """
+    judged = parse_judgement(text)
+    if judged is not None:
+        return judged
+    line = next(
+        (ln for ln in text.splitlines() if re.search(r"[A-Za-z]", ln) and "```" not in ln), ""
+    )
+    sentence = re.split(r"(?<=[.!?])\s", line.strip().lower(), maxsplit=1)[0]
+    if _NEGATIVE_VERDICT.search(sentence):
+        return "wrong"
+    if _POSITIVE_VERDICT.search(sentence):
+        return "right"
+    return None
+
+
 __all__ = [
     "REJECTION_FLAGS",
     "CodeBlock",
@@ -326,6 +353,7 @@ __all__ = [
     "is_placeholder",
     "parse_judgement",
     "parse_sample",
+    "parse_verdict_answer",
     "split_reasoning",
     "syntax_error",
 ]

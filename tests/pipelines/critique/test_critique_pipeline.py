@@ -5,12 +5,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP
 from ocr2_kedro.pipelines.critique.nodes import (
     build_critique_requests,
     critique_solutions,
     summarize_critiques,
 )
-from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP
 from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, conform
 from tests.support.openai_server import serve
 

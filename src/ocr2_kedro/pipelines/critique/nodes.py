@@ -13,7 +13,7 @@ import polars as pl
 from ocr2_kedro.generation import ChatRequest, GenerationBackend, SamplingConfig, create_backend
 from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP, critique_prompt
 from ocr2_kedro.generation.resumable import generate_resumable, run_key
-from ocr2_kedro.parsing import parse_judgement, split_reasoning
+from ocr2_kedro.parsing import parse_judgement, parse_verdict_answer, split_reasoning
 from ocr2_kedro.schemas import CRITIQUE, conform, stable_id
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def _critique(
             description="critique judgement",
         )
         for i, answer in zip(missing, answers, strict=True):
-            judgements[i] = parse_judgement(answer.text)
+            judgements[i] = parse_verdict_answer(answer.text)
             sources[i] = "follow_up" if judgements[i] else None
         logger.info(
             "judgement follow-up: %d of %d critiques without a judgement got one",
