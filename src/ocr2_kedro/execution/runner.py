@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -94,6 +95,16 @@ def prepare_tests(
     return prepared
 
 
+def _allow(path: str, bits: int) -> None:
+    """Add permission bits so that the unprivileged sandbox uid can reach the precompiled header (a
+    cache directory from mkdtemp is 0700: the compiler would silently fall back to the ~5x slower
+    full parse of <bits/stdc++.h>). Search/read only: nothing in the cache is secret."""
+    with contextlib.suppress(OSError):
+        mode = os.stat(path).st_mode & 0o7777
+        if mode & bits != bits:
+            os.chmod(path, mode | bits)
+
+
 class CompileCache:
     """C++ binaries keyed by sha256(source, flags, compiler identity), shared by every sandbox that
     uses the same cache directory. Compilation itself runs inside the sandbox (untrusted source)."""
@@ -103,6 +114,7 @@ class CompileCache:
     ) -> None:
         self.cache_dir = os.path.realpath(cache_dir)
         os.makedirs(self.cache_dir, exist_ok=True)
+        _allow(self.cache_dir, 0o111)
         self.flags = tuple(flags)
         self.compiler = which_or_none("g++")
         self.compiler_id = self._compiler_identity()
@@ -169,6 +181,10 @@ class CompileCache:
                         )
             self._pch_ready = True
             self._pch_header = header if os.path.exists(header + ".gch") else None
+            if self._pch_header:
+                _allow(directory, 0o555)
+                _allow(header, 0o444)
+                _allow(header + ".gch", 0o444)
             return self._pch_header
 
     def compile(self, sandbox: Sandbox, source: str) -> tuple[str | None, str | None, float]:
