@@ -11,6 +11,7 @@ import pytest
 from ocr2_kedro.pipelines.dataset.nodes import (
     build_export,
     dataset_statistics,
+    plot_dataset_overview,
     render_dataset_card,
     split_by_language,
     summarize_dataset,
@@ -180,6 +181,22 @@ def test_statistics_card_and_metrics():
     assert all(set(v) == {"value", "step"} for v in metrics.values())
 
 
+def test_overview_plot_counts_tokens_and_verdicts_per_language():
+    _, generations, _, verifications, _ = tables()
+    figure, same = plot_dataset_overview(generations, verifications)
+    assert figure is same
+    histograms = {t.name: t for t in figure.data if t.type == "histogram"}
+    bars = {t.name: t for t in figure.data if t.type == "bar"}
+    for language in ("python", "cpp"):
+        part = generations.filter(pl.col("language") == language)
+        assert sorted(histograms[language].x) == sorted(part["num_output_tokens"].to_list())
+        verdicts = verifications.join(part.select("generation_id"), on="generation_id")
+        assert sum(bars[language].y) == verdicts.height
+        assert dict(zip(bars[language].x, bars[language].y, strict=True))["AC"] == int(
+            (verdicts["verdict"] == "AC").sum()
+        )
+
+
 @pytest.mark.slow
 def test_kedro_run_generation_critique_dataset(project_copy):
     problems, *_ = tables()
@@ -233,5 +250,10 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         assert len(rows) == export.filter(pl.col("language") == language).height
     card = latest_path(project_copy / "data/08_reporting/dataset_card.md").read_text()
     assert "## Critic vs execution" in card and f"| generations | {generations.height} |" in card
-    # The card is an artifact of the MLflow run.
+    # The card and the overview figure are artifacts of the MLflow run; kedro viz reads the JSON.
     assert list((project_copy / "mlartifacts").rglob("dataset_card.md"))
+    assert list((project_copy / "mlartifacts").rglob("dataset_overview.html"))
+    overview = json.loads(
+        latest_path(project_copy / "data/08_reporting/dataset_overview.json").read_text()
+    )
+    assert {trace["type"] for trace in overview["data"]} == {"histogram", "bar"}

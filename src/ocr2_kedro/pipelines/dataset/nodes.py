@@ -7,9 +7,11 @@ in `generation_rejects`, and the card counts them by reason.
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
-from ocr2_kedro.schemas import LANGUAGES
+from ocr2_kedro.schemas import LANGUAGES, VERDICTS
 
 EXPORT_COLUMNS = (
     "id",
@@ -344,3 +346,45 @@ def summarize_dataset(stats: dict) -> dict[str, dict[str, float]]:
         for name, value in metrics.items()
         if value is not None
     }
+
+
+# ----------------------------------------------------------------------------------------- plots
+
+
+def plot_dataset_overview(
+    generations: pl.DataFrame, verifications: pl.DataFrame
+) -> tuple[go.Figure, go.Figure]:
+    """Output-token lengths and execution verdicts per language, one figure (kedro-viz previews the
+    versioned JSON copy; the HTML copy goes to the MLflow run)."""
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=("output tokens per sample", "execution verdicts")
+    )
+    verdicts = generations.select("generation_id", "language").join(
+        verifications.select("generation_id", "verdict"), on="generation_id", how="inner"
+    )
+    for language in LANGUAGES:
+        tokens = generations.filter(pl.col("language") == language)["num_output_tokens"]
+        figure.add_trace(
+            go.Histogram(x=tokens.to_list(), name=language, opacity=0.6, legendgroup=language),
+            row=1,
+            col=1,
+        )
+        counts = dict(
+            verdicts.filter(pl.col("language") == language).group_by("verdict").len().rows()
+        )
+        figure.add_trace(
+            go.Bar(
+                x=list(VERDICTS),
+                y=[counts.get(verdict, 0) for verdict in VERDICTS],
+                name=language,
+                legendgroup=language,
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
+    figure.update_layout(barmode="overlay", title="Distilled dataset overview")
+    figure.update_xaxes(title_text="tokens", row=1, col=1)
+    figure.update_yaxes(title_text="samples", row=1, col=1)
+    figure.update_yaxes(title_text="solutions", row=1, col=2)
+    return figure, figure

@@ -3,6 +3,7 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     build_export,
     dataset_statistics,
+    plot_dataset_overview,
     render_dataset_card,
     split_by_language,
     summarize_dataset,
@@ -52,6 +53,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["dataset_card", "dataset_card_mlflow"],
                 name="render_dataset_card",
+            ),
+            Node(
+                plot_dataset_overview,
+                inputs=["generations", "verifications"],
+                outputs=["dataset_overview_plot", "dataset_overview_plot_mlflow"],
+                name="plot_dataset_overview",
             ),
             Node(
                 summarize_dataset,
