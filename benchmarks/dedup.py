@@ -5,8 +5,9 @@ format, constraints, shared contest boilerplate) with planted near-duplicates of
 (reformatting, word substitutions, dropped/added sentences, changed constraints, and mixes of them,
 some strong enough to fall below the threshold), then measures, in the same run:
 
-- the LSH pipeline (`ocr2_kedro.dedup.find_near_duplicate_pairs`): normalization, MinHash signatures,
-  banding, `fuzz.ratio` verification of the candidates;
+- the LSH pipeline (`ocr2_kedro.dedup.find_near_duplicate_pairs`): normalization, shingle document
+  frequencies (boilerplate mask), MinHash signatures, banding, signature-agreement prefilter,
+  `fuzz.ratio` verification of the candidates, connected components; seconds per step are printed;
 - the exhaustive baseline: `rapidfuzz.process.cdist(..., scorer=fuzz.ratio, workers=-1)` of sampled
   rows against the whole corpus (the full matrix at 35K is hours), whose time is extrapolated to all
   N*(N-1)/2 pairs and whose pairs are the ground truth for recall and precision on those rows.
@@ -14,12 +15,13 @@ some strong enough to fall below the threshold), then measures, in the same run:
 Sampled rows: half uniform over the corpus (catches accidental matches at their natural rate), half
 drawn from planted duplicate groups (so the recall estimate rests on hundreds of true pairs).
 
-    .venv/bin/python benchmarks/dedup.py --sizes 5000 35000 100000
+    .venv/bin/python benchmarks/dedup.py --sizes 5000 35000 100000 --sample-rows 300
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import time
@@ -300,10 +302,16 @@ def _pair_set(pairs: np.ndarray) -> set[tuple[int, int]]:
 
 def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: int) -> dict:
     texts, groups = build_corpus(size, seed=seed)
+    steps: dict = {}
     started = time.perf_counter()
     normalized = [normalize_text(text) for text in texts]
-    pairs, _, candidates = find_near_duplicate_pairs(normalized, thresholds, normalized=True)
+    steps["normalize_s"] = time.perf_counter() - started
+    pairs, _, candidates = find_near_duplicate_pairs(
+        normalized, thresholds, normalized=True, timings=steps
+    )
+    clustered = time.perf_counter()
     connected_clusters(size, pairs)  # the clustering step is part of the timed pipeline
+    steps["cluster_s"] = time.perf_counter() - clustered
     lsh_seconds = time.perf_counter() - started
 
     rng = np.random.default_rng(seed + 1)
@@ -337,6 +345,8 @@ def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: 
         "size": size,
         "sample_rows": len(rows),
         "lsh_candidates": candidates,
+        "steps": steps,
+        "load_average": os.getloadavg()[0],
         "lsh_pairs": len(pairs),
         "lsh_seconds": lsh_seconds,
         "exhaustive_sample_seconds": exhaustive_sample_seconds,
@@ -361,13 +371,28 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-perm", type=int, default=NearDuplicateThresholds.num_perm)
+    parser.add_argument(
+        "--minhash-passes", type=int, default=NearDuplicateThresholds.minhash_passes
+    )
     parser.add_argument("--bands", type=int, default=NearDuplicateThresholds.bands)
+    parser.add_argument(
+        "--boilerplate-df",
+        type=float,
+        default=NearDuplicateThresholds.boilerplate_df,
+        help="shingles in more than this share of the texts are not hashed (1.0: off)",
+    )
+    parser.add_argument("--min-jaccard", type=float, default=NearDuplicateThresholds.min_jaccard)
     parser.add_argument(
         "--fuzz-threshold", type=float, default=NearDuplicateThresholds.fuzz_threshold
     )
     args = parser.parse_args()
     thresholds = NearDuplicateThresholds(
-        num_perm=args.num_perm, bands=args.bands, fuzz_threshold=args.fuzz_threshold
+        num_perm=args.num_perm,
+        minhash_passes=args.minhash_passes,
+        bands=args.bands,
+        boilerplate_df=args.boilerplate_df,
+        min_jaccard=args.min_jaccard,
+        fuzz_threshold=args.fuzz_threshold,
     )
     print(
         f"machine: {platform.processor() or platform.machine()}, thresholds: {thresholds.as_dict()}"
@@ -375,13 +400,47 @@ def main() -> None:
     header = "| N | LSH s | exhaustive s (extrap.) | speedup | pair recall | pair precision | true pairs on sample | candidates |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
+    results = []
     for size in args.sizes:
         result = run(size, args.sample_rows, thresholds, args.seed)
+        results.append(result)
         print(
             f"| {size:,} | {result['lsh_seconds']:.1f} | {result['exhaustive_seconds_extrapolated']:.0f} "
             f"(sample {result['exhaustive_sample_seconds']:.0f} s, {result['sample_rows']} rows) | {result['speedup']:.0f}x | "
             f"{result['pair_recall']:.4f} | {result['pair_precision']:.4f} | {result['truth_pairs_on_sample']} | {result['lsh_candidates']:,} |",
             flush=True,
+        )
+    print()
+    step_names = [
+        "normalize_s",
+        "document_frequency_s",
+        "minhash_s",
+        "lsh_s",
+        "prefilter_s",
+        "verify_s",
+        "cluster_s",
+    ]
+    header = (
+        "| N | "
+        + " | ".join(name.removesuffix("_s") + " s" for name in step_names)
+        + " | candidates | after prefilter | verified pairs | fallback texts | load avg |"
+    )
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for result in results:
+        steps = result["steps"]
+        print(
+            f"| {result['size']:,} | "
+            + " | ".join(f"{steps.get(name, 0.0):.2f}" for name in step_names)
+            + f" | {steps['candidates']:,} | {steps['prefiltered']:,} | {steps['verified']:,} | "
+            f"{steps['fallback_texts']:,} | {result['load_average']:.1f} |"
+        )
+    print()
+    for previous, current in zip(results, results[1:], strict=False):
+        print(
+            f"{previous['size']:,} -> {current['size']:,} ({current['size'] / previous['size']:.1f}x N): "
+            f"{current['lsh_seconds'] / previous['lsh_seconds']:.1f}x time, "
+            f"{current['lsh_candidates'] / max(previous['lsh_candidates'], 1):.1f}x candidates"
         )
 
 

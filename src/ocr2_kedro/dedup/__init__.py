@@ -3,7 +3,13 @@ clustering, benchmark decontamination and an embedding-based semantic pass. Kedr
 
 from __future__ import annotations
 
-from ocr2_kedro.dedup.minhash import MinHasher, lsh_candidate_pairs, lsh_candidate_probability
+from ocr2_kedro.dedup.minhash import (
+    MinHasher,
+    boilerplate_mask,
+    lsh_candidate_pairs,
+    lsh_candidate_probability,
+    shingle_document_frequency,
+)
 from ocr2_kedro.dedup.near import (
     NearDuplicateThresholds,
     cluster_near_duplicates,
@@ -18,6 +24,7 @@ from ocr2_kedro.dedup.normalize import normalize_text, text_hash
 __all__ = [
     "MinHasher",
     "NearDuplicateThresholds",
+    "boilerplate_mask",
     "cluster_near_duplicates",
     "connected_clusters",
     "estimated_jaccard",
@@ -26,6 +33,7 @@ __all__ = [
     "lsh_candidate_pairs",
     "lsh_candidate_probability",
     "normalize_text",
+    "shingle_document_frequency",
     "text_hash",
     "verify_pairs",
 ]

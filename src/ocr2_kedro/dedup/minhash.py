@@ -1,19 +1,31 @@
 """Vectorised MinHash over character shingles and LSH banding into candidate pairs.
 
 Everything runs on numpy arrays of whole batches of texts: shingle hashes are rolling sums over the
-concatenated code points, each permutation is one multiply-add over every shingle of the batch, and the
-per-text minimum is one `np.minimum.reduceat`. Banding sorts band keys and emits the pairs inside each
-bucket, so no Python loop runs per text or per pair.
+concatenated code points, a signature is one `np.minimum.at` over every shingle of the batch
+(one-permutation hashing), and banding sorts band keys and emits the pairs inside each bucket, so no
+Python loop runs per text or per pair.
+
+Boilerplate: shingles that occur in a large share of the corpus ("the first line contains a single
+integer t", "print the answer for each test case") make unrelated statements look similar to MinHash
+and flood LSH with false candidates. `shingle_document_frequency` counts, in one pass, how many texts
+contain each shingle; `boilerplate_mask` turns the counts into the set of shingles the signatures skip.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # FNV prime: spreads code points over the 64-bit word
+_EMPTY = np.iinfo(np.uint64).max
+# Document frequencies are counted per bucket of the 64-bit shingle hash (its top 24 bits): 2^24
+# counters (128 MiB) whatever the corpus size. Two shingles sharing a bucket add their counts, so a
+# rare shingle that lands in a boilerplate shingle's bucket is skipped too; with a few thousand
+# boilerplate shingles that is ~0.02% of the rare ones, the same shingles in every text.
+DF_BUCKET_BITS = 24
+_DF_SHIFT = np.uint64(64 - DF_BUCKET_BITS)
 
 
 def _mix64(values: np.ndarray) -> np.ndarray:
@@ -25,6 +37,18 @@ def _mix64(values: np.ndarray) -> np.ndarray:
     values *= np.uint64(0x94D049BB133111EB)
     values ^= values >> np.uint64(31)
     return values
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """`np.unique` for 1-d integer arrays by sort + mask (numpy 2.3's `np.unique` is ~50x slower on
+    large int64 arrays)."""
+    if values.size == 0:
+        return values.copy()
+    ordered = np.sort(values)
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def shingle_hashes(texts: Sequence[str], k: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -57,74 +81,165 @@ def shingle_hashes(texts: Sequence[str], k: int = 5) -> tuple[np.ndarray, np.nda
         return _mix64(rolling[window_starts]), starts
 
 
+def _df_buckets(hashes: np.ndarray) -> np.ndarray:
+    return (hashes >> _DF_SHIFT).astype(np.int64)
+
+
+def shingle_document_frequency(
+    texts: Sequence[str], shingle_size: int = 5, batch_size: int = 4096
+) -> np.ndarray:
+    """How many texts contain each shingle: (2^DF_BUCKET_BITS,) int64 counts per hash bucket.
+
+    One streaming pass (a text counts once per shingle however often it repeats it); counts of two
+    corpora add, so at scale each partition counts its own and the driver sums them.
+    """
+    counts = np.zeros(1 << DF_BUCKET_BITS, dtype=np.int64)
+    for batch_start in range(0, len(texts), batch_size):
+        hashes, starts = shingle_hashes(texts[batch_start : batch_start + batch_size], shingle_size)
+        owner_bits = max(int(len(starts) - 1).bit_length(), 1)
+        owners = np.repeat(np.arange(len(starts) - 1, dtype=np.uint64), np.diff(starts))
+        # One sort of (bucket, text) keys: unique keys are the texts containing each bucket, and
+        # runs of one bucket count them.
+        buckets = sorted_unique(((hashes >> _DF_SHIFT) << np.uint64(owner_bits)) | owners) >> (
+            np.uint64(owner_bits)
+        )
+        run_starts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
+        counts[buckets[run_starts].astype(np.int64)] += np.diff(
+            np.concatenate((run_starts, [buckets.size]))
+        )
+    return counts
+
+
+def boilerplate_mask(
+    document_frequency: np.ndarray, num_texts: int, max_share: float, min_texts: int
+) -> np.ndarray | None:
+    """Boolean mask over df buckets: shingles in more than `max_share` of the texts and in more than
+    `min_texts` texts (so a tiny corpus, or one question copied a few times, loses nothing).
+    None when nothing qualifies."""
+    limit = max(math.floor(max_share * num_texts), min_texts)
+    mask = document_frequency > limit
+    return mask if mask.any() else None
+
+
 class MinHasher:
     """MinHash signatures of `num_perm` slots by densified one-permutation hashing.
 
-    Each shingle is hashed once; its hash picks a slot (hash mod num_perm) and competes for that slot's
-    minimum (hash div num_perm), so a signature costs one pass over the shingles instead of one pass per
-    permutation. Empty slots (texts with few shingles) borrow the nearest non-empty slot to their right,
+    Each shingle is hashed once per pass; its hash picks a slot (hash mod slots) and competes for that
+    slot's minimum (hash div slots), so a signature costs `passes` passes over the shingles instead of
+    one pass per permutation. `passes` independent passes fill num_perm / passes slots each, which
+    keeps few slots empty when texts have fewer shingles than `num_perm` (after the boilerplate
+    filter a statement keeps ~300). Empty slots borrow the nearest non-empty slot to their right,
     shifted by the distance (Shrivastava's rotation densification), which keeps two slots equal with
     probability close to the texts' Jaccard similarity.
     """
 
-    def __init__(self, num_perm: int = 128, shingle_size: int = 5, seed: int = 0) -> None:
+    def __init__(
+        self, num_perm: int = 128, shingle_size: int = 5, seed: int = 0, passes: int = 1
+    ) -> None:
         if num_perm < 1:
             raise ValueError(f"num_perm must be >= 1, got {num_perm}")
+        if passes < 1 or num_perm % passes:
+            raise ValueError(f"passes ({passes}) must divide num_perm ({num_perm})")
         self.num_perm = num_perm
         self.shingle_size = shingle_size
-        self._salt = _mix64(np.array([seed + 0x9E3779B97F4A7C15], dtype=np.uint64))[0]
+        self.passes = passes
+        base = seed + 0x9E3779B97F4A7C15
+        self._salts = _mix64(np.arange(base, base + passes, dtype=np.uint64))
 
-    def signatures(self, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
-        """(len(texts), num_perm) uint64 MinHash signatures."""
-        slots = np.uint64(self.num_perm)
-        empty = np.iinfo(np.uint64).max
+    def signatures(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 4096,
+        boilerplate: np.ndarray | None = None,
+        min_kept_share: float = 0.2,
+    ) -> np.ndarray:
+        """(len(texts), num_perm) uint64 MinHash signatures (see `signatures_with_fallback`)."""
+        return self.signatures_with_fallback(texts, batch_size, boilerplate, min_kept_share)[0]
+
+    def signatures_with_fallback(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 4096,
+        boilerplate: np.ndarray | None = None,
+        min_kept_share: float = 0.2,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(len(texts), num_perm) uint64 signatures, and per text whether it fell back.
+
+        `boilerplate` (from `boilerplate_mask`) names the shingle buckets to skip. A text that would
+        keep fewer than `min_kept_share` of its shingles (a statement made of boilerplate, a corpus
+        where every shingle is frequent, or a question copied so often that its own shingles became
+        frequent) keeps all of them instead and is flagged: its signature then estimates Jaccard
+        similarity over all shingles and is only comparable with other fallback texts.
+        """
+        slots = self.num_perm // self.passes
         out = np.empty((len(texts), self.num_perm), dtype=np.uint64)
+        fallback = np.zeros(len(texts), dtype=bool)
         for batch_start in range(0, len(texts), batch_size):
             batch = texts[batch_start : batch_start + batch_size]
             hashes, starts = shingle_hashes(batch, self.shingle_size)
-            hashes = _mix64(hashes ^ self._salt)
-            owners = np.repeat(np.arange(len(batch), dtype=np.uint64), np.diff(starts))
-            block = np.full(len(batch) * self.num_perm, empty, dtype=np.uint64)
-            np.minimum.at(
-                block, (owners * slots + hashes % slots).astype(np.int64), hashes // slots
-            )
-            block = block.reshape(len(batch), self.num_perm)
-            missing = block == empty
-            if missing.any():
-                block = _densify(block, missing)
-            out[batch_start : batch_start + len(batch)] = block
-        return out
+            per_text = np.diff(starts)
+            owners = np.repeat(np.arange(len(batch), dtype=np.int64), per_text)
+            if boilerplate is not None:
+                keep = ~boilerplate[_df_buckets(hashes)]
+                kept = np.bincount(owners[keep], minlength=len(batch))
+                falls_back = kept < min_kept_share * per_text
+                fallback[batch_start : batch_start + len(batch)] = falls_back
+                keep |= falls_back[owners]
+                hashes, owners = hashes[keep], owners[keep]
+            for index, salt in enumerate(self._salts):
+                block = _one_permutation(_mix64(hashes ^ salt), owners, len(batch), slots)
+                out[batch_start : batch_start + len(batch), index * slots : (index + 1) * slots] = (
+                    block
+                )
+        return out, fallback
+
+
+def _one_permutation(
+    hashes: np.ndarray, owners: np.ndarray, num_texts: int, slots: int
+) -> np.ndarray:
+    width = np.uint64(slots)
+    block = np.full(num_texts * slots, _EMPTY, dtype=np.uint64)
+    np.minimum.at(block, owners * slots + (hashes % width).astype(np.int64), hashes // width)
+    block = block.reshape(num_texts, slots)
+    missing = block == _EMPTY
+    return _densify(block, missing) if missing.any() else block
 
 
 def _densify(block: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Fill empty slots from the nearest filled slot to the right (circular), offset by the distance."""
-    filled = block.copy()
-    still_missing = missing.copy()
-    num_perm = block.shape[1]
+    """Fill empty slots from the nearest filled slot to the right (circular), offset by the distance.
+
+    Vectorised: the index of the next filled slot is a suffix minimum over the row written twice
+    (for the wrap-around). Rows with no filled slot at all stay empty.
+    """
+    rows, width = block.shape
+    columns = np.arange(2 * width)
+    candidate = np.where(np.tile(missing, 2), 2 * width, columns)
+    nearest = np.minimum.accumulate(candidate[:, ::-1], axis=1)[:, ::-1][:, :width]
+    has_donor = nearest < 2 * width
+    distance = (nearest - columns[:width]).astype(np.uint64)
+    donor = np.take_along_axis(block, np.where(has_donor, nearest % width, 0), axis=1)
     offset_unit = np.uint64(0xD6E8FEB86659FD93)
     with np.errstate(over="ignore"):
-        for distance in range(1, num_perm):
-            if not still_missing.any():
-                break
-            donor = np.roll(block, -distance, axis=1)
-            donor_missing = np.roll(missing, -distance, axis=1)
-            take = still_missing & ~donor_missing
-            filled[take] = donor[take] + offset_unit * np.uint64(distance)
-            still_missing &= ~take
-    return filled
+        filled = donor + offset_unit * distance
+    return np.where(missing & has_donor, filled, block)
 
 
 def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
-    """(n, bands) uint64 keys: each band's rows folded into one hash."""
+    """(n, bands) uint64 keys: each band's rows folded into one hash.
+
+    Band b takes the strided slots b, b + bands, b + 2 * bands, ...: densification copies a filled
+    slot into the empty slots just before it, so adjacent slots are correlated, and bands of adjacent
+    slots would collide far more often than Jaccard^rows between unrelated texts.
+    """
     n, num_perm = signatures.shape
     if bands < 1 or num_perm % bands:
         raise ValueError(f"bands ({bands}) must divide num_perm ({num_perm})")
     rows = num_perm // bands
-    grouped = signatures.reshape(n, bands, rows)
+    grouped = signatures.reshape(n, rows, bands)
     with np.errstate(over="ignore"):
         keys = np.zeros((n, bands), dtype=np.uint64)
         for row in range(rows):
-            keys = _mix64(keys * _SHINGLE_BASE + grouped[:, :, row])
+            keys = _mix64(keys * _SHINGLE_BASE + grouped[:, row, :])
     return keys
 
 
@@ -176,19 +291,29 @@ def pairs_in_buckets(keys: np.ndarray, max_bucket: int | None = None) -> np.ndar
 
 
 def lsh_candidate_pairs(
-    signatures: np.ndarray, bands: int, max_bucket: int | None = 1000
+    signatures: np.ndarray | None = None,
+    bands: int = 0,
+    max_bucket: int | None = 1000,
+    keys: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Unique (i, j), i < j, that share at least one LSH band."""
-    n = signatures.shape[0]
-    keys = band_keys(signatures, bands)
+    """Unique (i, j), i < j, that share at least one LSH band.
+
+    Pass `signatures` and `bands`, or the (n, bands) `keys` of `band_keys` directly (which need not
+    keep the whole signature matrix in memory).
+    """
+    if keys is None:
+        if signatures is None:
+            raise ValueError("pass signatures and bands, or keys")
+        keys = band_keys(signatures, bands)
+    n = keys.shape[0]
     encoded = []
-    for band in range(bands):
+    for band in range(keys.shape[1]):
         pairs = pairs_in_buckets(keys[:, band], max_bucket=max_bucket)
         if pairs.size:
             encoded.append(pairs[:, 0] * n + pairs[:, 1])
     if not encoded:
         return np.empty((0, 2), dtype=np.int64)
-    unique = np.unique(np.concatenate(encoded))
+    unique = sorted_unique(np.concatenate(encoded))
     return np.stack((unique // n, unique % n), axis=1)
 
 

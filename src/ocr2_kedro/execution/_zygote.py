@@ -11,12 +11,24 @@ hidden paths (project root, home) with only the interpreter prefix and the read-
 bound back in. Per test child: new session and process group, cgroup (memory, pids) join, rlimits,
 private working directory, all other fds closed, empty environment, setgid/setuid to this zygote's
 unprivileged uid, no_new_privs, parent-death signal; then the solution runs (Python in-process, so no
-interpreter start-up; C++ by fexecve of the cached binary).
+interpreter start-up; C++ by fexecve of the cached binary). After each test: every process of the
+test killed and reaped, the working directory and the private tmp dirs emptied.
+
+Per-test cost is mostly fork itself (page-table copy, copy-on-write faults, exit teardown), so
+whatever is the same for every child is done once here instead: the AST types that compile() builds
+on first use, the environment, the standard stream objects, the recursion and thread-stack limits,
+no_new_privs (inherited and irrevocable), open cgroup files, and, per Python request, the compiled
+solution (compiled by the first test's child, see Zygote._compiled). threading is not pre-imported
+(its after-fork hook taxed every child). Nothing a test does can reach the next: it runs in its own
+process, the zygote's copy of these objects is never used itself, and the directories are emptied.
 """
 
+import _thread
 import atexit
 
 # Pre-imported so that solutions find them warm (import is a dict lookup in the forked child).
+# Not threading: its after-fork hook and exit handling cost every child ~0.4 ms, more than the
+# import (~2 ms) costs the few solutions that use it.
 import bisect  # noqa: F401
 import collections  # noqa: F401
 import contextlib
@@ -28,6 +40,7 @@ import functools  # noqa: F401
 import heapq  # noqa: F401
 import itertools  # noqa: F401
 import json
+import marshal
 import math  # noqa: F401
 import operator  # noqa: F401
 import os
@@ -35,12 +48,10 @@ import random  # noqa: F401
 import re  # noqa: F401
 import resource
 import select
-import shutil
 import signal
 import string  # noqa: F401
 import struct
 import sys
-import threading
 import time
 import traceback
 import types
@@ -61,6 +72,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 MFD_CLOEXEC = 1
+CODE_BLOB_CAP = 64 << 20
 
 FUNCTIONAL_PRELUDE = (
     "from typing import *\nfrom collections import *\nfrom heapq import *\nfrom bisect import *\n"
@@ -69,6 +81,7 @@ FUNCTIONAL_PRELUDE = (
 )
 FUNCTIONAL_NAMESPACE = {}
 exec(FUNCTIONAL_PRELUDE, FUNCTIONAL_NAMESPACE)
+CHILD_STREAMS = []
 # The first compile() of a process builds the interpreter's AST type objects (1-2 ms); doing it
 # once here (on trusted text) spares every forked child that cost.
 compile("pass", "<warm-up>", "exec")
@@ -93,6 +106,50 @@ def _umount(target):
 
 def _prctl(option, value):
     return LIBC.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+def remove_tree(path):
+    """Delete a file or a whole directory tree, iteratively: a solution can nest directories far
+    deeper than shutil.rmtree's recursion allows. Only called once every sandbox process is dead,
+    so the tree cannot change underneath (hence walking back up through "..")."""
+    try:
+        os.unlink(path)
+        return
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        pass
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    names = []
+    try:
+        while True:
+            subdir, seen = None, False
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    seen = True
+                    if entry.is_dir(follow_symlinks=False):
+                        subdir = entry.name
+                        break
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.name, dir_fd=fd)
+            if seen and subdir is None:
+                continue  # rescan: only a pass that sees nothing proves the directory empty
+            if subdir is not None:
+                child = os.open(subdir, flags, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(subdir)
+                continue
+            if not names:
+                break
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
 
 
 def _inside(path, root):
@@ -141,6 +198,34 @@ def setup_mounts(config, layers, notes):
             _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
     layers.append("mount_ns")
     notes.append("hidden: " + ", ".join(hidden))
+
+
+def make_child_streams():
+    """The children's sys.stdin/stdout/stderr, built once here instead of in every child.
+
+    They wrap fds 0, 1 and 2, which a child points at its own stdin memfd and output pipes before
+    using them; the zygote never reads or writes through them, so each child starts from untouched
+    buffers. Built while 0-2 are a memfd and a pipe (the kinds a child has) so that what the io
+    layer caches at creation (seekable, buffer size, tty) is what the child would have got.
+    """
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    memfd = os.memfd_create("stdin", MFD_CLOEXEC)
+    read_end, write_end = os.pipe()
+    try:
+        os.dup2(memfd, 0)
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        return [
+            open(0, encoding="utf-8", closefd=False),  # noqa: SIM115 - kept for the children
+            open(1, "w", encoding="utf-8", closefd=False),  # noqa: SIM115 - kept for the children
+            open(2, "w", encoding="utf-8", closefd=False, buffering=1),  # noqa: SIM115 - kept for the children
+        ]
+    finally:
+        for fd, old in zip((0, 1, 2), saved, strict=True):
+            os.dup2(old, fd)
+            os.close(old)
+        for fd in (memfd, read_end, write_end):
+            os.close(fd)
 
 
 def setup(config):
@@ -203,6 +288,12 @@ class Zygote:
         self.cg_pids = config["cgroup_pids"]
         self.cg_version = config["cgroup_version"]
         self.current_memory_limit = None
+        self.tmp_stamps = {}
+        # Marshalled code object of the Python request being served (see _compiled).
+        self.code_blob = None
+        self.sends_code = False
+        self.kept_paths = [self.work_root, *config["keep"], *config["keep_readonly"]]
+        self.must_restart = False
         self.no_new_privs_inherited = config.get("no_new_privs_inherited", False)
         os.makedirs(self.work_root, 0o711, exist_ok=True)
         # One working directory path per zygote, emptied and re-created after every test, so that
@@ -211,7 +302,12 @@ class Zygote:
         self._reset_workdir()
         os.environ.clear()
         os.environ.update(
-            {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": self.workdir, "TMPDIR": self.workdir}
+            {
+                "PATH": "/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "HOME": self.workdir,
+                "TMPDIR": self.workdir,
+            }
         )
         # Opened once: a child joins its cgroups with one write each, the zygote reads the counters
         # without re-opening files (all close-on-exec, and closed in the child before user code).
@@ -239,10 +335,24 @@ class Zygote:
         except FileNotFoundError:
             pass
         except OSError:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._remove(self.workdir)
         os.mkdir(self.workdir, 0o700)
         if self.uid is not None:
             os.chown(self.workdir, self.uid, self.uid)
+
+    def _remove(self, path):
+        with contextlib.suppress(OSError):
+            remove_tree(path)
+        if os.path.lexists(path):
+            # Whatever a test left that cannot be deleted must not reach the next test: moved out
+            # of reach (root-owned, mode 0; if even that fails the request fails), and this zygote
+            # exits after answering, so its successor starts with fresh namespaces and tmpfs.
+            self.must_restart = True
+            stale = os.path.join(os.path.dirname(path), f".stale{time.monotonic_ns()}")
+            os.rename(path, stale)
+            os.lchown(stale, 0, 0)
+            if not os.path.islink(stale):
+                os.chmod(stale, 0)
 
     # --- cgroups -------------------------------------------------------------------------------
     def _write(self, path, value):
@@ -363,28 +473,43 @@ class Zygote:
         # Orphans are re-parented to us (child subreaper); everything left was sent SIGKILL.
         self._reap(blocking=self.uid is not None or has_cgroup)
 
+    @staticmethod
+    def _dir_stamp(path):
+        st = os.stat(path)
+        return (st.st_size, st.st_nlink, st.st_mtime_ns, st.st_ctime_ns)
+
     def _clean_tmp(self):
+        """Empty the private /tmp, /var/tmp and /dev/shm (fresh tmpfs mounts of this zygote).
+
+        A directory whose stamp is unchanged since it was last emptied is skipped: on tmpfs a
+        directory's size grows with every entry added (link, create, rename in), and the only entry
+        left after emptying (the root-owned work root, in a sticky directory) cannot be removed or
+        renamed by the sandbox uid, so an unchanged size means no new entry, whatever the clock
+        granularity of the times.
+        """
         for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
             if not self.config["private_tmp_mounts"]:
                 break
             try:
+                if self.tmp_stamps.get(tmp) == self._dir_stamp(tmp):
+                    continue
                 entries = os.listdir(tmp)
             except OSError:
                 continue
             for name in entries:
                 path = os.path.join(tmp, name)
-                if path == self.work_root or _inside(self.work_root, path):
+                # The work root and the paths bound back in (with the root-owned directories made
+                # to hold them, which the sandbox uid cannot write to) stay.
+                if any(_inside(kept, path) for kept in self.kept_paths):
                     continue
-                try:
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        os.unlink(path)
-                except OSError:
-                    pass
+                self._remove(path)
+            with contextlib.suppress(OSError):
+                self.tmp_stamps[tmp] = self._dir_stamp(tmp)
 
     # --- child ---------------------------------------------------------------------------------
-    def _child_setup(self, workdir, stdin_fd, out_w, err_w, res_w, limits, binary_fd=None):
+    def _child_setup(
+        self, workdir, stdin_fd, out_w, err_w, res_w, limits, binary_fd=None, code_w=None
+    ):
         os.setsid()
         for fd in self.cg_join_fds:
             os.write(fd, b"0")
@@ -396,7 +521,16 @@ class Zygote:
         if binary_fd is not None:
             # Kept (close-on-exec) for fexecve; the program never sees it.
             os.dup2(binary_fd, 4, inheritable=False)
-        os.closerange(3 if res_w is None else 4, 4)
+        elif code_w is not None:
+            # Where the first test of a Python request sends its compiled code (closed before the
+            # solution runs).
+            os.dup2(code_w, 4)
+        # Everything else goes, including whatever of the zygote's own fds sat at 3 or 4 (its
+        # request pipe did: fd 4 used to stay open in Python children).
+        if res_w is None:
+            os.closerange(3, 4)
+        if binary_fd is None and code_w is None:
+            os.closerange(4, 5)
         os.closerange(5, 1 << 16)
         os.chdir(workdir)
         cpu = limits["cpu_s"]
@@ -420,12 +554,11 @@ class Zygote:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     def _run_python_child(self, code, mode, fn_name):
-        sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - live for the child's lifetime
-        sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - live for the child's lifetime
-        sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115 - live for the child's lifetime
-        sys.argv = ["solution.py"]
-        sys.setrecursionlimit(10_000)
-        threading.stack_size(64 * 1024 * 1024)
+        # sys.argv, the recursion limit, the thread stack size and the (unused) standard streams
+        # over fds 0-2 were set up in the zygote (main()); the child only installs the streams.
+        sys.stdin = sys.__stdin__ = CHILD_STREAMS[0]
+        sys.stdout = sys.__stdout__ = CHILD_STREAMS[1]
+        sys.stderr = sys.__stderr__ = CHILD_STREAMS[2]
         module = types.ModuleType("__main__")
         module.__file__ = "solution.py"
         if mode == "functional":
@@ -433,7 +566,7 @@ class Zygote:
         sys.modules["__main__"] = module
         exit_code = 0
         try:
-            compiled = compile(code, "solution.py", "exec")
+            compiled = self._compiled(code)
             del code
             exec(compiled, module.__dict__)
             if mode == "functional":
@@ -453,7 +586,9 @@ class Zygote:
             traceback.print_exc()
             exit_code = 1
         try:
-            threading._shutdown()
+            threading = sys.modules.get("threading")
+            if threading is not None:
+                threading._shutdown()
             atexit._run_exitfuncs()
         except BaseException:
             pass
@@ -461,6 +596,23 @@ class Zygote:
             with contextlib.suppress(BaseException):
                 stream.flush()
         os._exit(exit_code)
+
+    def _compiled(self, code):
+        """The solution's code object: compiled here in the first test's child (untrusted source
+        is never parsed in the zygote), which sends it on marshalled before running any of it;
+        the later tests' children, forked with those bytes in memory, only unmarshal them."""
+        if self.code_blob is not None:
+            with contextlib.suppress(Exception):
+                return marshal.loads(self.code_blob)
+        compiled = compile(code, "solution.py", "exec")
+        if self.sends_code:
+            with contextlib.suppress(Exception):
+                blob = marshal.dumps(compiled)
+                view = memoryview(struct.pack("<Q", len(blob)) + blob)
+                while view:
+                    view = view[os.write(4, view) :]
+            os.close(4)
+        return compiled
 
     def _call_function(self, namespace, fn_name):
         raw_args = sys.stdin.read()
@@ -505,6 +657,8 @@ class Zygote:
         binary_fd = None
         if request["kind"] == "binary":
             binary_fd = os.open(request["binary"], os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.cache_fd)
+        self.sends_code = request["kind"] == "python" and self.code_blob is None
+        code_r, code_w = os.pipe2(os.O_CLOEXEC) if self.sends_code else (None, None)
         if self.cg_mem:
             self._set_memory_limit(limits["memory_bytes"])
             self._reset_peak()
@@ -513,7 +667,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
-                self._child_setup(workdir, memfd, out_w, err_w, res_w, limits, binary_fd)
+                self._child_setup(workdir, memfd, out_w, err_w, res_w, limits, binary_fd, code_w)
                 if request["kind"] == "python":
                     self._run_python_child(request["code"], request["mode"], request.get("fn_name"))
                 elif request["kind"] == "binary":
@@ -526,10 +680,14 @@ class Zygote:
                     os.write(2, ("sandbox child setup failed:\n" + traceback.format_exc()).encode())
                 finally:
                     os._exit(121)
-        for fd in (memfd, out_w, err_w, res_w, binary_fd):
+        for fd in (memfd, out_w, err_w, res_w, binary_fd, code_w):
             if fd is not None:
                 os.close(fd)
-        outcome, blobs = self._collect(pid, out_r, err_r, res_r, request, started)
+        outcome, blobs, code_bytes = self._collect(
+            pid, out_r, err_r, res_r, code_r, request, started
+        )
+        if code_bytes[8:] and struct.unpack("<Q", code_bytes[:8])[0] == len(code_bytes) - 8:
+            self.code_blob = bytes(code_bytes[8:])
         outcome["oom_killed"] = self._oom_kills() > oom_before
         outcome["peak_memory_bytes"] = self._peak_memory()
         self._sweep(pid)
@@ -538,7 +696,7 @@ class Zygote:
         self._clean_tmp()
         return outcome, blobs
 
-    def _collect(self, pid, out_r, err_r, res_r, request, started):
+    def _collect(self, pid, out_r, err_r, res_r, code_r, request, started):
         limits = request["limits"]
         deadline = started + limits["wall_s"]
         output_cap = limits["output_bytes"]
@@ -548,6 +706,9 @@ class Zygote:
         if res_r is not None:
             buffers[res_r] = bytearray()
             caps[res_r] = output_cap
+        if code_r is not None:
+            buffers[code_r] = bytearray()
+            caps[code_r] = CODE_BLOB_CAP
         poller = select.poll()
         for fd in buffers:
             poller.register(fd, select.POLLIN)
@@ -580,7 +741,7 @@ class Zygote:
                 buffer = buffers[fd]
                 if len(buffer) + len(chunk) > caps[fd]:
                     buffer += chunk[: max(0, caps[fd] - len(buffer))]
-                    if fd != err_r:
+                    if fd not in (err_r, code_r):
                         output_exceeded = True
                 else:
                     buffer += chunk
@@ -606,7 +767,7 @@ class Zygote:
         }
         blobs = [bytes(buffers[out_r]), bytes(buffers[err_r][-8192:])]
         blobs.append(bytes(buffers[res_r]) if res_r is not None else b"")
-        return outcome, blobs
+        return outcome, blobs, buffers[code_r] if code_r is not None else b""
 
     def compile(self, request, source):
         """Compile untrusted C++ inside the jail, then publish the binary into the cache (as root)."""
@@ -669,11 +830,13 @@ class Zygote:
             op = request["op"]
             try:
                 if op == "run":
+                    self.code_blob = None
                     outcomes, out_blobs = [], []
                     for stdin_bytes in blobs:
                         outcome, produced = self.run_one(request, stdin_bytes)
                         outcomes.append(outcome)
                         out_blobs += produced
+                    self.code_blob = None
                     send({"ok": True, "outcomes": outcomes}, out_blobs)
                 elif op == "compile":
                     outcome, produced = self.compile(request, blobs[0])
@@ -685,6 +848,8 @@ class Zygote:
             except Exception:
                 send({"ok": False, "error": traceback.format_exc()}, [])
             del request, blobs
+            if self.must_restart:
+                os._exit(0)
 
 
 def main():
@@ -693,6 +858,11 @@ def main():
     # Default dispositions for the children (Python starts with both ignored).
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    # Inherited by the children (set here once rather than in each of them).
+    sys.argv = ["solution.py"]
+    sys.setrecursionlimit(10_000)
+    _thread.stack_size(64 * 1024 * 1024)
+    CHILD_STREAMS.extend(make_child_streams())
     layers, notes = setup(config)
     config["private_tmp_mounts"] = "mount_ns" in layers
     zygote = Zygote(config)

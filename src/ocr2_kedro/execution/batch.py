@@ -9,6 +9,7 @@ sandbox and the compile cache across batches.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -128,6 +129,10 @@ def _verify_local(joined: pl.DataFrame, workers: int, settings: dict, progress: 
     rows = joined.to_dicts()
     workers = max(1, min(int(workers), len(rows) or 1))
     cache = CompileCache(settings["cache_dir"], use_pch=settings["use_pch"])
+    if settings["use_pch"] and any(row.get("language") == "cpp" for row in rows):
+        # Build the precompiled header (when the cache has none yet) alongside the first rows,
+        # not when the first C++ row needs it: every C++ row would wait for it then.
+        threading.Thread(target=cache.pch_header, name="ocr2-pch", daemon=True).start()
     verifiers = [
         Verifier(compile_cache=cache, compare_mode=settings["compare_mode"]) for _ in range(workers)
     ]
