@@ -8,6 +8,7 @@ from kedro.io import DataCatalog
 
 from ocr2_kedro.generation import BACKENDS, SamplingConfig
 from ocr2_kedro.pipeline_registry import register_pipelines
+from ocr2_kedro.pipelines.training.nodes import validate_training_config
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO
 
@@ -65,6 +66,18 @@ def test_paper_environment_overrides_the_embedded_default():
     assert paper["generation"]["sampling"]["temperature"] == 0.6
     assert paper["generation"]["sampling"]["top_p"] == 0.95
     assert paper["generation"]["vllm"]["tensor_parallel_size"] > 1
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_training_plan_validates(env, monkeypatch):
+    monkeypatch.chdir(REPO)  # model and DeepSpeed config paths are relative to the project
+    training = load(env)["parameters"]["training"]
+    if env == "test":  # the tests pass their tiny model on the command line
+        training = {**training, "student": "embedded"}
+    plan = validate_training_config(training)
+    # Stage settings merge over the environment's common ones; none may leak in from conf/base.
+    length = training["trainer"]["max_length"]
+    assert plan["stage1"]["max_length"] == plan["stage2"]["max_length"] == length
 
 
 def test_mlflow_config_uses_sqlite_store():
