@@ -66,6 +66,9 @@ def test_paper_environment_overrides_the_embedded_default():
     assert paper["generation"]["sampling"]["temperature"] == 0.6
     assert paper["generation"]["sampling"]["top_p"] == 0.95
     assert paper["generation"]["vllm"]["tensor_parallel_size"] > 1
+    # The bundled toy questions (with their planted leak) stay out of a paper-scale run.
+    assert paper["ingestion"]["bundled"]["source"]["enabled"] is False
+    assert paper["ingestion"]["ocr2"]["enabled"] is True
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
