@@ -75,8 +75,6 @@ def test_paper_environment_overrides_the_embedded_default():
 def test_training_plan_validates(env, monkeypatch):
     monkeypatch.chdir(REPO)  # model and DeepSpeed config paths are relative to the project
     training = load(env)["parameters"]["training"]
-    if env == "test":  # the tests pass their tiny model on the command line
-        training = {**training, "student": "embedded"}
     plan = validate_training_config(training)
     # Stage settings merge over the environment's common ones; none may leak in from conf/base.
     length = training["trainer"]["max_length"]

@@ -181,6 +181,7 @@ def has_valid_syntax(code: str, language: str) -> bool:
 
 # ----------------------------------------------------------------------------------- placeholders
 
+# Markers of unfinished model-written code (a solution saying "TODO" is flagged `placeholder`).
 _PLACEHOLDER_MARKERS = re.compile(
     r"your (code|solution|implementation) (goes )?here|implement (this|me|the solution)"
     r"|\bTODO\b|fill (this )?in|write your code|solution goes here",
