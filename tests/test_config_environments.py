@@ -6,6 +6,8 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
+from ocr2_kedro import components
+from ocr2_kedro.components import MissingComponentError
 from ocr2_kedro.generation import BACKENDS, SamplingConfig
 from ocr2_kedro.pipeline_registry import register_pipelines
 from ocr2_kedro.pipelines.training.nodes import validate_training_config
@@ -74,11 +76,75 @@ def test_paper_environment_overrides_the_embedded_default():
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_training_plan_validates(env, monkeypatch):
     monkeypatch.chdir(REPO)  # model and DeepSpeed config paths are relative to the project
+    if env == "paper":
+        # The paper settings name GPU-only components (flash-attn); their check has its own test.
+        monkeypatch.setattr(components, "is_installed", lambda module: True)
     training = load(env)["parameters"]["training"]
     plan = validate_training_config(training)
     # Stage settings merge over the environment's common ones; none may leak in from conf/base.
     length = training["trainer"]["max_length"]
     assert plan["stage1"]["max_length"] == plan["stage2"]["max_length"] == length
+
+
+def test_paper_training_without_flash_attn_fails_at_validation(monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(components, "is_installed", lambda module: module != "flash_attn")
+    training = load("paper")["parameters"]["training"]
+    with pytest.raises(MissingComponentError) as error:
+        validate_training_config(training)
+    message = str(error.value)
+    assert "training.trainer.attn_implementation: flash_attention_2" in message
+    assert "`flash_attn` module, which is not installed" in message
+    assert "flash-attn" in message and ".[gpu,dev]" in message
+
+
+SITE = {
+    "OCR2_TEACHER_BACKEND": "openai",
+    "OCR2_TEACHER_ENDPOINTS": "http://node1:8000/v1, http://node2:8000/v1",
+    "OCR2_TEACHER_MODEL": "/shared/models/DeepSeek-R1",
+    "OCR2_CRITIC_MODEL": "/shared/models/QwQ-32B",
+    "OCR2_CRITIC_BACKEND": "openai",
+    "OCR2_CRITIC_ENDPOINTS": "http://node3:8000/v1",
+    "OCR2_STUDENT_MODEL": "/shared/models/Qwen2.5-7B-Instruct",
+    "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000",
+}
+
+
+def test_paper_reads_site_settings_from_the_environment(monkeypatch):
+    """`--env paper` never reads conf/local: endpoints, model paths and the tracking server come
+    from environment variables (README: Pointing the project at a GPU cluster)."""
+    for name in SITE:
+        monkeypatch.delenv(name, raising=False)
+    default = load("paper")["parameters"]
+    assert default["generation"]["backend"] == "vllm"
+    assert default["generation"]["openai"]["endpoints"] == []
+    assert default["generation"]["tokenizer"] == default["generation"]["model"]
+    assert default["training"]["student"] == "Qwen/Qwen2.5-7B-Instruct"
+
+    for name, value in SITE.items():
+        monkeypatch.setenv(name, value)
+    config = load("paper")
+    parameters = config["parameters"]
+    generation, critique = parameters["generation"], parameters["critique"]
+    assert generation["backend"] == "openai"
+    assert generation["openai"]["endpoints"] == ["http://node1:8000/v1", "http://node2:8000/v1"]
+    assert generation["model"] == generation["tokenizer"] == "/shared/models/DeepSeek-R1"
+    # Everything else in the block still comes from conf/paper and conf/base.
+    assert generation["sampling"]["temperature"] == 0.6
+    assert generation["openai"]["max_concurrency"] == 512
+    assert (critique["backend"], critique["model"]) == ("openai", "/shared/models/QwQ-32B")
+    assert critique["openai"]["endpoints"] == ["http://node3:8000/v1"]
+    judge = parameters["dedup"]["semantic"]["llm_judge"]["generation"]
+    assert judge["model"] == "/shared/models/QwQ-32B"
+    assert judge["openai"]["endpoints"] == ["http://node3:8000/v1"]
+    assert parameters["training"]["student"] == "/shared/models/Qwen2.5-7B-Instruct"
+    config.config_patterns["mlflow"] = ["mlflow*", "mlflow*/**"]
+    assert config["mlflow"]["server"]["mlflow_tracking_uri"] == "http://mlflow.internal:5000"
+    # The resolved generation settings build the HTTP backend they name.
+    from ocr2_kedro.generation import create_backend
+
+    backend = create_backend(generation)
+    assert backend.endpoints == ["http://node1:8000/v1", "http://node2:8000/v1"]
 
 
 def test_mlflow_config_uses_sqlite_store():

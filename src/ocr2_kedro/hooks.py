@@ -1,5 +1,8 @@
 """Project hooks.
 
+`ComponentsHook` refuses to start a run whose parameters name a component that is not installed
+(flash-attn for flash_attention_2, DeepSpeed, vLLM, Ray, ...), before the first node runs.
+
 `DatasetVersionsHook` records, on the active MLflow run that kedro-mlflow opened, which version of
 each versioned dataset a run read and wrote, so two runs can be compared on the data they used.
 """
@@ -13,7 +16,20 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from ocr2_kedro.components import check_components
+
 logger = logging.getLogger(__name__)
+
+
+class ComponentsHook:
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        # Only the parameters this run's nodes read: a training-only component does not block
+        # `--pipelines ingestion`. A failure here costs seconds; the same failure at the node that
+        # needs the component would come after hours of generation.
+        names = sorted(name for name in pipeline.inputs() if name.startswith("params:"))
+        config = {name.removeprefix("params:"): catalog.load(name) for name in names}
+        check_components(config)
 
 
 class DatasetVersionsHook:
@@ -62,3 +78,39 @@ class DatasetVersionsHook:
     def _tag(key: str, value: str) -> None:
         if mlflow.active_run() is not None:
             mlflow.set_tag(key, value)
+
+
+class EvaluationPreflightHook:
+    """Checks, before any node runs, that every model the run will evaluate can be loaded: a model
+    path that does not exist, or a training checkpoint that no run has written yet, fails the run at
+    its start with what to do, not after the other models' samples have been generated."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        from ocr2_kedro.models import resolve_model_path
+
+        produced = pipeline.all_outputs()
+        for node in pipeline.nodes:
+            namespace, _, name = node.name.rpartition(".")
+            if name != "resolve_model" or not namespace.startswith("evaluation."):
+                continue
+            checkpoint, params_name = node.inputs
+            model = catalog.load(params_name)
+            path = model.get("path")
+            if path:
+                if model.get("backend") != "openai":
+                    try:
+                        resolve_model_path(str(path))
+                    except FileNotFoundError as error:
+                        raise FileNotFoundError(
+                            f"{namespace}: {params_name.removeprefix('params:')}.path = {path!r}: "
+                            f"{error}"
+                        ) from error
+                continue
+            if checkpoint not in produced and not catalog.exists(checkpoint):
+                raise FileNotFoundError(
+                    f"{namespace} evaluates the latest `{checkpoint}`, and there is none yet. Train "
+                    "first (`kedro run --pipelines training`), set "
+                    f"{params_name.removeprefix('params:')}.path to a checkpoint, or evaluate other "
+                    "models only (`kedro run --pipelines evaluation --namespaces evaluation.base`)."
+                )

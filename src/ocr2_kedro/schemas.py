@@ -30,6 +30,9 @@ PROBLEM = pl.Schema(
         "difficulty": pl.String,
         "contest_date": pl.Date,
         "license": pl.String,
+        # Judge platform ("leetcode" | "atcoder" | "codeforces") where the source names it; null
+        # elsewhere. Evaluation reports per platform, as LiveCodeBench does.
+        "platform": pl.String,
     }
 )
 

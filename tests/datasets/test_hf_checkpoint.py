@@ -63,3 +63,9 @@ def test_rejects_what_is_not_a_checkpoint(tmp_path):
     assert not list((tmp_path / "m").glob("*/m"))  # nothing half-written became a version
     with pytest.raises(DatasetError, match="local filesystem"):
         HFCheckpointDataset(filepath="s3://bucket/m")
+
+
+@pytest.mark.parametrize("load_args", [{"trust_remote_code": True}, {"weights_only": False}])
+def test_loading_options_that_run_checkpoint_code_are_refused(tmp_path, load_args):
+    with pytest.raises(DatasetError, match="would run code stored in the checkpoint"):
+        HFCheckpointDataset(filepath=str(tmp_path / "ckpt"), load_args={"as": "model", **load_args})

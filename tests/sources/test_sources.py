@@ -1,12 +1,17 @@
 """Native-schema normalizers on small fixtures written in each source's published schema."""
 
+import base64
 import json
+import os
+import pickle
+import zlib
 from pathlib import Path
 
 import pytest
 
 from ocr2_kedro.schemas import PROBLEM, conform
 from ocr2_kedro.sources import (
+    UnsafePayloadError,
     decode_lcb_private_tests,
     normalize_codecontests,
     normalize_codeforces,
@@ -15,6 +20,7 @@ from ocr2_kedro.sources import (
     parse_memory_limit,
     parse_time_limit,
 )
+from ocr2_kedro.sources.readers import RecordSource
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
@@ -120,3 +126,65 @@ def test_codeforces_statement_tests_and_interactive_reject():
     )
     assert str(row["contest_date"]) == "2024-08-07"
     assert reject[0] == "interactive"
+
+
+def _lcb_blob(payload: object) -> str:
+    """LiveCodeBench's private-test encoding: base64(zlib(pickle(...)))."""
+    return base64.b64encode(zlib.compress(pickle.dumps(payload))).decode()
+
+
+class _RunsCommand:
+    """What a crafted row would pickle: unpickling calls os.system with a command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _WritesFile:
+    """The same through builtins.exec, writing the file from Python."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
+
+
+def test_lcb_private_tests_in_the_published_encoding_decode():
+    cases = [{"input": "1\n", "output": "2\n", "testtype": "stdin"}]
+    assert decode_lcb_private_tests(_lcb_blob(json.dumps(cases))) == cases
+    # Plain containers need no class lookup either: allowed, then checked for the JSON string.
+    with pytest.raises(ValueError, match="expected a JSON string"):
+        decode_lcb_private_tests(_lcb_blob([1, 2.5, None, True, b"x", {"k": (1,)}]))
+
+
+@pytest.mark.parametrize("payload", [_RunsCommand, _WritesFile])
+def test_lcb_crafted_pickle_runs_nothing_and_is_rejected(tmp_path, payload):
+    marker = tmp_path / "pwned"
+    record = dict(_records("livecodebench")[1], private_test_cases=_lcb_blob(payload(marker)))
+    with pytest.raises(UnsafePayloadError, match="only plain data"):
+        decode_lcb_private_tests(record["private_test_cases"])
+    row, reject = normalize_livecodebench(record)
+    assert not marker.exists()
+    assert row is None and reject[0] == "unsafe_pickle"
+    assert "system" in reject[1] or "exec" in reject[1]
+
+
+def test_hub_loading_scripts_are_refused():
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        RecordSource(hub_id="BAAI/TACO", load_args={"trust_remote_code": True})
+
+
+def test_platform_is_the_judge_where_the_source_names_it():
+    functional, stdin = [normalize_livecodebench(r)[0] for r in _records("livecodebench")]
+    assert (functional["platform"], stdin["platform"]) == ("leetcode", "atcoder")
+    assert normalize_codeforces(_records("codeforces")[0])[0]["platform"] == "codeforces"
+    taco = normalize_taco_or_apps(_records("taco")[0], "taco", "train", 0)[0]
+    assert taco["platform"] is None
+    frame = conform([functional, taco], PROBLEM)
+    assert frame["platform"].to_list() == ["leetcode", None]
+    # Rows written without the column (the bundled JSONL, older tables) conform with a null.
+    assert conform([{"question_id": "x"}], PROBLEM)["platform"].to_list() == [None]

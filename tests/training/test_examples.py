@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
+from ocr2_kedro import schemas
+from ocr2_kedro.generation.prompts import solution_prompt
+from ocr2_kedro.pipelines.dataset.nodes import build_export
+from ocr2_kedro.pipelines.generation.nodes import build_generation_requests
+from ocr2_kedro.schemas import PROBLEM, VERIFICATION, conform
 from ocr2_kedro.training import (
     CRITIQUE,
     GENERATION,
@@ -85,3 +91,69 @@ def test_stage2_mix_ratio(export_rows):
         e["kind"] == GENERATION for e in mix_stage2(generation, [], 1.0)
     )
     assert mix_stage2(generation, critiques, 1.0, seed=1) == upsampled  # deterministic
+
+
+@pytest.mark.parametrize("language", ["python", "cpp"])
+@pytest.mark.parametrize("test_type", ["functional", "stdin"])
+def test_stage1_user_message_is_the_prompt_the_teacher_answered(language, test_type):
+    """Through the real nodes: generation request -> export -> stage-1 example."""
+    functional = test_type == "functional"
+    problems = conform(
+        [
+            {
+                "question_id": "q1",
+                "source": "livecodebench",
+                "source_id": "1",
+                "split": "train",
+                "question": "Return the sum of nums.",
+                "test_type": test_type,
+                "starter_code": "class Solution:\n    def total(self, nums):\n"
+                if functional
+                else "",
+                "fn_name": "total" if functional else None,
+            }
+        ],
+        PROBLEM,
+    )
+    params = {
+        "languages": [language],
+        "samples_per_question": 1,
+        "sampling": {"seed": 0},
+        "model": "teacher",
+    }
+    requests, _ = build_generation_requests(problems, language, params)
+    generations = conform(
+        [
+            {
+                "generation_id": requests["generation_id"][0],
+                "question_id": "q1",
+                "language": language,
+                "prompt": requests["prompt"][0],
+                "output": "<think>sum</think>\n```\nprint(1)\n```",
+                "solution": "print(1)",
+                "flags": [],
+            }
+        ],
+        schemas.GENERATION,
+    )
+    export = build_export(
+        problems,
+        generations,
+        pl.DataFrame(schema=schemas.CRITIQUE),
+        pl.DataFrame(schema=VERIFICATION),
+    )
+    (example,) = build_generation_examples(export.to_dicts()).examples
+    assert example["prompt"] == [{"role": "user", "content": requests["prompt"][0]}]
+    assert example["prompt"][0]["content"] == solution_prompt(
+        "Return the sum of nums.",
+        language,
+        test_type,
+        problems["starter_code"][0],
+        problems["fn_name"][0],
+    )
+    if functional:
+        # The parts the old stage-1 prompt dropped: the call-based I/O rule (and starter code, or
+        # the C++ JSON convention).
+        assert "`total`" in example["prompt"][0]["content"]
+        expected = "Starter code" if language == "python" else "JSON array of the arguments"
+        assert expected in example["prompt"][0]["content"]

@@ -44,6 +44,13 @@ class HFCheckpointDataset(AbstractVersionedDataset[Any, Any]):
         self._load_as = self._load_args.pop("as", "path")
         if self._load_as not in ("path", "model"):
             raise DatasetError(f"load_args.as must be 'path' or 'model', got {self._load_as!r}")
+        # A checkpoint is data: loading it must not run its Python files (trust_remote_code) or
+        # unpickle arbitrary objects from *.bin weights (weights_only=False).
+        if self._load_args.get("trust_remote_code") or self._load_args.get("weights_only") is False:
+            raise DatasetError(
+                "HFCheckpointDataset refuses load_args trust_remote_code=true and "
+                "weights_only=false: either would run code stored in the checkpoint"
+            )
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:

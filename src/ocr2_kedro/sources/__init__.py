@@ -18,6 +18,7 @@ import pickle
 import re
 import zlib
 from collections.abc import Mapping
+from io import BytesIO
 
 from ocr2_kedro.schemas import stable_id
 
@@ -103,6 +104,7 @@ def _row(
         "difficulty": fields.get("difficulty"),
         "contest_date": fields.get("contest_date"),
         "license": fields.get("license"),
+        "platform": fields.get("platform"),
     }
 
 
@@ -184,12 +186,63 @@ def normalize_codecontests(
     ), None
 
 
+class UnsafePayloadError(ValueError):
+    """A data field that could only be decoded by running code named in the data (a pickle that
+    refers to a function or class): refused, never executed."""
+
+
+# Decompressed private tests above this size are refused: a few kilobytes of zlib can expand to
+# gigabytes, and the largest LiveCodeBench test sets are tens of megabytes.
+MAX_DECODED_BYTES = 1 << 30
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Unpickles only what needs no global lookup: str, bytes, int, float, bool, None, and lists,
+    tuples, dicts and sets of them. Every way a pickle runs code (REDUCE, INST, OBJ, NEWOBJ, BUILD,
+    the copyreg extension registry) first needs a callable from `find_class`, which is refused, so
+    no object is constructed and nothing the data names is imported or called."""
+
+    def find_class(self, module: str, name: str):
+        raise UnsafePayloadError(f"pickle refers to {module}.{name}; only plain data is accepted")
+
+    def persistent_load(self, pid):
+        raise UnsafePayloadError("pickle uses a persistent id; only plain data is accepted")
+
+
+def loads_plain_pickle(data: bytes) -> object:
+    """`pickle.loads` limited to plain data; UnsafePayloadError for anything that names code, a
+    ValueError for a corrupt pickle (one bad row is a reject, not a failed ingestion run)."""
+    try:
+        return _PlainDataUnpickler(BytesIO(data)).load()
+    except UnsafePayloadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a corrupt pickle fails in many ways; all are data errors
+        raise ValueError(f"unreadable pickle: {type(error).__name__}: {error}") from error
+
+
 def decode_lcb_private_tests(blob: str) -> list[dict]:
-    """LiveCodeBench private tests: JSON, or base64(zlib(pickle(JSON string)))."""
+    """LiveCodeBench private tests: JSON, or base64(zlib(pickle(JSON string))).
+
+    The pickle is read with `loads_plain_pickle`: the published format pickles a str, so a payload
+    that refers to any function or class (a crafted row that would run commands on the host) is
+    refused with UnsafePayloadError before anything in it runs.
+    """
     try:
         return json.loads(blob)
     except (ValueError, TypeError):
-        return json.loads(pickle.loads(zlib.decompress(base64.b64decode(blob.encode("utf-8")))))
+        pass
+    decompressor = zlib.decompressobj()
+    raw = decompressor.decompress(base64.b64decode(blob.encode("utf-8")), MAX_DECODED_BYTES)
+    if decompressor.unconsumed_tail:
+        raise ValueError(f"private tests decompress to more than {MAX_DECODED_BYTES} bytes")
+    value = loads_plain_pickle(raw)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise ValueError(
+            f"private tests unpickle to {type(value).__name__}, expected a JSON string"
+        )
+    return json.loads(value)
 
 
 def normalize_livecodebench(
@@ -205,7 +258,9 @@ def normalize_livecodebench(
         if record.get("private_test_cases"):
             cases += decode_lcb_private_tests(record["private_test_cases"])
         metadata = json.loads(record.get("metadata") or "{}")
-    except (ValueError, TypeError, zlib.error, pickle.UnpicklingError) as error:
+    except UnsafePayloadError as error:
+        return None, ("unsafe_pickle", f"private_test_cases: {error}")
+    except (ValueError, TypeError, zlib.error, pickle.UnpicklingError, EOFError) as error:
         return None, ("unparseable_tests", str(error))
     if not cases:
         return None, ("no_tests", "")
@@ -241,6 +296,7 @@ def normalize_livecodebench(
         difficulty=record.get("difficulty"),
         contest_date=date,
         license="CC-BY-4.0",
+        platform=(record.get("platform") or "").strip().lower() or None,
     ), None
 
 
@@ -291,6 +347,7 @@ def normalize_codeforces(
         if start
         else None,
         license="CC-BY-4.0",
+        platform="codeforces",
     ), None
 
 
@@ -328,6 +385,8 @@ def normalize_problem_record(
         difficulty=record.get("difficulty"),
         contest_date=contest_date,
         license=record.get("license", "Apache-2.0"),
+        # Null for the bundled questions; a project JSONL may name its judge platform.
+        platform=record.get("platform"),
     ), None
 
 

@@ -43,6 +43,13 @@ class RecordSource:
     def __post_init__(self) -> None:
         if bool(self.path) == bool(self.hub_id):
             raise ValueError("a RecordSource needs exactly one of `path` or `hub_id`")
+        # A hub data set's loading script is code from the data's publisher, run on this host:
+        # sources are read as data files only (parquet/JSONL), never through a script.
+        if self.load_args.get("trust_remote_code"):
+            raise ValueError(
+                "load_args.trust_remote_code is refused: a data set's loading script would run on "
+                "this host. Point `data_files` at the data set's parquet/JSONL files instead."
+            )
 
     def describe(self) -> str:
         return self.path or f"hf://{self.hub_id}" + (f" ({self.name})" if self.name else "")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr2_kedro.generation.prompts import FENCE_TAGS, LANGUAGE_NAMES, critique_prompt
+from ocr2_kedro.generation.prompts import LANGUAGE_NAMES, critique_prompt, solution_prompt
 
 GENERATION = "generation"
 CRITIQUE = "critique"
@@ -68,11 +68,28 @@ class ExampleSet:
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"id", "kind", "reason"}
 
 
-def generation_prompt(question: str, language: str) -> str:
-    name, tag = LANGUAGE_NAMES[language], FENCE_TAGS[language]
-    return (
-        f"{question.strip()}\n\n"
-        f"Think step by step, then give your final solution in {name} as a single ```{tag} code block."
+def generation_prompt(
+    question: str,
+    language: str,
+    test_type: str = "stdin",
+    starter_code: str = "",
+    fn_name: str | None = None,
+) -> str:
+    """The prompt the teacher answered: the generation pipeline's own builder, so a stage-1 example
+    asks exactly what the teacher was asked (I/O rule, starter code, the C++ JSON convention for
+    call-based questions)."""
+    return solution_prompt(question, language, test_type, starter_code, fn_name)
+
+
+def _generation_prompt_of(row: Mapping[str, Any]) -> str:
+    # An export without `test_type` (written before the export carried it, or elsewhere) gets the
+    # stdin prompt: the only one that needs no fn_name, and right for most OCR-2 questions.
+    return generation_prompt(
+        row["question"],
+        row["language"],
+        row.get("test_type") or "stdin",
+        row.get("starter_code") or "",
+        row.get("fn_name"),
     )
 
 
@@ -135,7 +152,7 @@ def build_generation_examples(
         rows,
         GENERATION,
         {"question": "empty question", "r1_generation": "empty r1_generation"},
-        lambda row: generation_prompt(row["question"], row["language"]),
+        _generation_prompt_of,
         lambda row: row["r1_generation"].strip(),
         filters,
         system_prompt,

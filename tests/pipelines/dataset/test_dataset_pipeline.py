@@ -125,6 +125,10 @@ def test_export_has_the_ocr2_columns_and_only_accepted_samples():
         "index",
         "id",
         "question_id",
+        # What the teacher's prompt was built from: training rebuilds the same prompt.
+        "test_type",
+        "starter_code",
+        "fn_name",
     ):
         assert column in export.columns
     assert sorted(export["id"]) == ["a", "b", "c", "d", "e"]  # "f" was flagged

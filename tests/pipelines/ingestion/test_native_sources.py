@@ -1,6 +1,11 @@
 """`kedro run --pipelines ingestion` over every native source, from fixtures in their published schemas."""
 
+import base64
+import json
+import os
+import pickle
 import shutil
+import zlib
 from pathlib import Path
 
 import polars as pl
@@ -49,16 +54,18 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
     benchmark = read_latest(project_copy / "data" / "03_primary" / "benchmark_problems.parquet")
 
     counts = dict(everything.group_by("source").len().iter_rows())
-    # 41 bundled; taco 2 of 4; one good row each in apps/codecontests/codeforces; 2 LiveCodeBench;
-    # OCR-2's codeforces reference resolved (its TACO one points past the fixture's rows).
+    # 41 bundled; taco 2 of 4; one good row each in apps/codecontests/codeforces; 2 LiveCodeBench.
+    # OCR-2's codeforces reference resolves to the question codeforces already gave (its TACO one
+    # points past the fixture's rows): that second copy is a reject, not a second row.
     assert counts == {
         "bundled": 41,
         "taco": 2,
         "apps": 1,
         "codecontests": 1,
-        "codeforces": 2,
+        "codeforces": 1,
         "livecodebench": 2,
     }
+    assert everything["question_id"].is_unique().all()
     reasons = set(zip(rejects["source"], rejects["reason"], strict=True))
     assert {
         ("taco", "empty_statement"),
@@ -67,16 +74,14 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
         ("codecontests", "no_tests"),
         ("codeforces", "interactive"),
         ("ocr2", "unresolved_question"),
+        ("ocr2", "duplicate_question_id"),
     } <= reasons
     # Nothing dropped silently: every fixture row is a problem or a reject (OCR-2 rows are references).
     native_rows = sum(
         len((FIXTURES / f"{s}.jsonl").read_text().splitlines()) for s in LAYOUT if s != "ocr2"
     )
     native = everything.filter(pl.col("source") != "bundled")
-    ocr2_resolved = 1
-    assert native.height - ocr2_resolved + rejects.filter(pl.col("source") != "ocr2").height == (
-        native_rows
-    )
+    assert native.height + rejects.filter(pl.col("source") != "ocr2").height == native_rows
     # Held out: bundled test split, LiveCodeBench inside the window, CodeContests test.
     assert set(benchmark["source"]) == {"bundled", "livecodebench", "codecontests"}
     assert train.height + benchmark.height == everything.height
@@ -91,3 +96,32 @@ def test_a_disabled_source_is_never_read(tmp_path):
     assert problems.is_empty() and rejects.is_empty()
     with pytest.raises(SourceNotFoundError, match="parameters_ingestion.yml"):
         normalize_source(missing, {"name": "taco", "kind": "taco", "enabled": True})
+
+
+class _RunsCommand:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_in_a_source_file_runs_nothing_and_lands_in_rejects(tmp_path):
+    marker = tmp_path / "created-by-the-data"
+    crafted = base64.b64encode(zlib.compress(pickle.dumps(_RunsCommand(marker)))).decode()
+    good, record = [
+        json.loads(line) for line in (FIXTURES / "livecodebench.jsonl").read_text().splitlines()
+    ]
+    raw = tmp_path / "livecodebench" / "test.jsonl"
+    raw.parent.mkdir()
+    raw.write_text(
+        "\n".join(json.dumps(r) for r in (good, dict(record, private_test_cases=crafted))) + "\n"
+    )
+    problems, rejects = normalize_source(
+        NativeSourceDataset(path=str(raw.parent), splits=["test"]).load(),
+        {"name": "livecodebench", "kind": "livecodebench", "enabled": True},
+    )
+    assert not marker.exists()
+    assert problems.height == 1
+    assert rejects.select("record_id", "reason").rows() == [("test/1", "unsafe_pickle")]
+    assert "posix.system" in rejects["detail"][0] or "os.system" in rejects["detail"][0]

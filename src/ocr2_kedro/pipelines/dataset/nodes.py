@@ -30,6 +30,11 @@ EXPORT_COLUMNS = (
     "difficulty",
     "index",
     "language",
+    # What the teacher's prompt was built from (generation.prompts.solution_prompt): training
+    # rebuilds the same prompt from these, so the student is asked what the teacher answered.
+    "test_type",
+    "starter_code",
+    "fn_name",
 )
 
 
@@ -58,7 +63,16 @@ def build_export(
         )
         .join(
             problems.select(
-                "question_id", "question", "source", "source_id", "license", "split", "difficulty"
+                "question_id",
+                "question",
+                "source",
+                "source_id",
+                "license",
+                "split",
+                "difficulty",
+                "test_type",
+                "starter_code",
+                "fn_name",
             ),
             on="question_id",
             how="left",
@@ -81,6 +95,9 @@ def build_export(
         "difficulty",
         pl.col("source_id").alias("index"),
         "language",
+        "test_type",
+        "starter_code",
+        "fn_name",
     ).sort("language", "question_id", "id")
 
 

@@ -56,6 +56,20 @@ def _log_metrics(metrics: dict[str, float]) -> None:
         mlflow.log_metrics(metrics)
 
 
+def _require_unique_ids(problems: pl.DataFrame) -> None:
+    """Removal is by `question_id`: two rows sharing one would both go with no audit row for the
+    second. Ingestion rejects such copies (`duplicate_question_id`), so a repeat here is a table
+    written some other way, refused instead of silently losing questions."""
+    repeated = problems.filter(pl.col("question_id").is_duplicated())["question_id"].unique()
+    if repeated.len():
+        raise ValueError(
+            f"problems has {repeated.len()} question_id(s) on more than one row "
+            f"(e.g. {sorted(repeated.to_list())[:5]}); question ids must be unique per row. "
+            "Re-run the ingestion pipeline, which rejects the later copy of a question read "
+            "through two sources."
+        )
+
+
 def _priority_order(problems: pl.DataFrame, source_priority: list[str]) -> np.ndarray:
     """Row ranks: lower keeps (source priority first, then the source's own id, so the earlier
     question of one source is kept, then question_id for a stable tie-break)."""
@@ -96,6 +110,7 @@ def _llm_confirm(texts: list[str], pairs: np.ndarray, settings: dict) -> list[bo
 
 def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFrame:
     """Audit of every question removed as an exact, near or semantic duplicate, with its kept twin."""
+    _require_unique_ids(problems)
     if problems.is_empty():
         return pl.DataFrame(schema=DEDUP_AUDIT)
     texts = [normalize_text(text) for text in problems["question"].to_list()]
@@ -261,6 +276,7 @@ def select_deduplicated(
     problems: pl.DataFrame, dedup_clusters: pl.DataFrame, contamination: pl.DataFrame
 ) -> pl.DataFrame:
     """The training problems minus removed duplicates and benchmark leaks."""
+    _require_unique_ids(problems)
     removed = set(dedup_clusters.filter(pl.col("removed"))["question_id"].to_list()) | set(
         contamination["question_id"].to_list()
     )

@@ -149,9 +149,45 @@ def _referenced(
                 return
 
 
-def combine_problems(*problems: pl.DataFrame) -> pl.DataFrame:
-    """All sources in one table; the same question from two sources stays twice (dedup decides)."""
-    return pl.concat([conform(frame, PROBLEM) for frame in problems])
+def combine_problems(**problems: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """All sources in one table (keyword: the reading path, e.g. `taco` or `ocr2`) and the rejects of
+    the copies dropped because their `question_id` was already read.
+
+    A question reached through two paths (TACO read directly and through the OCR-2 rebuild) is the
+    same record with the same `question_id`; downstream tables are keyed on that id, so a second
+    copy would make dedup remove both. The first path (in argument order) keeps it; each later copy
+    becomes a `duplicate_question_id` reject naming that path. Textually equal questions with
+    different ids stay: dedup decides those.
+    """
+    combined = pl.concat(
+        [
+            conform(frame, PROBLEM).with_columns(pl.lit(path, pl.String).alias("path"))
+            for path, frame in problems.items()
+        ]
+    )
+    first = pl.col("question_id").is_first_distinct()
+    rejects = (
+        combined.with_columns(kept_path=pl.col("path").first().over("question_id"))
+        .filter(~first)
+        .select(
+            pl.lit("ingestion").alias("stage"),
+            pl.col("path").alias("source"),
+            pl.format("{}/{}/{}", "source", "split", "source_id").alias("record_id"),
+            pl.lit("duplicate_question_id").alias("reason"),
+            pl.format("question_id {} already read through {}", "question_id", "kept_path").alias(
+                "detail"
+            ),
+        )
+    )
+    if rejects.height:
+        logger.warning(
+            "%d questions reached through a second source: the later copies are rejected "
+            "(duplicate_question_id)",
+            rejects.height,
+        )
+        if mlflow.active_run() is not None:
+            mlflow.log_metric("ingestion_rejected_duplicate_question_id", float(rejects.height))
+    return combined.filter(first).drop("path"), conform(rejects, REJECT)
 
 
 def combine_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:

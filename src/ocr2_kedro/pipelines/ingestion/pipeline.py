@@ -52,8 +52,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 combine_problems,
-                inputs=[f"{source}_problems" for source in (*SOURCES, "ocr2")],
-                outputs="all_problems",
+                # Keyword inputs: a question read twice is kept from the first path in this order
+                # (direct sources before the OCR-2 rebuild) and the reject names that path.
+                inputs={source: f"{source}_problems" for source in (*SOURCES, "ocr2")},
+                outputs=["all_problems", "duplicate_question_rejects"],
                 name="combine_problems",
             ),
             Node(
@@ -66,6 +68,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 combine_rejects,
                 inputs=[
                     *[f"{source}_rejects" for source in (*SOURCES, "ocr2")],
+                    "duplicate_question_rejects",
                     "benchmark_window_rejects",
                 ],
                 outputs="ingestion_rejects",

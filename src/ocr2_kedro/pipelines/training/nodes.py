@@ -11,6 +11,7 @@ from typing import Any
 import mlflow
 import polars as pl
 
+from ocr2_kedro.components import check_components
 from ocr2_kedro.models import resolve_model_path
 from ocr2_kedro.schemas import REJECT, conform, stable_id
 from ocr2_kedro.training import (
@@ -46,6 +47,9 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
 
     Returns the resolved plan the training nodes run with.
     """
+    # flash-attn for flash_attention_2, DeepSpeed for its launcher: missing ones fail here, with
+    # what to install, not at model load after the examples are built.
+    check_components(training, "training")
     common = TrainerSettings.from_dict(training.get("trainer"))
     stages = {
         stage: common.merged((training.get(stage) or {}).get("trainer"))
