@@ -15,6 +15,7 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
+from kedro.io.core import VersionNotFoundError
 
 from ocr2_kedro.components import check_components
 
@@ -55,7 +56,10 @@ class DatasetVersionsHook:
     def after_dataset_loaded(self, dataset_name: str) -> None:
         dataset = self._dataset(dataset_name)
         if isinstance(dataset, AbstractVersionedDataset):
-            version = dataset.resolve_load_version()
+            try:
+                version = dataset.resolve_load_version()
+            except VersionNotFoundError:  # an optional dataset no run has written (loaded as None)
+                return
             if version:
                 self.read[dataset_name] = version
                 self._tag(f"data.read.{dataset_name}", version)

@@ -8,7 +8,10 @@
 Saving takes a checkpoint directory path (what a trainer wrote) or a model with `save_pretrained`
 (optionally a dict {"model": ..., "tokenizer": ...}) and stores it under
 `filepath/<version>/<name>/`. Loading returns the directory path by default (checkpoints are
-large: the consumer decides how to load them), or the model with `load_args: {as: model}`.
+large: the consumer decides how to load them), or the model with `load_args: {as: model}`. A dataset
+that no run has saved yet loads as None with `load_args: {missing_ok: true}`, so that a consumer that
+may not need it (an evaluation told to score another model) can say what to do instead of failing in
+the catalog.
 The copy goes to a sibling `.partial` directory first and is renamed into place, so a killed save
 never leaves a half checkpoint that looks like a version.
 """
@@ -42,6 +45,7 @@ class HFCheckpointDataset(AbstractVersionedDataset[Any, Any]):
         )
         self._load_args = dict(load_args or {})
         self._load_as = self._load_args.pop("as", "path")
+        self._missing_ok = bool(self._load_args.pop("missing_ok", False))
         if self._load_as not in ("path", "model"):
             raise DatasetError(f"load_args.as must be 'path' or 'model', got {self._load_as!r}")
         # A checkpoint is data: loading it must not run its Python files (trust_remote_code) or
@@ -57,6 +61,8 @@ class HFCheckpointDataset(AbstractVersionedDataset[Any, Any]):
         return {"filepath": str(self._filepath), "version": self._version, "as": self._load_as}
 
     def load(self) -> Any:
+        if self._missing_ok and not self._exists():
+            return None
         path = Path(self._get_load_path())
         if not (path / REQUIRED_FILE).is_file():
             raise DatasetError(f"{path} is not a Hugging Face checkpoint (no {REQUIRED_FILE})")

@@ -9,6 +9,7 @@ import logging
 import polars as pl
 
 from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
+from ocr2_kedro.generation.critique import chat_request
 from ocr2_kedro.generation.prompts import solution_prompt
 from ocr2_kedro.generation.resumable import generate_resumable, run_key
 from ocr2_kedro.generation.token_budget import TokenCounter
@@ -97,13 +98,8 @@ def combine_question_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:
 
 
 def _chat_requests(requests: pl.DataFrame, system_prompt: str | None) -> list[ChatRequest]:
-    system = ({"role": "system", "content": system_prompt},) if system_prompt else ()
     return [
-        ChatRequest(
-            request_id=row["generation_id"],
-            messages=system + ({"role": "user", "content": row["prompt"]},),
-            seed=row["seed"],
-        )
+        chat_request(row["generation_id"], row["prompt"], row["seed"], system_prompt)
         for row in requests.iter_rows(named=True)
     ]
 

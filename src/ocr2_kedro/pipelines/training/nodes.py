@@ -214,7 +214,12 @@ def train_stage1(
 
 
 def train_stage2(
-    examples: pl.DataFrame, stage1_checkpoint: str, plan: dict[str, Any]
+    examples: pl.DataFrame, stage1_checkpoint: str | None, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """Joint generation + critique SFT, starting from the stage-1 checkpoint."""
+    if stage1_checkpoint is None:
+        raise FileNotFoundError(
+            "stage 2 starts from the stage-1 checkpoint and there is none yet: run the whole "
+            "training pipeline (`kedro run --pipelines training`)"
+        )
     return _train_stage("stage2", examples, stage1_checkpoint, plan)

@@ -1,0 +1,211 @@
+"""`kedro run --pipelines evaluation` in a project copy.
+
+The scripted run serves every model from a real OpenAI-compatible server on loopback whose answers
+are known in advance (the bundled reference solution or a broken program, by seed; critiques that are
+right or misleading), so each metric has an exact expected value. The tiny-model run goes through the
+transformers backend and the reference loss, as the embedded default does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import mlflow
+import polars as pl
+import pytest
+
+from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
+from tests.conftest import REPO, run_kedro
+from tests.support.openai_server import serve
+from tests.support.versions import latest_path, read_latest
+
+BUNDLED = [json.loads(line) for line in (REPO / "data/01_raw/bundled/problems.jsonl").open()]
+BROKEN = {"python": "import sys\nsys.exit(3)", "cpp": "int main() { return 3; }"}
+
+
+class ScriptedStudent(BackendBase):
+    """Even seeds answer with the bundled reference solution, odd seeds with a broken program.
+
+    Critiques: in Python the critic is perfect; in C++ it calls everything right and writes its
+    shortest critique for the broken program, so self-critique selection must pick the broken one.
+    """
+
+    model_name = "scripted"
+
+    def _answer(self, request: ChatRequest) -> str:
+        prompt = request.messages[-1]["content"]
+        if prompt.startswith("You are reviewing"):
+            language = "python" if "```python" in prompt else "cpp"
+            correct = any(problem["solutions"][language].rstrip() in prompt for problem in BUNDLED)
+            if language == "python":
+                verdict = "right" if correct else "wrong"
+                return f"I traced the samples.\nJudgement: {verdict}"
+            reasoning = "Checked every case at length. " * (8 if correct else 1)
+            return f"{reasoning}\nJudgement: right"
+        language = "python" if "```python code block" in prompt else "cpp"
+        [problem] = [p for p in BUNDLED if p["question"].strip() in prompt]
+        code = problem["solutions"][language] if request.seed % 2 == 0 else BROKEN[language]
+        return f"Here it is.\n```{language}\n{code.rstrip()}\n```"
+
+    def generate(
+        self, requests: Sequence[ChatRequest], sampling: SamplingConfig
+    ) -> list[Completion]:
+        return [
+            Completion(r.request_id, self._answer(r), "stop", 10, self.model_name) for r in requests
+        ]
+
+
+def _served(url: str) -> str:
+    settings = []
+    for model in ("base", "stage1", "stage2"):
+        settings += [
+            f"evaluation.{model}.model.backend=openai",
+            f"evaluation.{model}.model.path=scripted-{model}",
+        ]
+    return ",".join([*settings, f'evaluation.openai.endpoints=["{url}"]'])
+
+
+def _metrics(project: Path) -> dict[str, float]:
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    return runs[0], client
+
+
+@pytest.mark.slow
+def test_scripted_models_give_the_expected_pass_select_and_critique_numbers(project_copy):
+    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
+    with serve(ScriptedStudent()) as (url, state):
+        run_kedro(
+            project_copy,
+            "run",
+            "--env",
+            "test",
+            "--pipelines",
+            "evaluation",
+            "--params",
+            _served(url),
+        )
+        requests_first_run = state.requests
+        # Everything is in the shards: a second run sends no request.
+        run_kedro(
+            project_copy,
+            "run",
+            "--env",
+            "test",
+            "--pipelines",
+            "evaluation",
+            "--params",
+            _served(url),
+        )
+        assert state.requests == requests_first_run
+
+    out = project_copy / "data/07_model_output/evaluation/stage2"
+    problems = read_latest(out / "problem_results.parquet")
+    # conf/test: 4 problems x 2 languages x 2 temperatures, n = 2 samples each.
+    assert problems.height == 16 and set(problems["n"]) == {2}
+    assert set(problems["correct"]) == {1}
+    executions = read_latest(out / "executions.parquet")
+    assert executions.height == 32
+
+    run, client = _metrics(project_copy)
+    metrics = run.data.metrics
+    for model in ("base", "stage1", "stage2"):
+        for temperature in ("t0.6", "t0.2"):
+            python = f"evaluation.{model}.python.{temperature}"
+            cpp = f"evaluation.{model}.cpp.{temperature}"
+            assert metrics[f"{python}.pass_at_1"] == pytest.approx(0.5)
+            assert metrics[f"{python}.pass_at_2"] == pytest.approx(1.0)
+            assert metrics[f"{python}.random_select_at_2"] == pytest.approx(0.5)
+            # A perfect critic selects the right sample; a misleading one the broken sample.
+            assert metrics[f"{python}.pass_at_1_select_at_2"] == pytest.approx(1.0)
+            assert metrics[f"{cpp}.pass_at_1_select_at_2"] == pytest.approx(0.0)
+            assert metrics[f"{cpp}.critique_at_2"] == pytest.approx(1.0)
+            assert metrics[f"{python}.critic_accuracy"] == pytest.approx(1.0)
+            assert metrics[f"{cpp}.critic_precision"] == pytest.approx(0.5)
+            assert metrics[f"{cpp}.critic_recall"] == pytest.approx(1.0)
+            assert metrics[f"evaluation.{model}.all.{temperature}.pass_at_1_select_at_2"] == (
+                pytest.approx(0.5)
+            )
+            assert f"{python}.pass_at_1_stderr" in metrics
+
+    reports = project_copy / "data/08_reporting/evaluation"
+    summary = pl.read_csv(latest_path(reports / "stage2/summary.csv"))
+    assert {"difficulty", "platform", "source"} <= set(summary["breakdown"])
+    assert {"mean", "stderr", "ci_low", "ci_high"} <= set(summary.columns)
+    losses = pl.read_csv(latest_path(reports / "stage2/reference_loss.csv"))
+    assert losses["skipped_reason"].str.contains("openai").all()  # no weights behind an endpoint
+
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation/stage2")}
+    assert artifacts == {"evaluation/stage2/selection.html", "evaluation/stage2/temperature.html"}
+    comparison = pl.read_csv(latest_path(reports / "comparison.csv"))
+    assert sorted(set(comparison["model"])) == ["base", "stage1", "stage2"]
+
+
+@pytest.mark.slow
+def test_tiny_models_through_transformers_with_reference_loss(project_copy, tiny_model_dir):
+    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
+    run_kedro(
+        project_copy,
+        "run",
+        "--env",
+        "test",
+        "--pipelines",
+        "evaluation",
+        "--params",
+        f"training.student={tiny_model_dir},evaluation.stage1.model.path={tiny_model_dir},"
+        f"evaluation.stage2.model.path={tiny_model_dir}",
+    )
+    losses = pl.concat(
+        pl.read_csv(
+            latest_path(project_copy / f"data/08_reporting/evaluation/{model}/reference_loss.csv")
+        )
+        for model in ("base", "stage1", "stage2")
+    )
+    assert losses.height == 6 and losses["skipped_reason"].is_null().all()
+    assert all(math.isfinite(loss) and loss > 0 for loss in losses["loss_per_token"])
+    # The same weights under three names: the same loss (teacher forcing is deterministic).
+    for language in ("python", "cpp"):
+        values = losses.filter(pl.col("language") == language)["loss_per_token"].to_list()
+        assert max(values) - min(values) < 1e-4
+    samples = read_latest(project_copy / "data/07_model_output/evaluation/base/samples.parquet")
+    assert samples.height == 4 * 2 * 2 * 2
+    run, _ = _metrics(project_copy)
+    assert "evaluation.base.python.reference_loss" in run.data.metrics
+
+
+def test_a_missing_model_path_fails_at_pipeline_start(project_copy):
+    proc = _failing_kedro(
+        project_copy,
+        "--pipelines",
+        "evaluation",
+        "--params",
+        "evaluation.stage1.model.path=data/06_models/nowhere",
+    )
+    assert "evaluation.stage1" in proc and "nowhere" in proc
+    assert "Completed 1 out of" not in proc  # nothing ran
+
+
+def test_a_missing_training_checkpoint_fails_at_pipeline_start_with_what_to_do(project_copy):
+    proc = _failing_kedro(project_copy, "--pipelines", "evaluation")
+    assert "sft_stage1_checkpoint" in proc and "kedro run --pipelines training" in proc
+    assert "Completed 1 out of" not in proc
+
+
+def _failing_kedro(project: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    kedro = Path(sys.executable).with_name("kedro")
+    proc = subprocess.run(
+        [str(kedro), "run", "--env", "test", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    return " ".join((proc.stdout + proc.stderr).split())
