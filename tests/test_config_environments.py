@@ -10,6 +10,7 @@ from ocr2_kedro import components
 from ocr2_kedro.components import MissingComponentError
 from ocr2_kedro.generation import BACKENDS, SamplingConfig
 from ocr2_kedro.pipeline_registry import register_pipelines
+from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings
 from ocr2_kedro.pipelines.training.nodes import validate_training_config
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO
@@ -50,6 +51,8 @@ def test_environment_resolves_catalog_and_parameters(env, pipelines):
     SamplingConfig.from_dict(generation["sampling"])
     assert set(generation["languages"]) <= {"python", "cpp"}
     assert generation["samples_per_question"] >= 1
+    check_evaluation_settings(parameters["evaluation"])
+    assert parameters["evaluation"]["backend"] in BACKENDS
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -71,6 +74,14 @@ def test_paper_environment_overrides_the_embedded_default():
     # The bundled toy questions (with their planted leak) stay out of a paper-scale run.
     assert paper["ingestion"]["bundled"]["source"]["enabled"] is False
     assert paper["ingestion"]["ocr2"]["enabled"] is True
+    # Evaluation as the papers report it: 64 samples at 0.6 / 0.95, LiveCodeBench windows.
+    evaluation = paper["evaluation"]
+    assert evaluation["samples_per_problem"] == 64 and evaluation["temperatures"][0] == 0.6
+    assert (
+        evaluation["sampling"]["top_p"] == 0.95
+        and evaluation["execution"]["compare_mode"] == "lines"
+    )
+    assert set(evaluation["windows"]) == {"lcb_2408_2502", "lcb_2408_2505"}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

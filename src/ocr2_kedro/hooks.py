@@ -5,11 +5,15 @@
 
 `DatasetVersionsHook` records, on the active MLflow run that kedro-mlflow opened, which version of
 each versioned dataset a run read and wrote, so two runs can be compared on the data they used.
+
+`EvaluationPreflightHook` refuses to start an evaluation whose model path or training checkpoint does
+not exist; `PipelineTimingHook` reports the wall time of each pipeline in a run.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import mlflow
@@ -92,8 +96,11 @@ class EvaluationPreflightHook:
     @hook_impl
     def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
         from ocr2_kedro.models import resolve_model_path
+        from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings
 
         produced = pipeline.all_outputs()
+        if "params:evaluation" in pipeline.inputs():
+            check_evaluation_settings(catalog.load("params:evaluation"))
         for node in pipeline.nodes:
             namespace, _, name = node.name.rpartition(".")
             if name != "resolve_model" or not namespace.startswith("evaluation."):
@@ -118,3 +125,46 @@ class EvaluationPreflightHook:
                     f"{params_name.removeprefix('params:')}.path to a checkpoint, or evaluate other "
                     "models only (`kedro run --pipelines evaluation --namespaces evaluation.base`)."
                 )
+
+
+class PipelineTimingHook:
+    """Wall time per registered pipeline (ingestion, dedup, ..., evaluation) within one run: printed
+    as a table at the end and logged to MLflow as `time.<pipeline>_s`, so a whole-chain `kedro run`
+    says where its minutes went."""
+
+    COMPOSITES = ("__default__", "distill")
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}
+        self._started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        from kedro.framework.project import pipelines
+
+        self._owner, self._started, self.seconds = {}, {}, {}
+        for name, registered in pipelines.items():
+            if name not in self.COMPOSITES:
+                self._owner.update({node.name: name for node in registered.nodes})
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        started = self._started.pop(node.name, None)
+        if started is not None:
+            owner = self._owner.get(node.name, "other")
+            self.seconds[owner] = self.seconds.get(owner, 0.0) + time.perf_counter() - started
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if not self.seconds:
+            return
+        total = sum(self.seconds.values())
+        lines = [f"{name:<12} {seconds:8.1f} s" for name, seconds in self.seconds.items()]
+        logger.info("time per pipeline:\n%s\n%-12s %8.1f s", "\n".join(lines), "total", total)
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics({f"time.{name}_s": s for name, s in self.seconds.items()})

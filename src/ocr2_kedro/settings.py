@@ -3,12 +3,23 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from ocr2_kedro.hooks import ComponentsHook, DatasetVersionsHook, EvaluationPreflightHook
+from ocr2_kedro.hooks import (
+    ComponentsHook,
+    DatasetVersionsHook,
+    EvaluationPreflightHook,
+    PipelineTimingHook,
+)
 from ocr2_kedro.resolvers import env_list
 
 # kedro-mlflow registers its own MlflowHook through its entry point; these add start-of-run checks
-# (every configured component is installed, every model to evaluate exists) and dataset lineage.
-HOOKS = (ComponentsHook(), EvaluationPreflightHook(), DatasetVersionsHook())
+# (every configured component is installed, every model to evaluate exists), dataset lineage, and
+# the time each pipeline took.
+HOOKS = (
+    ComponentsHook(),
+    EvaluationPreflightHook(),
+    DatasetVersionsHook(),
+    PipelineTimingHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

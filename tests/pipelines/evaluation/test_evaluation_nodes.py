@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from ocr2_kedro.pipelines.evaluation.nodes import (
+    check_evaluation_settings,
     collect_references,
     compare_models,
     evaluation_metrics,
@@ -22,6 +23,8 @@ from ocr2_kedro.schemas import PROBLEM, conform
 
 PARAMS = {
     "languages": ["python", "cpp"],
+    "samples_per_problem": 2,
+    "sampling": {"top_p": 0.95, "max_tokens": 16},
     "ks": [1, 2],
     "temperatures": [0.6],
     "breakdowns": ["difficulty"],
@@ -67,9 +70,13 @@ def test_benchmark_rows_that_cannot_be_scored_are_rejected_with_a_reason():
     assert rejects["detail"].str.len_chars().min() > 0
 
 
-def test_an_unknown_evaluation_language_fails_before_anything_runs():
+def test_settings_that_cannot_work_fail_before_anything_runs():
     with pytest.raises(ValueError, match="java"):
         prepare_benchmark(pl.DataFrame(schema=PROBLEM), {**PARAMS, "languages": ["python", "java"]})
+    with pytest.raises(ValueError, match=r"ks \[4\].*samples_per_problem \(2\)"):
+        check_evaluation_settings({**PARAMS, "ks": [1, 4]})
+    with pytest.raises(ValueError, match="fallback"):
+        check_evaluation_settings({**PARAMS, "self_critique": {"fallback": "best"}})
 
 
 def test_references_in_the_bundled_layout_and_unknown_languages_become_rejects():

@@ -99,16 +99,35 @@ def _rejects(rows: list[dict]) -> pl.DataFrame:
 # ------------------------------------------------------------------------------ benchmark (shared)
 
 
+def check_evaluation_settings(params: dict) -> None:
+    """Settings that cannot work, refused before anything runs (also by the preflight hook)."""
+    problems = []
+    unknown = sorted(set(params["languages"]) - set(LANGUAGES))
+    if unknown:
+        problems.append(f"languages has {unknown}; the sandbox runs {list(LANGUAGES)} only")
+    n = int(params["samples_per_problem"])
+    too_large = [k for k in params["ks"] if not 1 <= int(k) <= n]
+    if too_large:
+        problems.append(f"ks {too_large} are not within 1..samples_per_problem ({n})")
+    if not params["temperatures"]:
+        problems.append("temperatures is empty")
+    fallback = (params.get("self_critique") or {}).get("fallback", "random")
+    if fallback not in metrics.FALLBACKS:
+        problems.append(f"self_critique.fallback {fallback!r} is not one of {metrics.FALLBACKS}")
+    for breakdown in params.get("breakdowns") or []:
+        if breakdown not in ("difficulty", "platform", "source"):
+            problems.append(f"breakdown {breakdown!r} is not difficulty, platform or source")
+    SamplingConfig.from_dict({**params["sampling"], "temperature": 0.0})
+    if problems:
+        raise ValueError("evaluation settings: " + "; ".join(problems))
+
+
 def prepare_benchmark(
     benchmark_problems: pl.DataFrame, params: dict
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The problems every model is evaluated on, and a reject row for each benchmark problem that
     cannot be scored (no tests, malformed tests, unknown test type)."""
-    unknown = sorted(set(params["languages"]) - set(LANGUAGES))
-    if unknown:
-        raise ValueError(
-            f"evaluation.languages has {unknown}; the sandbox runs {list(LANGUAGES)} only"
-        )
+    check_evaluation_settings(params)
     kept, rejects = [], []
     for row in benchmark_problems.iter_rows(named=True):
         try:
