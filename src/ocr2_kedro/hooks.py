@@ -7,7 +7,8 @@
 each versioned dataset a run read and wrote, so two runs can be compared on the data they used.
 
 `EvaluationPreflightHook` refuses to start an evaluation whose model path or training checkpoint does
-not exist; `PipelineTimingHook` reports the wall time of each pipeline in a run.
+not exist; `PipelineTimingHook` reports the wall time of each pipeline in a run; `AblationRunsHook`
+gives every ablation variant its own MLflow child run under the sweep's run.
 """
 
 from __future__ import annotations
@@ -168,3 +169,145 @@ class PipelineTimingHook:
         logger.info("time per pipeline:\n%s\n%-12s %8.1f s", "\n".join(lines), "total", total)
         if mlflow.active_run() is not None:
             mlflow.log_metrics({f"time.{name}_s": s for name, s in self.seconds.items()})
+
+
+class AblationRunsHook:
+    """One MLflow child run per ablation variant, nested under the run kedro-mlflow opened (the
+    sweep's parent). The child is made active before a variant's node loads its inputs and stays
+    active while its outputs are saved, so the variant's parameters, training curves, dataset
+    versions and evaluation metrics land on it; nodes outside a variant log to the parent.
+
+    A rerun of an interrupted sweep finds each variant's child run by its settings (tag
+    `ablation.fingerprint`), moves it under the new parent and continues it: no duplicate runs.
+    Before any node runs, every variant the pipeline holds is checked (its parameters exist, carry
+    its name, and override only settings that exist)."""
+
+    PREFIX = "ablations."
+
+    def __init__(self) -> None:
+        self._catalog: Any = None
+        self._parent: str | None = None
+        self._active: str | None = None
+        self._children: dict[str, str] = {}
+
+    @staticmethod
+    def variant_of(node: Any) -> str | None:
+        parts = (node.namespace or "").split(".")
+        return ".".join(parts[:3]) if parts[0] == "ablations" and len(parts) >= 3 else None
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        from ocr2_kedro.pipelines.ablations.nodes import check_variant
+
+        self._catalog, self._active, self._children = catalog, None, {}
+        run = mlflow.active_run()
+        self._parent = run.info.run_id if run is not None else None
+        variants = {self.variant_of(node) for node in pipeline.nodes} - {None}
+        for namespace in sorted(variants):
+            name = namespace.rsplit(".", 1)[1]
+            params = f"params:ablations.variants.{name}"
+            if not catalog.exists(params):
+                raise ValueError(
+                    f"{namespace} has no settings: add ablations.variants.{name} to "
+                    "parameters_ablations.yml"
+                )
+            variant = catalog.load(params)
+            if variant.get("name") != name:
+                raise ValueError(f"ablations.variants.{name}.name must be {name!r}")
+            check_variant(
+                name, variant, catalog.load("params:training"), catalog.load("params:evaluation")
+            )
+        if variants and self._parent is not None:
+            mlflow.set_tag("ablation.sweep", ",".join(sorted({v.split(".")[1] for v in variants})))
+
+    def _fingerprint(self, namespace: str) -> str:
+        from ocr2_kedro.schemas import stable_id
+
+        name = namespace.rsplit(".", 1)[1]
+        try:  # the export version the variant trains on: new data, new run
+            export = self._catalog.get("ocr2_export").resolve_load_version()
+        except Exception:  # noqa: BLE001 - no versioned export yet: the settings alone
+            export = None
+        return stable_id(
+            export,
+            *(
+                self._catalog.load(params)
+                for params in (
+                    f"params:ablations.variants.{name}",
+                    "params:ablations",
+                    "params:training",
+                    "params:evaluation",
+                )
+            )
+        )
+
+    def _child(self, namespace: str) -> str:
+        """The child run of `namespace`: this run's, an earlier one with the same settings (moved
+        under this parent), or a new one."""
+        if namespace in self._children:
+            return self._children[namespace]
+        fingerprint = self._fingerprint(namespace)
+        client = mlflow.MlflowClient()
+        experiment = mlflow.get_run(self._parent).info.experiment_id
+        earlier = client.search_runs(
+            [experiment],
+            filter_string=f"tags.`ablation.fingerprint` = '{fingerprint}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if earlier:
+            run_id = earlier[0].info.run_id
+            client.set_tag(run_id, "mlflow.parentRunId", self._parent)
+        else:
+            run_id = client.create_run(
+                experiment,
+                run_name=namespace.rsplit(".", 1)[1],
+                tags={
+                    "mlflow.parentRunId": self._parent,
+                    "ablation.variant": namespace.rsplit(".", 1)[1],
+                    "ablation.sweep": namespace.split(".")[1],
+                    "ablation.fingerprint": fingerprint,
+                },
+            ).info.run_id
+        self._children[namespace] = run_id
+        return run_id
+
+    def _switch(self, node: Any) -> None:
+        if self._parent is None:
+            return
+        namespace = self.variant_of(node)
+        target = self._child(namespace) if namespace else self._parent
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == target:
+            return
+        if active is not None and active.info.run_id != self._parent:
+            mlflow.end_run()  # the previous variant's child; resumed when its nodes come back
+        if namespace is not None:
+            mlflow.start_run(run_id=target, nested=True)
+        self._active = namespace
+
+    @hook_impl(tryfirst=True)
+    def before_dataset_loaded(self, node: Any) -> None:
+        self._switch(node)
+
+    # After kedro-mlflow's own before_node_run, which re-activates its run at every node (a no-op
+    # while any run is active, with tracking.run.nested: false in mlflow.yml).
+    @hook_impl(trylast=True)
+    def before_node_run(self, node: Any) -> None:
+        self._switch(node)
+
+    def _close(self, status: str) -> None:
+        if self._active is not None:
+            mlflow.end_run(status)
+            self._active = None
+        for run_id in self._children.values():
+            if mlflow.get_run(run_id).info.status == "RUNNING":
+                mlflow.MlflowClient().set_terminated(run_id, status)
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self) -> None:
+        self._close("FINISHED")
+
+    @hook_impl(tryfirst=True)
+    def on_pipeline_error(self) -> None:
+        self._close("FAILED")

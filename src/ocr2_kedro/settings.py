@@ -4,6 +4,7 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from ocr2_kedro.hooks import (
+    AblationRunsHook,
     ComponentsHook,
     DatasetVersionsHook,
     EvaluationPreflightHook,
@@ -12,13 +13,14 @@ from ocr2_kedro.hooks import (
 from ocr2_kedro.resolvers import env_list
 
 # kedro-mlflow registers its own MlflowHook through its entry point; these add start-of-run checks
-# (every configured component is installed, every model to evaluate exists), dataset lineage, and
-# the time each pipeline took.
+# (every configured component is installed, every model to evaluate exists), dataset lineage, the time
+# each pipeline took, and one MLflow child run per ablation variant.
 HOOKS = (
     ComponentsHook(),
     EvaluationPreflightHook(),
     DatasetVersionsHook(),
     PipelineTimingHook(),
+    AblationRunsHook(),
 )
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

@@ -99,8 +99,9 @@ def _rejects(rows: list[dict]) -> pl.DataFrame:
 # ------------------------------------------------------------------------------ benchmark (shared)
 
 
-def check_evaluation_settings(params: dict) -> None:
-    """Settings that cannot work, refused before anything runs (also by the preflight hook)."""
+def check_evaluation_settings(params: dict) -> dict:
+    """Settings that cannot work, refused before anything runs (also by the preflight hook); returns
+    them, as the settings every model's evaluation runs with."""
     problems = []
     unknown = sorted(set(params["languages"]) - set(LANGUAGES))
     if unknown:
@@ -120,6 +121,7 @@ def check_evaluation_settings(params: dict) -> None:
     SamplingConfig.from_dict({**params["sampling"], "temperature": 0.0})
     if problems:
         raise ValueError("evaluation settings: " + "; ".join(problems))
+    return params
 
 
 def prepare_benchmark(

@@ -5,6 +5,7 @@ namespaced copy of one template (`evaluation.<model>`), fed by the checkpoint it
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
+    check_evaluation_settings,
     collect_references,
     combine_evaluation_rejects,
     compare_models,
@@ -40,13 +41,13 @@ def create_model_template() -> Pipeline:
             ),
             Node(
                 sample_and_critique,
-                inputs=["evaluation_problems", "model_ref", "params:evaluation"],
+                inputs=["evaluation_problems", "model_ref", "evaluation_settings"],
                 outputs=["samples", "self_critiques"],
                 name="sample_and_critique",
             ),
             Node(
                 execute_samples,
-                inputs=["samples", "evaluation_problems", "params:evaluation"],
+                inputs=["samples", "evaluation_problems", "evaluation_settings"],
                 outputs="executions",
                 name="execute_samples",
             ),
@@ -57,14 +58,14 @@ def create_model_template() -> Pipeline:
                     "self_critiques",
                     "executions",
                     "evaluation_problems",
-                    "params:evaluation",
+                    "evaluation_settings",
                 ],
                 outputs=["sample_results", "problem_results"],
                 name="score_samples",
             ),
             Node(
                 summarize_evaluation,
-                inputs=["problem_results", "sample_results", "params:evaluation"],
+                inputs=["problem_results", "sample_results", "evaluation_settings"],
                 outputs="summary",
                 name="summarize_evaluation",
             ),
@@ -74,7 +75,7 @@ def create_model_template() -> Pipeline:
                     "evaluation_references",
                     "evaluation_problems",
                     "model_ref",
-                    "params:evaluation",
+                    "evaluation_settings",
                 ],
                 outputs="reference_loss",
                 name="measure_reference_loss",
@@ -87,7 +88,7 @@ def create_model_template() -> Pipeline:
             ),
             Node(
                 plot_evaluation,
-                inputs=["summary", "params:evaluation"],
+                inputs=["summary", "evaluation_settings"],
                 outputs=[
                     "selection_plot",
                     "selection_plot_mlflow",
@@ -100,12 +101,22 @@ def create_model_template() -> Pipeline:
     )
 
 
+def settings_node() -> Node:
+    return Node(
+        check_evaluation_settings,
+        inputs="params:evaluation",
+        outputs="evaluation_settings",
+        name="check_evaluation_settings",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     shared = Pipeline(
         [
+            settings_node(),
             Node(
                 prepare_benchmark,
-                inputs=["benchmark_problems", "params:evaluation"],
+                inputs=["benchmark_problems", "evaluation_settings"],
                 outputs=["evaluation_problems", "evaluation_benchmark_rejects"],
                 name="prepare_benchmark",
             ),
@@ -114,7 +125,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "evaluation_reference_solutions",
                     "evaluation_problems",
-                    "params:evaluation",
+                    "evaluation_settings",
                 ],
                 outputs=["evaluation_references", "evaluation_reference_rejects"],
                 name="collect_references",
@@ -144,9 +155,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         },
         parameters={"params:evaluation", "params:training.student"},
     )
+    # Each model checks the settings itself, so that one model's namespace runs alone with the
+    # current parameters (an ablation variant builds its own settings instead).
     per_model = [
         Pipeline(
-            create_model_template(),
+            Pipeline([settings_node()]) + create_model_template(),
             namespace=f"evaluation.{name}",
             inputs={
                 "checkpoint": checkpoint,

@@ -40,6 +40,9 @@ EXAMPLE_SCHEMA = pl.Schema(
     }
 )
 CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
+# Written into a stage's working folder once it has finished: a rerun with the same fingerprint
+# (base model, settings, tokenized data) reuses the model instead of training again.
+FINISHED_MARKER = "finished.json"
 
 
 def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +71,9 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
     logging_mode = (training.get("mlflow") or {}).get("log_checkpoint", "auto")
     if logging_mode not in CHECKPOINT_LOGGING:
         raise ValueError(f"mlflow.log_checkpoint must be one of {CHECKPOINT_LOGGING}")
+    stages_to_train = list(training.get("stages") or ["stage1", "stage2"])
+    if stages_to_train not in (["stage1"], ["stage1", "stage2"]):
+        raise ValueError(f"stages must be [stage1] or [stage1, stage2], got {stages_to_train}")
     critique_ratio = (training.get("stage2") or {}).get("critique_ratio")
     if critique_ratio is not None and critique_ratio < 0:
         raise ValueError(f"stage2.critique_ratio must be null or >= 0, got {critique_ratio}")
@@ -78,6 +84,7 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
         "seed": int(training.get("seed", 0)),
         "filters": training.get("filters") or {},
         "critique_ratio": critique_ratio,
+        "stages": stages_to_train,
         "stage1": stages["stage1"].to_dict(),
         "stage2": stages["stage2"].to_dict(),
         "distributed": training.get("distributed") or {},
@@ -169,6 +176,15 @@ def _train_stage(
         base_model, settings.to_dict(), [r["input_ids"] for r in rows], plan["distributed"]
     )
     output_dir = Path(plan["work_dir"]) / f"{stage}-{fingerprint}"
+    finished = output_dir / FINISHED_MARKER
+    if finished.is_file():
+        # The same stage on the same data and settings has finished before (e.g. a rerun of an
+        # interrupted sweep): its model is reused, not trained again.
+        done = json.loads(finished.read_text())
+        if (Path(done["final_dir"]) / "config.json").is_file():
+            logger.info("%s: finished before in %s, reused", stage, output_dir)
+            metrics = {**done["metrics"], "reused": 1.0}
+            return done["final_dir"], {k: {"value": v, "step": 0} for k, v in metrics.items()}
     result = launch_stage(base_model, rows, output_dir, settings, distributed, stage)
     if not plan["keep_trainer_checkpoints"]:
         for checkpoint in output_dir.glob("checkpoint-*"):
@@ -181,6 +197,7 @@ def _train_stage(
         "critique_examples": float(sum(r["kind"] == "critique" for r in rows)),
     }
     _log_checkpoint(stage, Path(result.final_dir), plan["mlflow"])
+    finished.write_text(json.dumps({"final_dir": str(result.final_dir), "metrics": metrics}))
     return result.final_dir, {name: {"value": value, "step": 0} for name, value in metrics.items()}
 
 
@@ -216,10 +233,15 @@ def train_stage1(
 def train_stage2(
     examples: pl.DataFrame, stage1_checkpoint: str | None, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
-    """Joint generation + critique SFT, starting from the stage-1 checkpoint."""
+    """Joint generation + critique SFT, starting from the stage-1 checkpoint (or, when the plan's
+    stages stop at stage 1, the stage-1 checkpoint itself)."""
     if stage1_checkpoint is None:
         raise FileNotFoundError(
             "stage 2 starts from the stage-1 checkpoint and there is none yet: run the whole "
             "training pipeline (`kedro run --pipelines training`)"
         )
+    if "stage2" not in plan.get("stages", ["stage1", "stage2"]):
+        # Stage 1 only (an ablation): the final checkpoint is the stage-1 one.
+        logger.info("stage 2 not trained (stages: %s): final checkpoint = stage 1", plan["stages"])
+        return stage1_checkpoint, {"trained": {"value": 0.0, "step": 0}}
     return _train_stage("stage2", examples, stage1_checkpoint, plan)

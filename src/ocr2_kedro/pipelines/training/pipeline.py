@@ -1,17 +1,15 @@
+"""Training wiring: the settings are validated into a plan, then a template trains stage 1 and stage
+2 from an export; the ablations pipeline reuses the template, namespaced once per variant."""
+
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import build_sft_examples, train_stage1, train_stage2, validate_training_config
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_training_template() -> Pipeline:
+    """Export + plan -> SFT examples -> stage-1 checkpoint -> stage-2 checkpoint."""
     return Pipeline(
         [
-            Node(
-                validate_training_config,
-                inputs="params:training",
-                outputs="training_plan",
-                name="validate_training_config",
-            ),
             Node(
                 build_sft_examples,
                 inputs=["ocr2_export", "training_plan"],
@@ -31,4 +29,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_stage2",
             ),
         ]
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return (
+        Pipeline(
+            [
+                Node(
+                    validate_training_config,
+                    inputs="params:training",
+                    outputs="training_plan",
+                    name="validate_training_config",
+                )
+            ]
+        )
+        + create_training_template()
     )

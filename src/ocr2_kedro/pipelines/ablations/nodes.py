@@ -1,0 +1,259 @@
+"""Ablation nodes: a variant is a name plus overrides (data subset, training and evaluation settings).
+Each variant selects its training data from the export (deterministic and nested: a smaller size is a
+subset of a larger one), trains and evaluates through the training and evaluation templates, and
+records itself on its own MLflow child run; the sweep's parent run gets the comparison.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+from typing import Any
+
+import mlflow
+import polars as pl
+from plotly import graph_objects as go
+from plotly.subplots import make_subplots
+
+from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings
+
+logger = logging.getLogger(__name__)
+
+EXECUTION_FILTERS = ("all", "passing", "failing")
+OVERRIDE_SECTIONS = ("name", "data", "training", "evaluation")
+DATA_KEYS = ("nominal_size", "languages", "execution_filter")
+
+
+def unknown_overrides(overrides: Any, reference: Any, path: str = "") -> list[str]:
+    """Dotted names in `overrides` that `reference` (the settings they override) does not have."""
+    if not isinstance(overrides, dict):
+        return []
+    if not isinstance(reference, dict):
+        return [path.lstrip(".")] if overrides else []
+    unknown = []
+    for key, value in overrides.items():
+        name = f"{path}.{key}"
+        if key not in reference:
+            unknown.append(name.lstrip("."))
+        elif isinstance(value, dict):
+            unknown += unknown_overrides(value, reference[key], name)
+    return unknown
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    """`base` with `overrides` applied key by key (nested dicts merge, everything else replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def check_variant(name: str, variant: dict, training: dict, evaluation: dict) -> None:
+    """A variant whose overrides name an unknown parameter is refused (at pipeline start, by the
+    preflight hook, and here)."""
+    variant = variant or {}
+    problems = [f"unknown section {key!r}" for key in variant if key not in OVERRIDE_SECTIONS]
+    problems += [f"data.{key}" for key in (variant.get("data") or {}) if key not in DATA_KEYS]
+    problems += [f"training.{key}" for key in unknown_overrides(variant.get("training"), training)]
+    problems += [
+        f"evaluation.{key}" for key in unknown_overrides(variant.get("evaluation"), evaluation)
+    ]
+    data = variant.get("data") or {}
+    if data.get("execution_filter", "all") not in EXECUTION_FILTERS:
+        problems.append(f"data.execution_filter must be one of {EXECUTION_FILTERS}")
+    if problems:
+        raise ValueError(
+            f"ablation variant {name!r} overrides unknown or invalid settings: "
+            + ", ".join(problems)
+        )
+
+
+def _rank(seed: int, ids: pl.Series) -> pl.Series:
+    """A seeded, order-free rank per row: the same row keeps its place whatever else is in the table,
+    so every smaller subset is a prefix of every larger one."""
+    return pl.Series(
+        [hashlib.sha256(f"{seed}:{row_id}".encode()).hexdigest() for row_id in ids.cast(pl.String)]
+    )
+
+
+def select_variant_data(
+    export: pl.DataFrame, sweep: dict, variant: dict
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The variant's training rows (filters, then a seeded nested subset of the requested size) and
+    what was selected (nominal and actual size, filters)."""
+    name = variant["name"]
+    data = variant.get("data") or {}
+    rows = export
+    languages = data.get("languages")
+    if languages:
+        rows = rows.filter(pl.col("language").is_in(list(languages)))
+    execution_filter = data.get("execution_filter", "all")
+    if execution_filter == "passing":
+        rows = rows.filter(pl.col("pass_rate") == 1.0)
+    elif execution_filter == "failing":
+        rows = rows.filter(pl.col("pass_rate") < 1.0)
+    available = rows.height
+    nominal = data.get("nominal_size")
+    if nominal is None:
+        actual = available
+    elif sweep.get("scale_to_available", True):
+        # Each nominal size becomes the same fraction of what the export holds as it is of the
+        # paper's full dataset (737K of 2.5M -> 29.5% of the export).
+        actual = max(1, round(int(nominal) / int(sweep["full_size"]) * available))
+    else:
+        actual = int(nominal)
+    if actual > available:
+        raise ValueError(
+            f"ablation variant {name!r} asks for {actual} rows and the export holds {available} "
+            "after its filters: set ablations.scale_to_available: true or a smaller nominal_size"
+        )
+    ranked = rows.with_columns(_rank(int(sweep["seed"]), rows["id"]).alias("_rank"))
+    selected = ranked.sort("_rank").head(actual).drop("_rank")
+    info = {
+        "variant": name,
+        "nominal_size": int(nominal) if nominal is not None else available,
+        "actual_size": int(actual),
+        "available_rows": int(available),
+        "languages": ",".join(languages) if languages else "all",
+        "execution_filter": execution_filter,
+    }
+    logger.info("ablation %s: %s", name, info)
+    return selected, info
+
+
+def variant_settings(
+    training: dict, evaluation: dict, sweep: dict, variant: dict
+) -> tuple[dict, dict]:
+    """(training settings, evaluation settings) of a variant: the run's settings, then the sweep's
+    common overrides (e.g. fewer steps on the embedded default), then the variant's own."""
+    name = variant["name"]
+    check_variant(name, variant, training, evaluation)
+    common = sweep.get("sweep_overrides") or {}
+    if not common.get("enabled", True):
+        common = {}
+    training_settings = deep_merge(
+        deep_merge(training, common.get("training") or {}), variant.get("training") or {}
+    )
+    # Each variant trains in its own folders, so variants never resume each other's checkpoints.
+    training_settings["work_dir"] = f"{training_settings['work_dir']}/ablations/{name}"
+    evaluation_settings = deep_merge(
+        deep_merge(evaluation, common.get("evaluation") or {}), variant.get("evaluation") or {}
+    )
+    return training_settings, check_evaluation_settings(evaluation_settings)
+
+
+def _flat(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flat(f"{prefix}.{key}" if prefix else str(key), item))
+        return flat
+    return {prefix: value}
+
+
+def record_variant(
+    selected: pl.DataFrame,
+    selection: dict[str, Any],
+    variant: dict,
+    summary: pl.DataFrame,
+    reference_loss: pl.DataFrame,
+) -> pl.DataFrame:
+    """The variant's row(s) for the sweep table, one per language; on the variant's MLflow child run
+    (opened by AblationRunsHook) its parameters and the training data it read, as an MLflow dataset
+    (name, digest, source, rows) so the UI's Datasets panel shows what each variant trained on."""
+    overall = summary.filter(pl.col("breakdown") == "all") if not summary.is_empty() else summary
+    headline = overall["temperature"].min() if not overall.is_empty() else None
+    rows = []
+    for language in sorted(set(reference_loss["language"]) | {"all"}):
+        row: dict[str, Any] = {**selection, "language": language}
+        if headline is not None:
+            for metric in overall.filter(
+                (pl.col("language") == language) & (pl.col("temperature") == headline)
+            ).iter_rows(named=True):
+                row[metric["metric"]] = metric["mean"]
+        loss = reference_loss.filter(pl.col("language") == language)
+        row["reference_loss"] = loss["loss_per_token"][0] if loss.height else None
+        rows.append(row)
+    if mlflow.active_run() is not None:
+        params = {**_flat("variant", variant or {}), **selection}
+        mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
+        dataset = mlflow.data.from_polars(
+            selected.select(
+                [c for c in ("id", "question_id", "language", "pass_rate") if c in selected.columns]
+            ),
+            source="data/03_primary/ocr2/all.parquet",
+            name=f"ocr2_export[{selection['variant']}]",
+        )
+        mlflow.log_input(dataset, context="training")
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+COMPARED = {
+    "pass_at_1": "pass@1",
+    "reference_loss": "held-out loss per token",
+}
+
+
+def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figure, go.Figure]:
+    """The sweep's table (CSV and markdown) and plot: pass@1 and held-out loss per variant and
+    language, and data size against each, for the parent MLflow run."""
+    table = pl.concat([r for r in results if not r.is_empty()], how="diagonal_relaxed")
+    table = table.sort("language", "actual_size", "variant")
+    lines = [
+        "# Ablations: variants side by side",
+        "",
+        "| " + " | ".join(table.columns) + " |",
+        "|" + "---|" * len(table.columns),
+    ]
+    for row in table.iter_rows():
+        lines.append("| " + " | ".join(_cell(value) for value in row) + " |")
+    figure = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=[
+            "pass@1 per variant",
+            "held-out loss per variant",
+            "pass@1 against data size",
+            "held-out loss against data size",
+        ],
+    )
+    for language in table["language"].unique(maintain_order=True).to_list():
+        rows = table.filter(pl.col("language") == language)
+        for column, (metric, label) in enumerate(COMPARED.items(), start=1):
+            if metric not in rows.columns:
+                continue
+            figure.add_trace(
+                go.Bar(
+                    x=rows["variant"].to_list(),
+                    y=rows[metric].to_list(),
+                    name=f"{language} {label}",
+                ),
+                row=1,
+                col=column,
+            )
+            by_size = rows.sort("actual_size")
+            figure.add_trace(
+                go.Scatter(
+                    x=by_size["actual_size"].to_list(),
+                    y=by_size[metric].to_list(),
+                    mode="lines+markers",
+                    text=by_size["variant"].to_list(),
+                    name=f"{language} {label} by size",
+                ),
+                row=2,
+                col=column,
+            )
+    figure.update_xaxes(title_text="training rows", type="log", row=2)
+    figure.update_layout(title="Ablations", height=800)
+    return table, "\n".join(lines) + "\n", figure, figure
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4f}"
+    return "" if value is None else str(value)

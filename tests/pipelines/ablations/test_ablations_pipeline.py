@@ -1,0 +1,209 @@
+"""`kedro run --pipelines ablations --namespaces ablations.data_size` in a project copy on the tiny
+model, then a real `mlflow server` on loopback: the sweep is one parent run with one nested child run
+per variant (parameters, training curves, evaluation metrics under identical names, the training data
+as an MLflow dataset); a rerun adds no child run; the UI's compare view renders in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import polars as pl
+import pytest
+
+from tests.conftest import run_kedro
+from tests.support.openai_server import free_port
+from tests.support.versions import latest_path, save_versioned
+from tests.training.conftest import export_row
+
+SHARED_EVALUATION_NODES = ",".join(
+    f"evaluation.{name}"
+    for name in (
+        "check_evaluation_settings",
+        "prepare_benchmark",
+        "collect_references",
+        "combine_evaluation_rejects",
+    )
+)
+SCREENSHOT = (
+    Path(__file__).resolve().parents[3] / "docs" / "images" / "mlflow_compare_ablations.png"
+)
+
+
+def _export() -> pl.DataFrame:
+    rows = [
+        export_row(
+            f"g{i}",
+            f"q{i % 3 + 1}",
+            language="python" if i % 2 else "cpp",
+            critique="Fine.\nJudgement: right",
+            judgement="right",
+            pass_rate=float(i % 2),
+        )
+        for i in range(16)
+    ]
+    return pl.DataFrame(rows)
+
+
+def _sweep(project: Path, tiny_model_dir: Path) -> None:
+    run_kedro(
+        project,
+        "run",
+        "--env",
+        "test",
+        "--pipelines",
+        "ablations",
+        "--namespaces",
+        "ablations.data_size",
+        "--params",
+        f"training.student={tiny_model_dir}",
+    )
+
+
+def _server(project: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [
+            str(mlflow_cli),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{project / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(project / "mlartifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("mlflow server did not start")
+
+
+@pytest.mark.slow
+def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tiny_model_dir):
+    save_versioned(project_copy / "data/03_primary/ocr2/all.parquet", _export())
+    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
+    run_kedro(
+        project_copy,
+        "run",
+        "--env",
+        "test",
+        "--pipelines",
+        "evaluation",
+        "--nodes",
+        SHARED_EVALUATION_NODES,
+    )
+    _sweep(project_copy, tiny_model_dir)
+
+    comparison = pl.read_csv(
+        latest_path(project_copy / "data/08_reporting/ablations/data_size/comparison.csv")
+    )
+    sizes = dict(
+        comparison.filter(pl.col("language") == "all").select("variant", "actual_size").rows()
+    )
+    assert sizes == {"size_737k": 5, "size_2500k": 16}  # 737K/2.5M of the 16 export rows, rounded
+
+    server, url = _server(project_copy)
+    try:
+        client = mlflow.MlflowClient(tracking_uri=url)
+        [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
+        runs = client.search_runs([experiment.experiment_id])
+        [parent] = [r for r in runs if r.data.tags.get("ablation.sweep") == "data_size"]
+        children = {
+            r.info.run_name: r
+            for r in runs
+            if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+        }
+        assert set(children) == {"size_737k", "size_2500k"}
+        for name, child in children.items():
+            assert child.info.status == "FINISHED"
+            assert child.data.params["nominal_size"] == (
+                "737000" if name == "size_737k" else "2500000"
+            )
+            assert int(child.data.params["actual_size"]) == sizes[name]
+            # Identical names in every variant's run: the compare view lines them up.
+            assert {"evaluation.python.t0.6.pass_at_1", "evaluation.python.reference_loss"} <= set(
+                child.data.metrics
+            )
+            assert len(client.get_metric_history(child.info.run_id, "train/loss")) >= 2
+            [dataset] = child.inputs.dataset_inputs
+            assert dataset.dataset.name == f"ocr2_export[{name}]"
+            assert str(sizes[name]) in dataset.dataset.profile
+            assert child.data.tags["data.read.ocr2_export"]
+        artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "ablations")}
+        assert artifacts == {"ablations/comparison.md", "ablations/comparison.html"}
+
+        # A rerun (as after an interruption) continues the same child runs instead of adding some.
+        _sweep(project_copy, tiny_model_dir)
+        variant_runs = client.search_runs(
+            [experiment.experiment_id], filter_string="tags.`ablation.variant` != ''"
+        )
+        assert sorted(r.info.run_name for r in variant_runs) == ["size_2500k", "size_737k"]
+        parents = {r.data.tags["mlflow.parentRunId"] for r in variant_runs}
+        assert len(parents) == 1 and parents != {parent.info.run_id}
+
+        _screenshot_compare_view(
+            url, experiment.experiment_id, [r.info.run_id for r in variant_runs]
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _screenshot_compare_view(
+    url: str, experiment_id: str, run_ids: list[str], workdir: Path
+) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs it (Makefile target `browser`)")
+        pytest.skip("chromium not installed (make browser)")
+    runs = ",".join(f'"{run_id}"' for run_id in run_ids)
+    page = f'{url}/#/compare-runs?runs=[{runs}]&experiments=["{experiment_id}"]'
+    target = workdir / "compare_view.png"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,1100",
+            "--virtual-time-budget=20000",
+            f"--screenshot={target}",
+            page,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    from PIL import Image
+
+    with Image.open(target) as image:
+        colors = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    # A rendered page, not a blank or error screen: many distinct colours (text, tables, charts).
+    assert colors is None or len(colors) > 50
+    if os.environ.get("OCR2_UPDATE_SCREENSHOT"):
+        shutil.copyfile(target, SCREENSHOT)
