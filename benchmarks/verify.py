@@ -8,26 +8,35 @@ test), compared with the same comparison function. Prints tests/s, the speed rat
 agreement, and the per-test overhead next to the bare cost of spawning an interpreter.
 
 Run: .venv/bin/python benchmarks/verify.py [--workers 2] [--write-docs]
+
+`--harness lcb`: evaluation's mode (`stop_at_first_failure`, a wall deadline of about the time
+limit) against a harness that works the way LiveCodeBench's does, on a workload with time-outs
+(busy loops and sleeps) among AC/WA/RE solutions in Python and C++; prints solutions/s, the ratio
+and pass/fail agreement, and what one request per test costs (see `main_lcb`).
+Run: .venv/bin/python benchmarks/verify.py --harness lcb [--workers 2] [--write-docs]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import multiprocessing
 import os
 import random
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 
-from ocr2_kedro.execution import Verifier, compare_stdout, verify_frame
+from ocr2_kedro.execution import Limits, Verifier, compare_stdout, verify_frame
 from ocr2_kedro.schemas import GENERATION, PROBLEM, conform
 
 REPO = Path(__file__).resolve().parents[1]
@@ -227,14 +236,20 @@ def _baseline_judge(done: subprocess.CompletedProcess, test: dict) -> str:
     return "AC" if compare_stdout(done.stdout.decode("utf-8", "replace"), test["output"]) else "WA"
 
 
-def baseline_verdict_cpp(code: str, tests: list[dict]) -> list[str]:
+def baseline_verdict_cpp(
+    code: str,
+    tests: list[dict],
+    timeout: float = TIME_LIMIT_S * 2,
+    stop_at_first_failure: bool = False,
+) -> list[str]:
+    """`g++ -O2 -std=c++17`, then one process per test with a timeout (both baselines)."""
     with tempfile.TemporaryDirectory() as work:
         Path(work, "s.cpp").write_text(code)
         built = subprocess.run(
             ["g++", "-O2", "-std=c++17", "s.cpp", "-o", "s"], cwd=work, capture_output=True
         )
         if built.returncode != 0:
-            return ["CE"] * len(tests)
+            return ["CE"] * (1 if stop_at_first_failure else len(tests))
         verdicts = []
         for test in tests:
             try:
@@ -242,12 +257,13 @@ def baseline_verdict_cpp(code: str, tests: list[dict]) -> list[str]:
                     [os.path.join(work, "s")],
                     input=test["input"].encode(),
                     capture_output=True,
-                    timeout=TIME_LIMIT_S * 2,
+                    timeout=timeout,
                 )
+                verdicts.append(_baseline_judge(done, test))
             except subprocess.TimeoutExpired:
                 verdicts.append("TLE")
-                continue
-            verdicts.append(_baseline_judge(done, test))
+            if stop_at_first_failure and verdicts[-1] != "AC":
+                break
         return verdicts
 
 
@@ -290,15 +306,8 @@ def sandbox_overhead_ms(cache_dir: str, repeats: int = 300) -> float:
     return elapsed / repeats * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--python-solutions", type=int, default=240)
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
-    generations, problems = build_workload(args.python_solutions)
+def main_naive(args: argparse.Namespace) -> None:
+    generations, problems = build_workload(args.python_solutions or 240)
     tests_total = sum(
         len(t)
         for t in generations.join(problems.select("question_id", "tests"), on="question_id")[
@@ -352,7 +361,6 @@ def main() -> None:
 
 
 def write_docs(lines: list[str], args: argparse.Namespace) -> None:
-    docs = REPO / "docs" / "benchmarks.md"
     command = f".venv/bin/python benchmarks/verify.py --workers {args.workers} --write-docs"
     section = "\n".join(
         [
@@ -375,15 +383,446 @@ def write_docs(lines: list[str], args: argparse.Namespace) -> None:
             "",
         ]
     )
+    # Up to the next section or to the evaluation-mode subsection, which `--harness lcb` writes.
+    replace_docs_block("## verify", ["\n## ", "\n" + LCB_DOCS_HEADING], section)
+
+
+def replace_docs_block(
+    heading: str, ends: list[str], block: str, inside: str | None = None
+) -> None:
+    """Put `block` in docs/benchmarks.md in place of the text from `heading` to the first of `ends`
+    (each harness mode rewrites only its own part); a new block goes at the end of the section
+    `inside`, else at the end of the file."""
+    docs = REPO / "docs" / "benchmarks.md"
     text = docs.read_text() if docs.exists() else "# Benchmarks\n\n"
-    if "## verify" in text:
-        start = text.index("## verify")
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+    if heading in text:
+        start = text.index(heading)
+        found = [i for i in (text.find(end, start + 1) for end in ends) if i != -1]
+        end = min(found) + 1 if found else len(text)
+        text = text[:start] + block + text[end:]
+    elif inside and inside in text:
+        end = text.find("\n## ", text.index(inside) + 1)
+        end = len(text) if end == -1 else end + 1
+        text = text[:end].rstrip("\n") + "\n\n" + block + text[end:]
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n" + block
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text(text)
+
+
+# --- evaluation mode against a LiveCodeBench-style harness (--harness lcb) --------------------
+
+# Whole seconds: signal.alarm's unit, so that both harnesses give every test the same limit.
+LCB_TIME_LIMIT_S = 1
+LCB_KINDS = {"AC": 55, "WA": 25, "RE": 10, "TLE_busy": 5, "TLE_sleep": 5}
+LCB_DOCS_HEADING = (
+    "### Evaluation mode: stop at the first failure, against a LiveCodeBench-style harness"
+)
+# A fault fires on the tests whose input starts with a character whose code is 1 mod 4 (digits 1,
+# 5, 9, letters a, e, y, the minus sign): some tests of every problem, not always the first. Read
+# this way (all of stdin, then put back) so that the same source runs under both harnesses.
+PY_FAULT_PREFIX = (
+    "import io, sys\n_data = sys.stdin.read()\nsys.stdin = io.StringIO(_data)\n"
+    "if ord(_data[:1] or ' ') % 4 == 1:\n"
+)
+PY_FAULTS = {
+    "RE": "    raise ValueError('bad input')\n",
+    "TLE_busy": "    while True:\n        pass\n",
+    "TLE_sleep": "    import time\n    time.sleep(30)\n",
+}
+CPP_FAULT_PREFIX = (
+    "#include <bits/stdc++.h>\n#include <unistd.h>\n"
+    "static const int fault_guard = [] {{ int c = std::cin.peek();\n"
+    "  if (c != EOF && c % 4 == 1) {{ {fault} }} return 0; }}();\n"
+)
+CPP_FAULTS = {
+    "RE": "std::exit(3);",
+    "TLE_busy": "volatile unsigned long x = 0; while (true) x++;",
+    "TLE_sleep": "sleep(30);",
+}
+CPP_WRONG = {
+    "sum": "#include <bits/stdc++.h>\nint main(){ long long a, b; std::cin >> a >> b; std::cout << a + b + (a % 7 == 0) << '\\n'; }",
+    "max": "#include <bits/stdc++.h>\nint main(){ std::vector<int> v; int x; while (std::cin >> x) v.push_back(x); std::sort(v.begin(), v.end()); std::cout << v[v.size() - 2] << '\\n'; }",
+    "gcd": "#include <bits/stdc++.h>\nint main(){ long long a, b; std::cin >> a >> b; std::cout << std::min(a, b) << '\\n'; }",
+    "reverse": "#include <bits/stdc++.h>\nint main(){ std::string s; std::cin >> s; std::cout << s << '\\n'; }",
+    "count": "#include <bits/stdc++.h>\nint main(){ std::string t; int c = 0; while (std::cin >> t) c += t == \"y\"; std::cout << c << '\\n'; }",
+    "sumsq": "#include <bits/stdc++.h>\nint main(){ long long n; std::cin >> n; std::cout << n * (n + 1) / 2 << '\\n'; }",
+}
+
+
+def build_lcb_workload(
+    python_solutions: int = 160, cpp_solutions: int = 40, seed: int = 11
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The problems of `build_workload` (10 tests each) with a 1 s limit; solutions drawn from
+    LCB_KINDS. Every C++ source is distinct (as model samples are), so each one is compiled."""
+    rng = random.Random(seed)
+    _, problems = build_workload(0, seed)
+    problems = problems.with_columns(pl.lit(float(LCB_TIME_LIMIT_S)).alias("time_limit_s"))
+    kinds, weights = list(LCB_KINDS), list(LCB_KINDS.values())
+    generations = []
+    names = list(PROBLEMS)
+    for index in range(python_solutions):
+        name = names[index % len(names)]
+        _, _, correct, wrong = PROBLEMS[name]
+        kind = rng.choices(kinds, weights)[0]
+        code = {"AC": correct, "WA": wrong}.get(kind) or PY_FAULT_PREFIX + PY_FAULTS[kind] + correct
+        generations.append(
+            {
+                "generation_id": f"py{index}-{kind}",
+                "question_id": name,
+                "language": "python",
+                "solution": code,
+            }
+        )
+    cpp_names = list(CPP_SOURCES)
+    for index in range(cpp_solutions):
+        name = cpp_names[index % len(cpp_names)]
+        kind = rng.choices(kinds, weights)[0]
+        if kind in CPP_FAULTS:
+            code = CPP_FAULT_PREFIX.format(fault=CPP_FAULTS[kind]) + CPP_SOURCES[name]
+        else:
+            code = (CPP_WRONG if kind == "WA" else CPP_SOURCES)[name]
+        generations.append(
+            {
+                "generation_id": f"cpp{index}-{kind}",
+                "question_id": name,
+                "language": "cpp",
+                "solution": f"{code}\n// sample {index}\n",
+            }
+        )
+    return conform(generations, GENERATION), problems
+
+
+class LcbTimeout(Exception):
+    pass
+
+
+def _raise_timeout(signum, frame) -> None:
+    raise LcbTimeout
+
+
+LCB_CODES = {-1: "TLE", -2: "WA", -3: "TLE", -4: "RE"}
+
+
+def _lcb_run_python(code: str, tests: list[dict], timeout: int, result) -> None:
+    """The per-solution process: compile once, then each test in order in this same process with
+    stdin/stdout replaced, under an alarm; stop at the first failure (LiveCodeBench's run_test:
+    True per passed test, -2 wrong answer, -3 time limit, -4 runtime error)."""
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    outcomes: list = []
+    try:
+        compiled = compile(code, "<solution>", "exec")
+    except BaseException:
+        result.append([-4])
+        return
+    for test in tests:
+        sys.stdin, captured = io.StringIO(test["input"]), io.StringIO()
+        sys.stdout = captured
+        signal.alarm(timeout)
+        try:
+            exec(compiled, {"__name__": "__main__"})
+            status = None
+        except LcbTimeout:
+            status = -3
+        except SystemExit as stop:
+            status = None if stop.code in (None, 0) else -4
+        except BaseException:
+            status = -4
+        finally:
+            signal.alarm(0)
+            sys.stdin, sys.stdout = sys.__stdin__, sys.__stdout__
+        if status is None:
+            status = True if compare_stdout(captured.getvalue(), test["output"]) else -2
+        outcomes.append(status)
+        if status is not True:
+            break
+    result.append(outcomes)
+
+
+def _lcb_check_python(code: str, tests: list[dict], timeout: int) -> list:
+    # As LiveCodeBench's check_correctness: a Manager list for the results, one process per
+    # solution, a join timeout as the backstop for what the alarm cannot interrupt.
+    manager = multiprocessing.Manager()
+    try:
+        result = manager.list()
+        process = multiprocessing.Process(
+            target=_lcb_run_python, args=(code, tests, timeout, result)
+        )
+        process.start()
+        process.join(timeout=(timeout + 1) * len(tests) + 5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        return list(result[0]) if result else [-1]
+    finally:
+        manager.shutdown()
+
+
+def lcb_judge(language: str, code: str, tests: list[dict]) -> tuple[bool, str]:
+    """One solution under the baseline: (passed, first failure's verdict or "AC")."""
+    if language == "cpp":
+        verdicts = baseline_verdict_cpp(
+            code, tests, timeout=LCB_TIME_LIMIT_S, stop_at_first_failure=True
+        )
+    else:
+        outcomes = _lcb_check_python(code, tests, LCB_TIME_LIMIT_S)
+        verdicts = ["AC" if o is True else LCB_CODES[o] for o in outcomes]
+    failure = next((v for v in verdicts if v != "AC"), None)
+    return failure is None and len(verdicts) == len(tests), failure or "AC"
+
+
+def run_lcb_baseline(
+    generations: pl.DataFrame, problems: pl.DataFrame, workers: int
+) -> dict[str, tuple[bool, str]]:
+    # A process pool, as LiveCodeBench's evaluate_generations; one solution per task.
+    tests_by_question = {row["question_id"]: row["tests"] for row in problems.to_dicts()}
+    rows = generations.to_dicts()
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [
+            pool.submit(
+                lcb_judge, row["language"], row["solution"], tests_by_question[row["question_id"]]
+            )
+            for row in rows
+        ]
+        return {
+            row["generation_id"]: future.result() for row, future in zip(rows, futures, strict=True)
+        }
+
+
+def request_costs_ms(cache_dir: str, rounds: int = 5, tests: int = 50) -> dict[str, float]:
+    """What one request per test (stop_at_first_failure) costs against one request for all tests,
+    and what keeping the compiled code across those requests saves on a long solution;
+    interleaved so that other load on the box hits all alike; medians of `rounds`."""
+    big = "\n".join(
+        f"def f{i}(x):\n    y = x + {i}\n    return [y * k for k in range(3) if k % 2 == 0]"
+        for i in range(600)
+    )
+    samples: dict[str, list[float]] = {}
+    limits = Limits(time_limit_s=2.0)
+    with Verifier(cache_dir=cache_dir) as verifier:
+        sandbox = verifier.sandbox
+        sandbox.run_python("pass", [b""] * 5, limits)
+
+        def timed(name: str, code: str, count: int, per_test: bool, keep_code: bool) -> None:
+            started = time.perf_counter()
+            if per_test:
+                for _ in range(count):
+                    sandbox.run_python(code, [b""], limits, keep_code=keep_code)
+            else:
+                sandbox.run_python(code, [b""] * count, limits)
+            samples.setdefault(name, []).append((time.perf_counter() - started) / count * 1000)
+
+        for _ in range(rounds):
+            for label, code in (("trivial", "pass"), ("big", big)):
+                timed(f"{label} batched", code, tests, per_test=False, keep_code=False)
+                timed(f"{label} per test, code kept", code, tests, per_test=True, keep_code=True)
+            # Each of these compiles the whole solution again (~0.1 s): fewer of them.
+            timed("big per test, recompiled", big, tests // 5, per_test=True, keep_code=False)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main_lcb(args: argparse.Namespace) -> None:
+    generations, problems = build_lcb_workload(
+        160 if args.python_solutions is None else args.python_solutions, args.cpp_solutions
+    )
+    # Each language is its own timed phase (Python first), so that the report shows where the
+    # difference comes from; the C++ phase starts with an empty cache, as in the naive mode: the
+    # precompiled header is built within our time.
+    phases = []
+    frames, baseline = [], {}
+    cache_dir = tempfile.mkdtemp(prefix="ocr2_bench_cpp_")
+    try:
+        for language, label in (("python", "Python"), ("cpp", "C++")):
+            subset = generations.filter(pl.col("language") == language)
+            if subset.height == 0:
+                continue
+            started, cpu_started = time.perf_counter(), cpu_seconds()
+            frames.append(
+                verify_frame(
+                    subset,
+                    problems,
+                    workers=args.workers,
+                    cache_dir=cache_dir,
+                    progress=False,
+                    stop_at_first_failure=True,
+                )
+            )
+            ours_s, ours_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+            started, cpu_started = time.perf_counter(), cpu_seconds()
+            baseline.update(run_lcb_baseline(subset, problems, args.workers))
+            baseline_s, baseline_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+            phases.append((label, subset.height, ours_s, ours_cpu, baseline_s, baseline_cpu))
+        costs = request_costs_ms(cache_dir)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    ours = pl.concat(frames)
+    detail = lcb_detail(generations, problems, ours, args.workers) if args.detail else []
+    rows = ours.to_dicts()
+    ours_verdict = {row["generation_id"]: row["verdict"] for row in rows}
+    pass_same = sum((ours_verdict[g] == "AC") == passed for g, (passed, _) in baseline.items())
+    kind_same = sum(ours_verdict[g] == failure for g, (_, failure) in baseline.items())
+    mismatches = {
+        g: (ours_verdict[g], failure)
+        for g, (_, failure) in baseline.items()
+        if ours_verdict[g] != failure
+    }
+    tests_run = sum(len(row["tests"]) for row in rows)
+    tests_all = sum(row["total"] for row in rows)
+    tle_times = [t["time_s"] for row in rows for t in row["tests"] if t["verdict"] == "TLE"]
+    drawn = (
+        generations["generation_id"].str.extract(r"-(\w+)$").value_counts().sort("generation_id")
+    )
+    drawn_mix = ", ".join(
+        f"{k} {c}" for k, c in zip(drawn["generation_id"], drawn["count"], strict=True)
+    )
+    counts = ours["verdict"].value_counts().sort("verdict")
+    verdict_mix = ", ".join(
+        f"{v} {c}" for v, c in zip(counts["verdict"], counts["count"], strict=True)
+    )
+    count = generations.height
+    python_count = int((generations["language"] == "python").sum())
+    ours_s, ours_cpu, baseline_s, baseline_cpu = (
+        sum(phase[i] for phase in phases) for i in (2, 3, 4, 5)
+    )
+    lines = [
+        f"workload: {count} solutions ({python_count} Python, {count - python_count} C++, every C++ "
+        f"source distinct), {TESTS_PER_PROBLEM} tests each, time limit {LCB_TIME_LIMIT_S} s, "
+        f"{args.workers} workers, {os.cpu_count()} cores; drawn as {drawn_mix}; "
+        f"first-failure verdicts: {verdict_mix}",
+        f"ours (verify_frame, stop_at_first_failure, wall deadline limit + 0.1 s): {ours_s:.1f} s, "
+        f"{count / ours_s:.2f} solutions/s; {tests_run} of {tests_all} tests run; "
+        f"{len(tle_times)} time-outs, {statistics.mean(tle_times) if tle_times else 0:.2f} s each on average",
+        f"baseline (LiveCodeBench-style: process per solution, alarm per test, stop at first "
+        f"failure): {baseline_s:.1f} s, {count / baseline_s:.2f} solutions/s",
+        f"speed-up: {baseline_s / ours_s:.2f}x; pass/fail identical: {pass_same}/{count}; "
+        f"first-failure verdict identical: {kind_same}/{count}",
+        f"CPU time (user+sys, this process and all it started): ours {ours_cpu:.1f} s, baseline "
+        f"{baseline_cpu:.1f} s ({baseline_cpu / ours_cpu:.2f}x)",
+        *(
+            f"  {label} alone ({n} solutions): ours {o:.1f} s, baseline {b:.1f} s ({b / o:.2f}x); "
+            f"CPU {oc:.1f} s vs {bc:.1f} s ({bc / oc:.2f}x)"
+            for label, n, o, oc, b, bc in phases
+        ),
+        "per test, ms (median of 5 interleaved rounds of 50 tests; 10 for recompiled): "
+        + ", ".join(f"{name} {value:.2f}" for name, value in costs.items())
+        + " (`big`: a 1,800-line solution)",
+    ]
+    if mismatches:
+        lines.append(f"verdict mismatches (ours, baseline): {dict(list(mismatches.items())[:10])}")
+    lines += detail
+    print("\n".join(lines))
+    if args.write_docs:
+        write_lcb_docs(lines, args)
+
+
+# One long C call (the range iterator summed in C): Python runs a signal handler only between
+# bytecodes, so an alarm cannot interrupt it; LiveCodeBench relies on its join timeout then.
+STUCK_IN_C = "n = int(input().split()[0])\nprint(sum(range(10 ** 12)) + n)"
+
+
+def lcb_detail(
+    generations: pl.DataFrame, problems: pl.DataFrame, fast: pl.DataFrame, workers: int
+) -> list[str]:
+    """--detail: the same workload in the default mode (every test, wall max(2 x limit, limit + 1 s)),
+    and one time-out that the baseline's alarm cannot interrupt."""
+    cache_dir = tempfile.mkdtemp(prefix="ocr2_bench_cpp_")
+    try:
+        started = time.perf_counter()
+        full = verify_frame(
+            generations, problems, workers=workers, cache_dir=cache_dir, progress=False
+        )
+        full_s = time.perf_counter() - started
+        tests = problems.filter(pl.col("question_id") == "sum")["tests"].to_list()[0]
+        with Verifier(cache_dir=cache_dir) as verifier:
+            verifier.run_tests("pass", "python", tests[:1])  # start the zygote outside the timing
+            started = time.perf_counter()
+            stuck_ours = verifier.run_tests(
+                STUCK_IN_C,
+                "python",
+                tests,
+                time_limit_s=LCB_TIME_LIMIT_S,
+                stop_at_first_failure=True,
+            )
+            stuck_ours_s = time.perf_counter() - started
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    started = time.perf_counter()
+    stuck_baseline = lcb_judge("python", STUCK_IN_C, tests)
+    stuck_baseline_s = time.perf_counter() - started
+    same = sum(
+        (a == "AC") == (b == "AC") for a, b in zip(fast["verdict"], full["verdict"], strict=True)
+    )
+    tle_tests = sum(t["verdict"] == "TLE" for row in full["tests"].to_list() for t in row)
+    return [
+        f"ours in the default mode (every test, wall deadline max(2 x limit, limit + 1 s)): "
+        f"{full_s:.1f} s, {full.height / full_s:.2f} solutions/s, {tle_tests} timed-out tests; "
+        f"pass/fail identical to the fast mode: {same}/{full.height}",
+        f"one solution stuck in a C call (`sum(range(10 ** 12))`): ours {stuck_ours.verdict} in "
+        f"{stuck_ours_s:.1f} s, baseline {stuck_baseline[1]} (join timeout) in {stuck_baseline_s:.1f} s",
+    ]
+
+
+def write_lcb_docs(lines: list[str], args: argparse.Namespace) -> None:
+    detail = " --detail" if args.detail else ""
+    command = (
+        f".venv/bin/python benchmarks/verify.py --harness lcb --workers {args.workers}{detail} "
+        "--write-docs"
+    )
+    block = "\n".join(
+        [
+            LCB_DOCS_HEADING,
+            "",
+            "For pass@k only pass/fail counts. `verify_frame(..., stop_at_first_failure=True)` runs a solution's",
+            "tests in order, one request to the warm zygote per test (the comparison stays in the parent:",
+            "expected outputs never enter the sandbox), stops at the first test that is not AC, and gives a",
+            "test a wall deadline of the limit + 0.1 s (`wall_factor` 1.0) instead of max(2 x limit, limit + 1 s).",
+            "The baseline works the way LiveCodeBench's harness does (`check_correctness` / `run_test`): a",
+            "process pool with the same number of workers; per Python solution a `multiprocessing.Manager`",
+            "list and one `multiprocessing.Process` that compiles the code once and runs the tests in order in",
+            "that process with stdin/stdout replaced and a `signal.alarm` at the time limit, stopping at the",
+            "first failure, with a join timeout as the backstop; per C++ solution `g++ -O2 -std=c++17`, then",
+            "one subprocess per test with a timeout, stopping at the first failure. Both compare with the same",
+            "function. The baseline has none of the sandbox's isolation.",
+            "",
+            f"Workload (fixed seed): the 12 stdin problems of the section above ({TESTS_PER_PROBLEM} tests each) at a",
+            f"{LCB_TIME_LIMIT_S} s limit (whole seconds: `signal.alarm`'s unit, so that both harnesses give a test",
+            "the same limit); Python and C++ solutions drawn as right, wrong, raising on some inputs, and",
+            "timing out on some inputs by a busy loop or by sleeping, in both languages. The faults fire",
+            "on the inputs that start with certain characters, so a solution fails at some test, not",
+            "always the first. C++ covers 6 of the problems; every C++ source is distinct, as model",
+            "samples are (no compile-cache hits). Each language is timed as its own phase.",
+            "",
+            f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, shared 2-core CPU box)",
+            "",
+            "```",
+            *lines,
+            "```",
+            "",
+            "",
+        ]
+    )
+    replace_docs_block(LCB_DOCS_HEADING, ["\n## ", "\n### "], block, inside="## verify")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--harness", choices=["naive", "lcb"], default="naive")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--python-solutions", type=int, help="default 240 (naive), 160 (lcb)")
+    parser.add_argument("--cpp-solutions", type=int, default=40, help="lcb only")
+    parser.add_argument(
+        "--detail",
+        action="store_true",
+        help="lcb only: also the default mode on the same workload, and a time-out stuck in C",
+    )
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    if args.harness == "lcb":
+        main_lcb(args)
+    else:
+        main_naive(args)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,16 @@
 Public API
 ----------
 `run_tests(code, language, tests, test_type="stdin", fn_name=None, time_limit_s=2.0,
-memory_limit_mb=256, compare_mode="tokens") -> RunResult` with `verdict` (AC, WA, TLE, MLE, RE, CE,
-OLE, SE), `passed`, `total`, `pass_rate`, per-test `tests` (verdict, time_s), `error` and `isolation`
-(the sandbox layers that were in force). `language` is "python" or "cpp"; `tests` is a list of
-{"input": str, "output": str}.
+memory_limit_mb=256, compare_mode="tokens", stop_at_first_failure=False, wall_factor=None)
+-> RunResult` with `verdict` (AC, WA, TLE, MLE, RE, CE, OLE, SE), `passed`, `total`, `pass_rate`,
+per-test `tests` (verdict, time_s), `error` and `isolation` (the sandbox layers that were in force).
+`language` is "python" or "cpp"; `tests` is a list of {"input": str, "output": str}.
+By default every test runs (the dataset's pass_rate needs them all) and a test's wall deadline is
+max(2 x limit, limit + 1 s). For evaluation (pass@k needs only pass/fail),
+`stop_at_first_failure=True` runs the tests in order and stops at the first that is not AC, like
+LiveCodeBench's harness: pass/fail is exact, `pass_rate` is a lower bound, `tests` lists only what
+ran; its wall deadline is the limit + 0.1 s (`wall_factor`, default 1.0 in that mode), so a time-out
+costs about the limit.
 `verify_frame(generations, problems, workers, backend="local"|"ray", ...) -> pl.DataFrame` judges a
 frame of solutions (schemas.GENERATION) and returns schemas.VERIFICATION rows keyed by generation_id.
 `Verifier` is the reusable object behind both (one warm sandbox; use it for many calls).

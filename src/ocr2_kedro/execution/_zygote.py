@@ -17,10 +17,12 @@ test killed and reaped, the working directory and the private tmp dirs emptied.
 Per-test cost is mostly fork itself (page-table copy, copy-on-write faults, exit teardown), so
 whatever is the same for every child is done once here instead: the AST types that compile() builds
 on first use, the environment, the standard stream objects, the recursion and thread-stack limits,
-no_new_privs (inherited and irrevocable), open cgroup files, and, per Python request, the compiled
-solution (compiled by the first test's child, see Zygote._compiled). threading is not pre-imported
-(its after-fork hook taxed every child). Nothing a test does can reach the next: it runs in its own
-process, the zygote's copy of these objects is never used itself, and the directories are emptied.
+no_new_privs (inherited and irrevocable), open cgroup files, and, per Python solution, its compiled
+code (compiled by the first test's child, see Zygote._compiled; kept for one request, or across
+consecutive one-test requests with the same source that ask for it with `keep_code`). threading is
+not pre-imported (its after-fork hook taxed every child). Nothing a test does can reach the next: it
+runs in its own process, the zygote's copy of these objects is never used itself, and the
+directories are emptied.
 """
 
 import _thread
@@ -289,8 +291,10 @@ class Zygote:
         self.cg_version = config["cgroup_version"]
         self.current_memory_limit = None
         self.tmp_stamps = {}
-        # Marshalled code object of the Python request being served (see _compiled).
+        # Marshalled code object of the Python solution being served (see _compiled), and its
+        # source when a request asked to keep it for the next request (see _begin_run).
         self.code_blob = None
+        self.code_source = None
         self.sends_code = False
         self.kept_paths = [self.work_root, *config["keep"], *config["keep_readonly"]]
         self.must_restart = False
@@ -614,6 +618,15 @@ class Zygote:
             os.close(4)
         return compiled
 
+    def _begin_run(self, request):
+        """Drop the compiled code of the previous request unless this one continues the same
+        solution: it asks to keep the code and sends the same source (a blob is only ever the
+        compilation of that exact text, so a different solution can never run it)."""
+        keep = request.get("keep_code", False)
+        if not (keep and request.get("code") == self.code_source):
+            self.code_blob = None
+        self.code_source = request.get("code") if keep else None
+
     def _call_function(self, namespace, fn_name):
         raw_args = sys.stdin.read()
         args = json.loads(raw_args)
@@ -830,13 +843,14 @@ class Zygote:
             op = request["op"]
             try:
                 if op == "run":
-                    self.code_blob = None
+                    self._begin_run(request)
                     outcomes, out_blobs = [], []
                     for stdin_bytes in blobs:
                         outcome, produced = self.run_one(request, stdin_bytes)
                         outcomes.append(outcome)
                         out_blobs += produced
-                    self.code_blob = None
+                    if not request.get("keep_code"):
+                        self.code_blob = self.code_source = None
                     send({"ok": True, "outcomes": outcomes}, out_blobs)
                 elif op == "compile":
                     outcome, produced = self.compile(request, blobs[0])

@@ -89,6 +89,8 @@ def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
                 time_limit_s=time_limit,
                 memory_limit_mb=memory_limit,
                 compare_mode=settings["compare_mode"],
+                stop_at_first_failure=bool(settings.get("stop_at_first_failure")),
+                wall_factor=settings.get("wall_factor"),
             )
     output = result.to_row()
     output["generation_id"] = row["generation_id"]
@@ -107,6 +109,8 @@ def _settings(**kwargs) -> dict:
         "max_tests": None,
         "cache_dir": None,
         "use_pch": True,
+        "stop_at_first_failure": False,
+        "wall_factor": None,
     }
     unknown = set(kwargs) - set(settings)
     if unknown:
@@ -231,7 +235,8 @@ def verify_frame(
     Returns one row per generation conforming to `schemas.VERIFICATION`, in input order. Settings:
     compare_mode ("tokens" | "lines"), time_limit_s / memory_limit_mb (override the problem's),
     default_time_limit_s / default_memory_limit_mb (when the problem has none), time_limit_factor,
-    max_tests, cache_dir (C++ compile cache), use_pch.
+    max_tests, cache_dir (C++ compile cache), use_pch, stop_at_first_failure and wall_factor (see
+    `Verifier.run_tests`: evaluation's mode; pass/fail exact, pass_rate a lower bound).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
