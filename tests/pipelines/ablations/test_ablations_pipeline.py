@@ -130,7 +130,12 @@ def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tin
         client = mlflow.MlflowClient(tracking_uri=url)
         [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
         runs = client.search_runs([experiment.experiment_id])
-        [parent] = [r for r in runs if r.data.tags.get("ablation.sweep") == "data_size"]
+        [parent] = [
+            r
+            for r in runs
+            if r.data.tags.get("ablation.sweep") == "data_size"
+            and "mlflow.parentRunId" not in r.data.tags
+        ]
         children = {
             r.info.run_name: r
             for r in runs
