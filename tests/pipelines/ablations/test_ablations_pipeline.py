@@ -212,3 +212,29 @@ def _screenshot_compare_view(
     assert colors is None or len(colors) > 50
     if os.environ.get("OCR2_UPDATE_SCREENSHOT"):
         shutil.copyfile(target, SCREENSHOT)
+
+
+def test_a_variant_overriding_an_unknown_setting_fails_at_pipeline_start(project_copy):
+    kedro = Path(sys.executable).with_name("kedro")
+    proc = subprocess.run(
+        [
+            str(kedro),
+            "run",
+            "--env",
+            "test",
+            "--pipelines",
+            "ablations",
+            "--namespaces",
+            "ablations.data_size.size_737k",
+            "--params",
+            "ablations.variants.size_737k.training.trainer.max_stepz=3",
+        ],
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0
+    assert "training.trainer.max_stepz" in output and "size_737k" in output
+    assert "Completed 1 out of" not in output  # nothing ran
