@@ -77,3 +77,14 @@ def run_kedro(project: Path, *args: str, timeout: int = 1200) -> subprocess.Comp
             f"kedro {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
         )
     return proc
+
+
+def kedro_failure(project: Path, *args: str, timeout: int = 300) -> str:
+    """Run the `kedro` CLI in `project`, expect it to fail, and return its output on one line
+    (rich wraps long lines)."""
+    kedro = Path(sys.executable).with_name("kedro")
+    proc = subprocess.run(
+        [str(kedro), *args], cwd=project, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode != 0, f"kedro {' '.join(args)} did not fail:\n{proc.stdout[-3000:]}"
+    return " ".join((proc.stdout + proc.stderr).split())

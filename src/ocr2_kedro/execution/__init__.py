@@ -44,7 +44,7 @@ signal; stdout is capped (OLE) and every process of the test is killed afterward
 does not allow are skipped, logged once, and absent from `RunResult.isolation`.
 """
 
-from .batch import verify_frame
+from .batch import settings_from, verify_frame
 from .compare import compare_json, compare_stdout
 from .runner import (
     BadProblem,
@@ -70,5 +70,6 @@ __all__ = [
     "compare_json",
     "compare_stdout",
     "run_tests",
+    "settings_from",
     "verify_frame",
 ]

@@ -98,20 +98,29 @@ def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
     return output
 
 
+# The settings `verify_frame` takes, with their defaults (pipelines pass the ones they set).
+DEFAULT_SETTINGS = {
+    "compare_mode": "tokens",
+    "time_limit_s": None,
+    "memory_limit_mb": None,
+    "default_time_limit_s": 2.0,
+    "default_memory_limit_mb": 256,
+    "time_limit_factor": 1.0,
+    "max_tests": None,
+    "cache_dir": None,
+    "use_pch": True,
+    "stop_at_first_failure": False,
+    "wall_factor": None,
+}
+
+
+def settings_from(params: dict) -> dict:
+    """The verify settings named in `params` (a pipeline's parameters), unset ones left out."""
+    return {key: params[key] for key in DEFAULT_SETTINGS if params.get(key) is not None}
+
+
 def _settings(**kwargs) -> dict:
-    settings = {
-        "compare_mode": "tokens",
-        "time_limit_s": None,
-        "memory_limit_mb": None,
-        "default_time_limit_s": 2.0,
-        "default_memory_limit_mb": 256,
-        "time_limit_factor": 1.0,
-        "max_tests": None,
-        "cache_dir": None,
-        "use_pch": True,
-        "stop_at_first_failure": False,
-        "wall_factor": None,
-    }
+    settings = dict(DEFAULT_SETTINGS)
     unknown = set(kwargs) - set(settings)
     if unknown:
         raise TypeError(f"unknown verify settings {sorted(unknown)}")

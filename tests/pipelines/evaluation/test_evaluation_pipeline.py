@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
-from tests.conftest import REPO, run_kedro
+from tests.conftest import REPO, kedro_failure, run_kedro
 from tests.support.openai_server import serve
 from tests.support.versions import latest_path, read_latest
 
@@ -79,28 +79,11 @@ def _metrics(project: Path) -> dict[str, float]:
 def test_scripted_models_give_the_expected_pass_select_and_critique_numbers(project_copy):
     run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
     with serve(ScriptedStudent()) as (url, state):
-        run_kedro(
-            project_copy,
-            "run",
-            "--env",
-            "test",
-            "--pipelines",
-            "evaluation",
-            "--params",
-            _served(url),
-        )
+        evaluate = ("run", "--env", "test", "--pipelines", "evaluation", "--params", _served(url))
+        run_kedro(project_copy, *evaluate)
         requests_first_run = state.requests
         # Everything is in the shards: a second run sends no request.
-        run_kedro(
-            project_copy,
-            "run",
-            "--env",
-            "test",
-            "--pipelines",
-            "evaluation",
-            "--params",
-            _served(url),
-        )
+        run_kedro(project_copy, *evaluate)
         assert state.requests == requests_first_run
 
     out = project_copy / "data/07_model_output/evaluation/stage2"
@@ -178,8 +161,11 @@ def test_tiny_models_through_transformers_with_reference_loss(project_copy, tiny
 
 
 def test_a_missing_model_path_fails_at_pipeline_start(project_copy):
-    proc = _failing_kedro(
+    proc = kedro_failure(
         project_copy,
+        "run",
+        "--env",
+        "test",
         "--pipelines",
         "evaluation",
         "--params",
@@ -190,22 +176,6 @@ def test_a_missing_model_path_fails_at_pipeline_start(project_copy):
 
 
 def test_a_missing_training_checkpoint_fails_at_pipeline_start_with_what_to_do(project_copy):
-    proc = _failing_kedro(project_copy, "--pipelines", "evaluation")
+    proc = kedro_failure(project_copy, "run", "--env", "test", "--pipelines", "evaluation")
     assert "sft_stage1_checkpoint" in proc and "kedro run --pipelines training" in proc
     assert "Completed 1 out of" not in proc
-
-
-def _failing_kedro(project: Path, *args: str) -> str:
-    import subprocess
-    import sys
-
-    kedro = Path(sys.executable).with_name("kedro")
-    proc = subprocess.run(
-        [str(kedro), "run", "--env", "test", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode != 0
-    return " ".join((proc.stdout + proc.stderr).split())

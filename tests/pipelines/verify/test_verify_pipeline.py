@@ -10,9 +10,11 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from ocr2_kedro.execution.batch import DEFAULT_SETTINGS
 from ocr2_kedro.pipelines.verify import create_pipeline
-from ocr2_kedro.pipelines.verify.nodes import SETTING_KEYS, verdict_summary, verify_generations
+from ocr2_kedro.pipelines.verify.nodes import verdict_summary, verify_generations
 from ocr2_kedro.schemas import GENERATION, PROBLEM, VERIFICATION, conform
+from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 
@@ -56,7 +58,7 @@ def frames() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def verify_params(env: str) -> dict:
-    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env)
+    loader = OmegaConfigLoader(str(CONF), **{**CONFIG_LOADER_ARGS, "default_run_env": env})
     return loader["parameters"]["verify"]
 
 
@@ -67,7 +69,7 @@ def test_every_environment_has_valid_verify_settings(env):
     assert int(params["workers"]) >= 1
     unknown = (
         set(params)
-        - set(SETTING_KEYS)
+        - set(DEFAULT_SETTINGS)
         - {"workers", "backend", "ray_address", "ray_batch_size", "progress"}
     )
     assert not unknown

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import math
 from typing import Any
 
 import mlflow
@@ -17,7 +16,7 @@ import polars as pl
 from plotly import graph_objects as go
 from plotly.subplots import make_subplots
 
-from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings
+from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings, markdown_table
 
 logger = logging.getLogger(__name__)
 
@@ -204,14 +203,6 @@ def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figu
     language, and data size against each, for the parent MLflow run."""
     table = pl.concat([r for r in results if not r.is_empty()], how="diagonal_relaxed")
     table = table.sort("language", "actual_size", "variant")
-    lines = [
-        "# Ablations: variants side by side",
-        "",
-        "| " + " | ".join(table.columns) + " |",
-        "|" + "---|" * len(table.columns),
-    ]
-    for row in table.iter_rows():
-        lines.append("| " + " | ".join(_cell(value) for value in row) + " |")
     figure = make_subplots(
         rows=2,
         cols=2,
@@ -250,10 +241,4 @@ def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figu
             )
     figure.update_xaxes(title_text="training rows", type="log", row=2)
     figure.update_layout(title="Ablations", height=800)
-    return table, "\n".join(lines) + "\n", figure, figure
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4f}"
-    return "" if value is None else str(value)
+    return table, markdown_table("Ablations: variants side by side", table), figure, figure

@@ -21,7 +21,7 @@ from plotly import graph_objects as go
 from plotly.subplots import make_subplots
 
 from ocr2_kedro import metrics
-from ocr2_kedro.execution import BadProblem, verify_frame
+from ocr2_kedro.execution import BadProblem, settings_from, verify_frame
 from ocr2_kedro.execution.runner import prepare_tests
 from ocr2_kedro.generation import SamplingConfig, create_backend
 from ocr2_kedro.generation.critique import chat_request, opened_once, run_critiques
@@ -364,24 +364,11 @@ def _self_critiques(samples, problems, model_ref, params, backend) -> pl.DataFra
     return conform(rows, SELF_CRITIQUE) if rows else pl.DataFrame(schema=SELF_CRITIQUE)
 
 
-EXECUTION_KEYS = (
-    "compare_mode",
-    "default_time_limit_s",
-    "default_memory_limit_mb",
-    "time_limit_factor",
-    "max_tests",
-    "cache_dir",
-    "use_pch",
-    "stop_at_first_failure",
-    "wall_factor",
-)
-
-
 def execute_samples(samples: pl.DataFrame, problems: pl.DataFrame, params: dict) -> pl.DataFrame:
     """Run every sample in the sandbox (the `verify` pipeline's, stopping at the first failing test
     by default: pass/fail is all pass@k needs). Samples without code are judged CE there."""
     execution = params.get("execution") or {}
-    settings = {key: execution[key] for key in EXECUTION_KEYS if execution.get(key) is not None}
+    settings = settings_from(execution)
     frame = samples.select(
         pl.col("sample_id").alias("generation_id"), "question_id", "language", "solution"
     )
@@ -763,14 +750,15 @@ def compare_models(*tables: pl.DataFrame) -> tuple[pl.DataFrame, str]:
         )
         wide = wide.join(loss, on=["model", "language"], how="left")
     wide = wide.sort("language", "temperature", "model")
-    lines = [
-        "# Evaluation: models side by side",
-        "",
-        "| " + " | ".join(wide.columns) + " |",
-        "|" + "---|" * len(wide.columns),
-    ]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in wide.iter_rows()]
-    return wide, "\n".join(lines) + "\n"
+    return wide, markdown_table("Evaluation: models side by side", wide)
+
+
+def markdown_table(title: str, table: pl.DataFrame) -> str:
+    """A titled markdown table of `table` (floats to 4 decimals, NaN and null empty)."""
+    lines = [f"# {title}", "", "| " + " | ".join(table.columns) + " |"]
+    lines.append("|" + "---|" * len(table.columns))
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in table.iter_rows()]
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: Any) -> str:

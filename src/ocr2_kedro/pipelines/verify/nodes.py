@@ -7,28 +7,16 @@ import logging
 import mlflow
 import polars as pl
 
-from ocr2_kedro.execution import verify_frame
+from ocr2_kedro.execution import settings_from, verify_frame
 
 log = logging.getLogger(__name__)
-
-SETTING_KEYS = (
-    "compare_mode",
-    "time_limit_s",
-    "memory_limit_mb",
-    "default_time_limit_s",
-    "default_memory_limit_mb",
-    "time_limit_factor",
-    "max_tests",
-    "cache_dir",
-    "use_pch",
-)
 
 
 def verify_generations(
     generations: pl.DataFrame, problems: pl.DataFrame, params: dict
 ) -> pl.DataFrame:
     """Judge every generation in the sandbox (parameters_verify.yml picks workers, limits, backend)."""
-    settings = {key: params[key] for key in SETTING_KEYS if params.get(key) is not None}
+    settings = settings_from(params)
     verifications = verify_frame(
         generations,
         problems,
