@@ -238,7 +238,7 @@ class AblationRunsHook:
                     "params:training",
                     "params:evaluation",
                 )
-            )
+            ),
         )
 
     def _child(self, namespace: str) -> str:
