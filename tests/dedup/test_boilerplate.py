@@ -167,3 +167,23 @@ def test_sorted_unique_matches_numpy():
 def test_inconsistent_thresholds_are_rejected(settings, message):
     with pytest.raises(ValueError, match=message):
         NearDuplicateThresholds(**settings)
+
+
+def test_a_copy_that_falls_back_still_meets_its_original():
+    # The copy kept only the first of its original's sentences beside the boilerplate, so under 20%
+    # of its shingles are its own and it falls back; it is still banded on the shingles it kept, in
+    # the same index as its original.
+    rng = np.random.default_rng(7)
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+
+    def sentence(words: int) -> str:
+        return " ".join("".join(rng.choice(syllables, size=3)) for _ in range(words)) + "."
+
+    texts = [sentence(12) + " " + sentence(12) + " " + BOILERPLATE for _ in range(40)]
+    own = [sentence(10) for _ in range(4)]
+    original = " ".join(own) + " " + BOILERPLATE
+    copy = own[0] + " " + BOILERPLATE
+    texts += [original, copy]
+    found, _, _ = find_near_duplicate_pairs(texts, NearDuplicateThresholds(), timings=(steps := {}))
+    assert steps["fallback_texts"] >= 1
+    assert (40, 41) in {tuple(p) for p in found.tolist()}

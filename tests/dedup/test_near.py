@@ -7,6 +7,7 @@ from ocr2_kedro.dedup import (
     cluster_near_duplicates,
     connected_clusters,
     estimated_jaccard,
+    exhaustive_near_duplicates,
     exhaustive_pairs,
     find_near_duplicate_pairs,
     lsh_candidate_pairs,
@@ -28,9 +29,12 @@ OTHER = (
 
 
 def test_normalization_ignores_layout_and_latex():
-    assert normalize_text("Given  $n$ ($1 \\le n \\le 10^5$)\n\nPRINT it") == normalize_text(
-        "given n (1 <= n <= 10^5) print it"
+    # Line breaks stay (one per run): sentence boundaries for the order-robust verification.
+    assert normalize_text("Given  $n$ ($1 \\le n \\le 10^5$) \n\n PRINT it") == normalize_text(
+        "given n (1 <= n <= 10^5)\nprint it"
     )
+    assert text_hash("Given $n$\n\nPRINT it") == text_hash("given n print it")
+    assert normalize_text("1 \\LE N \\LE 2 \\CDOT 10^5") == "1 <= n <= 2 * 10^5"
     assert text_hash("A  b\nC") == text_hash("a b c")
     assert text_hash("a b c") != text_hash("a b d")
     assert normalize_text(None) == ""
@@ -45,8 +49,68 @@ def test_cluster_ids_group_reformatted_and_reworded_copies():
     assert clusters[0] == clusters[2] == clusters[3]
     assert len({clusters[0], clusters[1], clusters[4]}) == 3
     # Thresholds are parameters: demanding an almost exact match splits the reworded copy off.
-    strict = cluster_near_duplicates(texts, fuzz_threshold=99.0)
+    strict = cluster_near_duplicates(texts, fuzz_threshold=99.0, sentence_threshold=99.0)
     assert strict[0] == strict[2] and strict[3] != strict[0]
+
+
+STATEMENT = (
+    "Alice has n boxes in a row, and box i holds a_i candies.\n"
+    "In one move she may take all candies from two adjacent boxes and put them into a new box.\n"
+    "A box is called sweet if it holds more candies than both of its neighbours.\n"
+    "Find the minimum number of moves after which no box is sweet.\n\n"
+    "Input\nThe first line contains n ($1 \\le n \\le 2 \\cdot 10^{5}$).\n"
+    "The second line contains the integers a_i (0 <= a_i <= 10^9).\n\n"
+    "Output\nPrint one integer, the minimum number of moves, or -1 if it is impossible."
+)
+STORY = (
+    "Every winter the children of Brightwater hold a candy festival in the old town square. "
+    "This year Alice was asked to prepare the boxes for the festival."
+)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line]
+
+
+def test_reordered_dropped_and_wrapped_statements_are_near_duplicates():
+    lines = _lines(STATEMENT)
+    reordered = "\n".join(lines[4:] + lines[:4])  # formats first, then the story and the task
+    dropped = "\n".join(line for line in lines if not line.startswith("A box is called"))
+    wrapped = STORY + "\n\n" + STATEMENT
+    texts = [STATEMENT, OTHER, reordered, dropped, wrapped]
+    clusters = cluster_near_duplicates(texts)
+    assert clusters[0] == clusters[2] == clusters[3] == clusters[4] != clusters[1]
+    # In-order fuzz.ratio alone (the previous verification) misses the reordered copy.
+    ratio_only = cluster_near_duplicates(texts, sentence_threshold=101.0, number_veto=False)
+    assert ratio_only[2] != ratio_only[0]
+
+
+def test_changed_constraints_make_a_different_problem():
+    plain = STATEMENT.replace("$1 \\le n \\le 2 \\cdot 10^{5}$", "1 <= n <= 200000")
+    easy = STATEMENT.replace("2 \\cdot 10^{5}", "2000")
+    texts = [STATEMENT, plain, easy]
+    clusters = cluster_near_duplicates(texts)
+    assert clusters[0] == clusters[1] != clusters[2]  # the same value written two ways
+    # Without the number veto the easy version is a near-duplicate (fuzz.ratio ~99).
+    assert len(set(cluster_near_duplicates(texts, number_veto=False))) == 1
+
+
+def test_exhaustive_search_under_the_same_definition_finds_the_same_pairs():
+    lines = _lines(STATEMENT)
+    variants = [
+        STATEMENT,
+        "\n".join(reversed(lines)),
+        STORY + "\n" + STATEMENT,
+        STATEMENT.replace("2 \\cdot 10^{5}", "500"),
+        OTHER,
+        BASE,
+    ]
+    texts = [normalize_text(text) for text in variants]
+    found, _, _ = find_near_duplicate_pairs(texts, normalized=True)
+    truth, _ = exhaustive_near_duplicates(texts)
+    assert {tuple(p) for p in found.tolist()} == {tuple(p) for p in truth.tolist()}
+    assert {(0, 1), (0, 2), (1, 2)} <= {tuple(p) for p in truth.tolist()}
+    assert not {(0, 3), (1, 3), (2, 3)} & {tuple(p) for p in truth.tolist()}
 
 
 def test_unknown_threshold_is_a_clear_error():

@@ -15,11 +15,13 @@ from ocr2_kedro.dedup.near import (
     cluster_near_duplicates,
     connected_clusters,
     estimated_jaccard,
+    exhaustive_near_duplicates,
     exhaustive_pairs,
     find_near_duplicate_pairs,
     verify_pairs,
 )
 from ocr2_kedro.dedup.normalize import normalize_text, text_hash
+from ocr2_kedro.dedup.sentences import numbers_in, sentence_scores, split_sentences
 
 __all__ = [
     "MinHasher",
@@ -28,12 +30,16 @@ __all__ = [
     "cluster_near_duplicates",
     "connected_clusters",
     "estimated_jaccard",
+    "exhaustive_near_duplicates",
     "exhaustive_pairs",
     "find_near_duplicate_pairs",
     "lsh_candidate_pairs",
     "lsh_candidate_probability",
     "normalize_text",
+    "numbers_in",
+    "sentence_scores",
     "shingle_document_frequency",
+    "split_sentences",
     "text_hash",
     "verify_pairs",
 ]

@@ -193,6 +193,47 @@ class MinHasher:
                 )
         return out, fallback
 
+    def filtered_and_fallback_signatures(
+        self,
+        texts: Sequence[str],
+        boilerplate: np.ndarray | None,
+        min_kept_share: float = 0.2,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Signatures over the non-boilerplate shingles of every text, and over all shingles of the
+        texts that fall back (`signatures_with_fallback`).
+
+        Returns (filtered (n, num_perm), has_kept (n,) bool: the text kept at least one shingle, so
+        its filtered signature is meaningful, fallback (n,) bool, all_shingles (fallback.sum(),
+        num_perm)). A text that falls back is thus comparable both with the other fallback texts
+        (all shingles) and with every text (the few shingles it kept): a near-duplicate pair where
+        only one side falls back (a copy that lost most of its own sentences) still meets in the
+        main index.
+        """
+        slots = self.num_perm // self.passes
+        hashes, starts = shingle_hashes(texts, self.shingle_size)
+        per_text = np.diff(starts)
+        owners = np.repeat(np.arange(len(texts), dtype=np.int64), per_text)
+        if boilerplate is None:
+            keep = np.ones(hashes.size, dtype=bool)
+        else:
+            keep = ~boilerplate[_df_buckets(hashes)]
+        kept = np.bincount(owners[keep], minlength=len(texts))
+        fallback = (kept < min_kept_share * per_text) if boilerplate is not None else kept < 0
+        filtered = np.empty((len(texts), self.num_perm), dtype=np.uint64)
+        rows = np.flatnonzero(fallback)
+        all_shingles = np.empty((len(rows), self.num_perm), dtype=np.uint64)
+        in_fallback = fallback[owners]
+        fallback_owner = np.searchsorted(rows, owners[in_fallback])
+        for index, salt in enumerate(self._salts):
+            mixed = _mix64(hashes ^ salt)
+            block = slice(index * slots, (index + 1) * slots)
+            filtered[:, block] = _one_permutation(mixed[keep], owners[keep], len(texts), slots)
+            if len(rows):
+                all_shingles[:, block] = _one_permutation(
+                    mixed[in_fallback], fallback_owner, len(rows), slots
+                )
+        return filtered, kept > 0, fallback, all_shingles
+
 
 def _one_permutation(
     hashes: np.ndarray, owners: np.ndarray, num_texts: int, slots: int

@@ -1,19 +1,22 @@
-"""Near-duplicate detection: MinHash-LSH blocking, rapidfuzz verification, connected components.
+"""Near-duplicate detection: MinHash-LSH blocking, order-robust verification, connected components.
 
-The recommended thresholds (design.md, docs/dedup.md): `fuzz.ratio >= 80` on the normalized texts is
-the definition of a near-duplicate; MinHash-LSH only proposes candidates for it. Signatures skip
+The definition (docs/dedup.md): two normalized statements are near-duplicates when `fuzz.ratio >= 80`
+(in order, OCR-2's) or when their sentences, matched in any order, cover each other (sentence score
+>= 80: reordered, dropped or added sentences), unless a number was changed between them (the number
+veto, ocr2_kedro.dedup.sentences). MinHash-LSH only proposes candidates for it. Signatures skip
 boilerplate shingles (those in more than 2% of the texts), so unrelated statements that share contest
 boilerplate agree on almost no slots, and 3-row bands over 576 slots propose near-duplicates (>= 0.2
-Jaccard on the remaining shingles) while background pairs stay ~4*10^-5 of all pairs. Exhaustive
-matching (`exhaustive_pairs`) applies the same definition to every pair and is the yardstick of the
-benchmark.
+Jaccard on the remaining shingles; a set of shingles has no order, so reordering keeps it) while
+background pairs stay ~4*10^-5 of all pairs. Exhaustive matching (`exhaustive_near_duplicates`)
+applies the same definition to every pair and is the yardstick of the benchmark; `exhaustive_pairs`
+is the `fuzz.ratio` part alone.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -29,6 +32,7 @@ from ocr2_kedro.dedup.minhash import (
     shingle_document_frequency,
 )
 from ocr2_kedro.dedup.normalize import normalize_text
+from ocr2_kedro.dedup.sentences import SentenceIndex, sentence_scores
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,28 @@ class NearDuplicateThresholds:
     fallback_bands: int = 96
     fallback_rows: int = 4
     # Candidates whose signatures agree on fewer of their first 256 slots than this are dropped before
-    # rapidfuzz: pairs at fuzz.ratio >= 80 measure >= 0.24 on the benchmark corpus, background
-    # candidates mostly < 0.05 (standard error <= 0.031).
+    # verification: pairs at fuzz.ratio >= 80 measured >= 0.24 on the previous (synthetic) benchmark
+    # corpus, background candidates mostly < 0.05 (standard error <= 0.031).
     min_jaccard: float = 0.1
+    # Candidates below fuzz_threshold are aligned sentence by sentence (the costly step) only when
+    # their signatures agree on >= this share of the first 256 slots: on the benchmark corpus 87% of
+    # the unrelated candidates agree on less, every planted pair that the alignment keeps on more
+    # (reordered, dropped or added sentences leave most shingles in place).
+    align_min_jaccard: float = 0.2
+    # Verification: a candidate is a near-duplicate when `fuzz.ratio >= fuzz_threshold` (in order,
+    # character by character) or when its sentence score reaches `sentence_threshold` (sentences
+    # matched in any order: reordered, dropped or added sentences; see ocr2_kedro.dedup.sentences),
+    # unless numbers veto it. A sentence counts as matched at `fuzz.ratio >= sentence_match` with its
+    # most similar sentence on the other side; the score weighs the shorter text's matched share by
+    # `short_weight` and the longer's by the rest. `number_veto`: sentences that are each other's best
+    # match (>= sentence_match) and each carry a number the other lacks ("n <= 100" / "n <= 2 * 10^5")
+    # make the pair two problems. sentence_threshold > 100 turns the sentence score off;
+    # number_veto false with it gives the plain `fuzz.ratio >= 80` of OCR-2.
     fuzz_threshold: float = 80.0
+    sentence_threshold: float = 80.0
+    sentence_match: float = 70.0
+    short_weight: float = 0.75
+    number_veto: bool = True
     max_bucket: int = 1000
     seed: int = 0
 
@@ -114,16 +136,75 @@ class NearDuplicateThresholds:
 
 
 def verify_pairs(
-    texts: Sequence[str], pairs: np.ndarray, threshold: float
+    texts: Sequence[str],
+    pairs: np.ndarray,
+    threshold: float | None = None,
+    thresholds: NearDuplicateThresholds | None = None,
+    details: dict[str, np.ndarray] | None = None,
+    agreement: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the candidate pairs whose `fuzz.ratio` reaches `threshold`; returns (pairs, scores)."""
+    """Keep the candidate pairs that are near-duplicates; returns (pairs, scores).
+
+    A pair is kept when `fuzz.ratio >= fuzz_threshold` or its sentence score reaches
+    `sentence_threshold`, and the number veto does not fire (`NearDuplicateThresholds`). The score is
+    the larger of the two. `threshold`, when given, overrides `fuzz_threshold`. Sentence alignment
+    runs only where it can change the answer: pairs below the ratio threshold, and pairs above it
+    whose texts do not carry the same numbers. `agreement` (MinHash signature agreement per pair,
+    from the LSH stage) lets pairs below the ratio threshold skip the alignment when it is under
+    `align_min_jaccard`; without it every such pair is aligned (exhaustive search).
+    `details`, when given, receives per input pair the
+    arrays `ratio`, `sentence_score` (NaN where not computed), `number_conflict` and `kept`.
+    """
+    settings = thresholds or NearDuplicateThresholds()
+    if threshold is not None:
+        settings = replace(settings, fuzz_threshold=threshold)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) == 0:
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
     firsts = [texts[i] for i in pairs[:, 0]]
     seconds = [texts[j] for j in pairs[:, 1]]
-    scores = process.cpdist(firsts, seconds, scorer=fuzz.ratio, score_cutoff=threshold, workers=-1)
-    keep = scores >= threshold
-    return pairs[keep], scores[keep].astype(np.float64)
+    ratio = process.cpdist(firsts, seconds, scorer=fuzz.ratio, workers=-1).astype(np.float64)
+    by_ratio = ratio >= settings.fuzz_threshold
+    use_sentences = settings.sentence_threshold <= 100.0
+    need = ~by_ratio if use_sentences else np.zeros(len(pairs), dtype=bool)
+    if agreement is not None:
+        need &= np.asarray(agreement) >= settings.align_min_jaccard
+    sentence_score = np.full(len(pairs), np.nan)
+    conflict = np.zeros(len(pairs), dtype=bool)
+    if use_sentences or settings.number_veto:
+        # Sentences and their numbers, split once per text for all the checks below.
+        index = SentenceIndex(texts, np.unique(pairs))
+        if settings.number_veto:
+            # Above the ratio threshold only a changed number can undo the match: texts with the
+            # same numbers (most copies) skip the alignment.
+            first, second = index.locate(pairs[:, 0]), index.locate(pairs[:, 1])
+            need |= by_ratio & np.fromiter(
+                (
+                    index.sorted_values[a] != index.sorted_values[b]
+                    for a, b in zip(first.tolist(), second.tolist(), strict=True)
+                ),
+                dtype=bool,
+                count=len(pairs),
+            )
+        if need.any():
+            aligned = sentence_scores(
+                texts,
+                pairs[need],
+                sentence_match=settings.sentence_match,
+                short_weight=settings.short_weight,
+                index=index,
+            )
+            sentence_score[need] = aligned.score
+            if settings.number_veto:
+                conflict[need] = aligned.number_conflict
+    by_sentences = use_sentences & (np.nan_to_num(sentence_score) >= settings.sentence_threshold)
+    keep = (by_ratio | by_sentences) & ~conflict
+    scores = np.fmax(ratio, np.where(by_sentences, sentence_score, np.nan))
+    if details is not None:
+        details.update(
+            ratio=ratio, sentence_score=sentence_score, number_conflict=conflict, kept=keep
+        )
+    return pairs[keep], scores[keep]
 
 
 SKETCH_SLOTS = 256
@@ -140,8 +221,9 @@ def find_near_duplicate_pairs(
 
     Steps: shingle document frequencies (one pass) -> boilerplate mask -> signatures per batch, kept
     only as band keys and a 16-bit sketch of the first 256 slots -> LSH candidates -> sketch agreement
-    >= `min_jaccard` -> `fuzz.ratio >= fuzz_threshold`. `timings`, when given, receives seconds per
-    step and counts (candidates, prefiltered, verified).
+    >= `min_jaccard` -> `verify_pairs` (`fuzz.ratio` or sentence score, number veto). `timings`,
+    when given, receives seconds per step and counts (candidates, prefiltered, verified,
+    fallback_texts).
     """
     thresholds = thresholds or NearDuplicateThresholds()
     clock = _Clock(timings)
@@ -168,42 +250,50 @@ def find_near_duplicate_pairs(
     fallback_slots = thresholds.fallback_band_count * thresholds.fallback_rows
     keys = np.empty((len(prepared), thresholds.bands), dtype=np.uint64)
     sketch = np.empty((len(prepared), sketch_slots), dtype=np.uint16)
+    has_kept = np.zeros(len(prepared), dtype=bool)
     fallback = np.zeros(len(prepared), dtype=bool)
-    fallback_keys = []
+    fallback_keys, fallback_sketches = [], []
     for start in range(0, len(prepared), batch_size):
-        signatures, falls_back = hasher.signatures_with_fallback(
-            prepared[start : start + batch_size],
-            batch_size=batch_size,
-            boilerplate=boilerplate,
-            min_kept_share=thresholds.min_kept_share,
+        filtered, kept, falls_back, all_shingles = hasher.filtered_and_fallback_signatures(
+            prepared[start : start + batch_size], boilerplate, thresholds.min_kept_share
         )
-        keys[start : start + len(signatures)] = band_keys(signatures, thresholds.bands)
-        sketch[start : start + len(signatures)] = signatures[:, :sketch_slots]
-        fallback[start : start + len(signatures)] = falls_back
-        if falls_back.any():
+        stop = start + len(filtered)
+        keys[start:stop] = band_keys(filtered, thresholds.bands)
+        sketch[start:stop] = filtered[:, :sketch_slots]
+        has_kept[start:stop] = kept
+        fallback[start:stop] = falls_back
+        if len(all_shingles):
             fallback_keys.append(
-                band_keys(signatures[falls_back, :fallback_slots], thresholds.fallback_band_count)
+                band_keys(all_shingles[:, :fallback_slots], thresholds.fallback_band_count)
             )
+            fallback_sketches.append(all_shingles[:, :sketch_slots].astype(np.uint16))
     clock.lap("minhash")
-    # Two LSH indexes: filtered signatures with the main bands, fallback (all-shingle) signatures with
-    # their stricter bands. A pair is proposed only within one index.
-    if fallback_keys:
-        candidates = _candidates_within(np.flatnonzero(~fallback), keys[~fallback], thresholds)
-    else:
-        candidates = _candidates_within(np.arange(len(prepared)), keys, thresholds)
-    if fallback_keys:
-        candidates = np.concatenate(
-            (
-                candidates,
-                _candidates_within(
-                    np.flatnonzero(fallback), np.concatenate(fallback_keys), thresholds
-                ),
-            )
+    # Two LSH indexes: every text that kept a shingle, on its non-boilerplate shingles with the main
+    # bands; the fallback texts also on all their shingles with the stricter fallback bands. Each
+    # index prefilters its candidates with its own signatures.
+    members = np.flatnonzero(has_kept)
+    candidates = _candidates_within(members, keys[members], thresholds)
+    clock.lap("lsh")
+    agreement = estimated_jaccard(sketch, candidates)
+    keep = agreement >= thresholds.min_jaccard
+    likely, agreement = candidates[keep], agreement[keep]
+    clock.lap("prefilter")
+    fallback_rows = np.flatnonzero(fallback)
+    if len(fallback_rows) > 1:
+        local = lsh_candidate_pairs(
+            keys=np.concatenate(fallback_keys), max_bucket=thresholds.max_bucket
+        )
+        local_agreement = estimated_jaccard(np.concatenate(fallback_sketches), local)
+        fallback_candidates = fallback_rows[local]
+        candidates = np.concatenate((candidates, fallback_candidates))
+        keep = local_agreement >= thresholds.min_jaccard
+        likely, agreement = _unique_pairs(
+            np.concatenate((likely, fallback_candidates[keep])),
+            np.concatenate((agreement, local_agreement[keep])),
+            len(prepared),
         )
     clock.lap("lsh")
-    likely = candidates[estimated_jaccard(sketch, candidates) >= thresholds.min_jaccard]
-    clock.lap("prefilter")
-    pairs, scores = verify_pairs(prepared, likely, thresholds.fuzz_threshold)
+    pairs, scores = verify_pairs(prepared, likely, thresholds=thresholds, agreement=agreement)
     clock.lap("verify")
     clock.count(
         candidates=len(candidates),
@@ -212,6 +302,18 @@ def find_near_duplicate_pairs(
         fallback_texts=int(fallback.sum()),
     )
     return pairs, scores, len(candidates)
+
+
+def _unique_pairs(
+    pairs: np.ndarray, agreement: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pairs, each with the larger of its agreements (a pair proposed by both indexes)."""
+    codes = pairs[:, 0] * n + pairs[:, 1]
+    order = np.argsort(codes, kind="stable")
+    codes, agreement = codes[order], agreement[order]
+    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    codes = codes[starts]
+    return np.stack((codes // n, codes % n), axis=1), np.maximum.reduceat(agreement, starts)
 
 
 def _candidates_within(
@@ -309,6 +411,68 @@ def exhaustive_pairs(
     ]
 
 
+def exhaustive_near_duplicates(
+    texts: Sequence[str],
+    thresholds: NearDuplicateThresholds | None = None,
+    rows: Sequence[int] | None = None,
+    chunk_size: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) that `verify_pairs` keeps, by brute force over all pairs (or all pairs that
+    involve one of `rows`): the yardstick of the LSH pipeline under the same definition.
+
+    Two exhaustive passes find every pair that can pass: `fuzz.ratio` of each row against all texts
+    (`exhaustive_pairs`), and the sentence score of each row against all texts, from each row's
+    sentences matched against every sentence of the corpus (`rapidfuzz.process.cdist`, then a maximum
+    per text). `verify_pairs` then applies the number veto to those pairs.
+    """
+    settings = thresholds or NearDuplicateThresholds()
+    prepared = list(texts)
+    query_rows = (
+        np.arange(len(prepared)) if rows is None else np.asarray(sorted(set(rows)), dtype=np.int64)
+    )
+    found = [exhaustive_pairs(prepared, settings.fuzz_threshold, query_rows, chunk_size)[0]]
+    if settings.sentence_threshold <= 100.0 and len(prepared) > 1:
+        index = SentenceIndex(prepared, np.arange(len(prepared)))
+        owner = np.repeat(np.arange(len(prepared)), index.counts)
+        for row in query_rows.tolist():
+            start, count = int(index.starts[row]), int(index.counts[row])
+            matrix = process.cdist(
+                index.sentences[start : start + count],
+                index.sentences,
+                scorer=fuzz.ratio,
+                score_cutoff=settings.sentence_match,
+                dtype=np.float32,
+                workers=-1,
+            ).astype(np.float64)
+            weights = np.where(matrix >= settings.sentence_match, matrix / 100.0, 0.0)
+            # Coverage of the row by each text: its sentences' best twin within that text ...
+            best_in_text = np.maximum.reduceat(weights, index.starts, axis=1)
+            lengths = index.lengths[start : start + count]
+            cover_row = lengths @ best_in_text / index.totals[row]
+            # ... and of each text by the row: every sentence's best twin among the row's.
+            best_of_sentence = weights.max(axis=0)
+            cover_text = (
+                np.bincount(owner, best_of_sentence * index.lengths, len(prepared)) / index.totals
+            )
+            row_is_short = index.totals[row] <= index.totals
+            short = np.where(row_is_short, cover_row, cover_text)
+            long = np.where(row_is_short, cover_text, cover_row)
+            score = 100.0 * (settings.short_weight * short + (1.0 - settings.short_weight) * long)
+            partners = np.flatnonzero(score >= settings.sentence_threshold)
+            partners = partners[partners != row]
+            found.append(
+                np.stack((np.minimum(partners, row), np.maximum(partners, row)), axis=1).astype(
+                    np.int64
+                )
+            )
+    candidates = np.concatenate(found)
+    if len(candidates) == 0:
+        return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
+    codes = np.unique(candidates[:, 0] * len(prepared) + candidates[:, 1])
+    candidates = np.stack((codes // len(prepared), codes % len(prepared)), axis=1)
+    return verify_pairs(prepared, candidates, thresholds=settings)
+
+
 def connected_clusters(n: int, pairs: np.ndarray) -> np.ndarray:
     """Cluster id per item (0..k-1, numbered by first appearance) from the undirected edges `pairs`."""
     if n == 0:
@@ -331,7 +495,8 @@ def cluster_near_duplicates(texts: list[str], **thresholds) -> list[int]:
     """A cluster id per text: texts linked by a chain of near-duplicate pairs share an id.
 
     Keyword arguments override `NearDuplicateThresholds` (shingle_size, num_perm, minhash_passes,
-    bands, boilerplate_df, boilerplate_min_texts, min_kept_share, min_jaccard, fuzz_threshold,
+    bands, boilerplate_df, boilerplate_min_texts, min_kept_share, fallback_bands, fallback_rows,
+    min_jaccard, fuzz_threshold, sentence_threshold, sentence_match, short_weight, number_veto,
     max_bucket, seed); defaults are the recommended thresholds.
     """
     settings = NearDuplicateThresholds.from_dict(thresholds)

@@ -3,8 +3,15 @@
 The subprocess runs `python -m ocr2_kedro.training.worker SPEC` on every rank. SPEC is a JSON file
 holding everything the stage needs (model path, tokenized data file, trainer settings, DeepSpeed
 config); rank 0 writes the result next to it. The parent streams the launcher's output into its log
-and fails on a non-zero exit. MLflow logging from rank 0 goes into the caller's run through
-MLFLOW_RUN_ID / MLFLOW_TRACKING_URI.
+and fails on a non-zero exit: both launchers kill the other ranks when one exits non-zero and exit
+with its status, so a failing rank fails the node instead of leaving the others waiting in a
+collective. MLflow logging from rank 0 goes into the caller's run through MLFLOW_RUN_ID /
+MLFLOW_TRACKING_URI (the deepspeed runner forwards every MLFLOW_* variable, to other nodes too).
+
+On a machine without GPUs the same commands run on CPU: the deepspeed runner picks DeepSpeed's CPU
+accelerator by itself and `--num_gpus N` starts N processes, which train over gloo
+(trainer.allow_cpu_deepspeed); tests/training/test_deepspeed.py and test_launcher.py run both
+launchers so.
 """
 
 from __future__ import annotations
