@@ -78,7 +78,8 @@ class DatasetVersionsHook:
                 self.written[dataset_name] = version
                 self._tag(f"data.written.{dataset_name}", version)
 
-    @hook_impl
+    # Before kedro-mlflow's own after_pipeline_run, which ends the run.
+    @hook_impl(tryfirst=True)
     def after_pipeline_run(self) -> None:
         if mlflow.active_run() is not None and (self.read or self.written):
             mlflow.log_dict({"read": self.read, "written": self.written}, "dataset_versions.json")
@@ -160,7 +161,7 @@ class PipelineTimingHook:
             owner = self._owner.get(node.name, "other")
             self.seconds[owner] = self.seconds.get(owner, 0.0) + time.perf_counter() - started
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # while kedro-mlflow's run is still open
     def after_pipeline_run(self) -> None:
         if not self.seconds:
             return
