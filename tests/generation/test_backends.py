@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 
 from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
 from tests.support.openai_server import serve
@@ -98,9 +101,19 @@ def test_vllm_backend_on_embedded_model(embedded_model_dir):
         },
     }
     sampling = SamplingConfig(temperature=0.0, max_tokens=24)
-    with create_backend(config) as backend:
-        completions = backend.generate(requests(3), sampling)
-    assert [c.request_id for c in completions] == ["r0", "r1", "r2"]
-    assert all(c.text.strip() and 0 < c.num_output_tokens <= 24 for c in completions)
-    # Greedy decoding of the same prompt is deterministic.
-    assert len({c.text for c in completions}) == 1
+    affinity, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    texts = []
+    # Two engines in a row, as a run's nodes open them: on CPU both run in this process.
+    for _ in range(2):
+        with create_backend(config) as backend:
+            assert backend.in_process
+            completions = backend.generate(requests(3), sampling)
+        assert [c.request_id for c in completions] == ["r0", "r1", "r2"]
+        assert all(c.text.strip() and 0 < c.num_output_tokens <= 24 for c in completions)
+        texts += [c.text for c in completions]
+    # Greedy decoding of the same prompt is deterministic, across engines too.
+    assert len(set(texts)) == 1
+    # The engine leaves the process as it found it: every core and thread for training and the
+    # sandbox, and no vLLM settings behind in the environment.
+    assert os.sched_getaffinity(0) == affinity and torch.get_num_threads() == threads
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ

