@@ -2,5 +2,11 @@
 
 from .hf_checkpoint import HFCheckpointDataset
 from .native_source import NativeSourceDataset
+from .streaming_parquet import StreamingParquetDataset, write_batches
 
-__all__ = ["HFCheckpointDataset", "NativeSourceDataset"]
+__all__ = [
+    "HFCheckpointDataset",
+    "NativeSourceDataset",
+    "StreamingParquetDataset",
+    "write_batches",
+]

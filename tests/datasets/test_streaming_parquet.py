@@ -1,0 +1,56 @@
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from kedro.io.core import DatasetError, Version
+
+from ocr2_kedro.datasets import StreamingParquetDataset
+
+
+def frame(start: int, rows: int) -> pl.DataFrame:
+    return pl.DataFrame({"id": list(range(start, start + rows)), "text": ["x" * 10] * rows})
+
+
+def written_file(tmp_path) -> str:
+    (path,) = [p for p in tmp_path.rglob("*.parquet") if p.is_file()]
+    return str(path)
+
+
+def test_lazy_frame_is_sunk_in_row_groups_and_loads_lazily(tmp_path):
+    dataset = StreamingParquetDataset(
+        filepath=str(tmp_path / "t.parquet"), save_args={"row_group_size": 100}
+    )
+    dataset.save(frame(0, 1000).lazy().filter(pl.col("id") % 2 == 0))
+    loaded = dataset.load()
+    assert isinstance(loaded, pl.LazyFrame)
+    assert loaded.collect()["id"].to_list() == list(range(0, 1000, 2))
+    assert pq.ParquetFile(written_file(tmp_path)).metadata.num_row_groups == 5
+
+
+def test_batches_are_written_one_at_a_time_into_one_versioned_table(tmp_path):
+    dataset = StreamingParquetDataset(
+        filepath=str(tmp_path / "t.parquet"), version=Version(None, None)
+    )
+    dataset.save(frame(i * 10, 10) for i in range(3))
+    assert dataset.load().collect()["id"].to_list() == list(range(30))
+    metadata = pq.ParquetFile(written_file(tmp_path)).metadata
+    assert metadata.num_rows == 30 and metadata.num_row_groups == 3
+
+
+def test_a_failed_save_leaves_no_table_behind(tmp_path):
+    dataset = StreamingParquetDataset(filepath=str(tmp_path / "t.parquet"))
+
+    def batches():
+        yield frame(0, 10)
+        raise RuntimeError("driver killed")
+
+    with pytest.raises(DatasetError, match="driver killed"):
+        dataset.save(batches())
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(DatasetError, match="empty DataFrame with the table's schema"):
+        dataset.save(iter([]))
+    assert not dataset.exists()
+
+
+def test_refuses_other_formats(tmp_path):
+    with pytest.raises(DatasetError, match="parquet only"):
+        StreamingParquetDataset(filepath=str(tmp_path / "t.csv"), file_format="csv")
