@@ -36,6 +36,34 @@ def _environment(values: dict[str, str]):
                 os.environ[name] = value
 
 
+def _unscannable(module) -> bool:
+    """Whether vLLM's kernel registration would crash scanning `module`: it calls
+    `hasattr(value, "__dict__")` on every module attribute, and an unbound context-local proxy
+    (Flask's `request`, `current_app`, ...) raises RuntimeError there instead of AttributeError."""
+    namespace = getattr(module, "__dict__", None) or {}
+    for value in list(namespace.values()):
+        try:
+            hasattr(value, "__dict__")
+        except Exception:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _modules_hidden_from_kernel_scan():
+    """Under `kedro run` the kedro CLI has imported every plugin's CLI, Flask among them
+    (kedro-mlflow's `ui`). An engine built in this process scans `sys.modules` while it starts
+    (vllm.triton_utils.dispatcher); modules it cannot scan are out of `sys.modules` meanwhile. None
+    of them is a module vLLM needs."""
+    hidden = {name: module for name, module in list(sys.modules.items()) if _unscannable(module)}
+    for name in hidden:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        sys.modules.update(hidden)
+
+
 @contextlib.contextmanager
 def _spawn_without_main_module():
     """Keep vLLM's spawned engine processes from re-importing the parent's `__main__`.
@@ -132,7 +160,10 @@ class VLLMBackend(BackendBase):
         self.per_request_seeds = per_request_seeds
         self.in_process = in_process
         started = time.perf_counter()
-        with _environment(environment), _spawn_without_main_module():
+        isolation = (
+            _modules_hidden_from_kernel_scan() if in_process else _spawn_without_main_module()
+        )
+        with _environment(environment), isolation:
             self._llm = LLM(**kwargs)
         logger.info("vLLM engine for %s ready in %.1fs", model, time.perf_counter() - started)
 
