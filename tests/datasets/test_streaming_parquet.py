@@ -1,9 +1,12 @@
+import json
+
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from kedro.io.core import DatasetError, Version
 
 from ocr2_kedro.datasets import StreamingParquetDataset
+from ocr2_kedro.datasets.streaming_parquet import StreamingNdjsonDataset
 
 
 def frame(start: int, rows: int) -> pl.DataFrame:
@@ -54,3 +57,39 @@ def test_a_failed_save_leaves_no_table_behind(tmp_path):
 def test_refuses_other_formats(tmp_path):
     with pytest.raises(DatasetError, match="parquet only"):
         StreamingParquetDataset(filepath=str(tmp_path / "t.csv"), file_format="csv")
+
+
+def test_a_failed_write_closes_the_batch_generator(tmp_path):
+    closed = []
+
+    def batches():
+        try:
+            yield frame(0, 10)
+            yield pl.DataFrame({"other": [1]})  # not the table's schema
+        finally:
+            closed.append(True)
+
+    dataset = StreamingParquetDataset(filepath=str(tmp_path / "t.parquet"))
+    generator = batches()
+    with pytest.raises(DatasetError):
+        dataset.save(generator)
+    assert closed == [True]
+
+
+def test_ndjson_is_sunk_from_a_lazy_frame_or_written_batch_by_batch(tmp_path):
+    dataset = StreamingNdjsonDataset(
+        filepath=str(tmp_path / "t.jsonl"), version=Version(None, None)
+    )
+    dataset.save(frame(0, 100).lazy().filter(pl.col("id") < 5))
+    loaded = dataset.load()
+    assert isinstance(loaded, pl.LazyFrame)
+    assert loaded.collect()["id"].to_list() == list(range(5))
+
+    batches = StreamingNdjsonDataset(filepath=str(tmp_path / "b.jsonl"))
+    batches.save(frame(i * 3, 3) for i in range(3))
+    lines = (tmp_path / "b.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == list(range(9))
+    with pytest.raises(DatasetError, match="no batch to write"):
+        batches.save(iter([]))
+    with pytest.raises(DatasetError, match="ndjson only"):
+        StreamingNdjsonDataset(filepath=str(tmp_path / "t.csv"), file_format="csv")

@@ -1,11 +1,13 @@
-"""Resumable generation: chunks written as they finish, reruns complete only what is missing, and a
-job killed with SIGKILL part-way ends with every request exactly once."""
+"""Resumable, sharded generation: chunks written as they finish, reruns complete only what is
+missing, a job killed with SIGKILL part-way ends with every request exactly once, and drivers split
+a job into disjoint chunk ranges that a later run collects."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +15,20 @@ import time
 import polars as pl
 import pytest
 
-from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
-from ocr2_kedro.generation.resumable import ShardStore, generate_resumable
+from ocr2_kedro.generation import ChatRequest, Completion, SamplingConfig, create_backend
+from ocr2_kedro.generation.resumable import (
+    STALE_TEMPORARY_S,
+    Completions,
+    Drivers,
+    IncompleteShardsError,
+    ShardStore,
+    chunked,
+    frame_chunks,
+    generate_resumable,
+    read_completions,
+    rebatched,
+    run_shards,
+)
 from tests.conftest import REPO
 from tests.generation.resume_driver import prompt
 from tests.support.openai_server import serve
@@ -114,10 +128,160 @@ def test_duplicate_request_ids_are_refused(tmp_path):
         generate_resumable(chat(1) * 2, SamplingConfig(), lambda: None, shard_dir=tmp_path)
 
 
-def test_stale_temporary_chunk_is_discarded(tmp_path):
-    (tmp_path / ".tmp-chunk-x.parquet.123").write_bytes(b"half a parquet file")
+def test_stale_temporary_chunks_are_discarded_but_not_a_live_writers(tmp_path):
+    host = socket.gethostname()
+    old = tmp_path / ".tmp-chunk-a.parquet@elsewhere@1"
+    dead = tmp_path / f".tmp-chunk-b.parquet@{host}@{dead_pid()}"
+    live = tmp_path / f".tmp-chunk-c.parquet@{host}@{os.getpid()}"
+    other_node = tmp_path / ".tmp-chunk-d.parquet@another-node@1"
+    for path in (old, dead, live, other_node):
+        path.write_bytes(b"half a parquet file")
+    long_ago = time.time() - STALE_TEMPORARY_S - 60
+    os.utime(old, (long_ago, long_ago))
     assert ShardStore(tmp_path).load() == {}
-    assert not list(tmp_path.glob(".tmp-*"))
+    # A driver on another node (shared directory) may be writing its chunk right now.
+    assert sorted(p.name for p in tmp_path.glob(".tmp-*")) == sorted([live.name, other_node.name])
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+class EchoBackend:
+    """Answers every request with a code block naming it; counts what it was asked."""
+
+    model_name = "echo"
+
+    def __init__(self, fail: set[str] = frozenset()) -> None:
+        self.asked: list[str] = []
+        self.fail = set(fail)
+
+    def generate(self, requests, sampling):
+        self.asked.extend(r.request_id for r in requests)
+        return [
+            Completion(r.request_id, "", "error", 0, "echo", error="injected")
+            if r.request_id in self.fail
+            else Completion(
+                r.request_id, f"```python\nprint({r.request_id!r})\n```", "stop", 5, "echo"
+            )
+            for r in requests
+        ]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def run_driver(requests, shard_dir, backend, *, count=1, index=0, require_complete=False):
+    return run_shards(
+        chunked(requests, 3),
+        Completions(ShardStore(shard_dir), SamplingConfig(max_tokens=4), lambda: backend),
+        shard_dir=shard_dir,
+        chunk_size=3,
+        drivers=Drivers(count, index),
+        require_complete=require_complete,
+    )
+
+
+def test_drivers_complete_disjoint_chunk_ranges_that_a_collecting_run_reads(tmp_path):
+    requests = chat(20)  # chunks of 3: 0..6, the last one of 2
+    first, second = EchoBackend(), EchoBackend()
+    report = run_driver(requests, tmp_path, first, count=2, index=0)
+    assert report.chunks == 7 and report.completed_chunks == [0, 2, 4, 6]
+    assert report.incomplete_chunks == [1, 3, 5]  # the other driver's
+    # Chunk i is requests [3i, 3i + 3): driver 0 asked for chunks 0, 2, 4, 6 only.
+    assert first.asked == [
+        f"q{i:02d}" for c in (0, 2, 4, 6) for i in range(3 * c, min(3 * c + 3, 20))
+    ]
+
+    # A collecting run that must not generate names what is missing, and sends nothing.
+    none = EchoBackend()
+    with pytest.raises(IncompleteShardsError, match=r"3 of 7 chunks are not done.*chunks 1, 3, 5"):
+        run_driver(requests, tmp_path, none, require_complete=True)
+    assert none.asked == []
+
+    run_driver(requests, tmp_path, second, count=2, index=1)
+    assert not set(first.asked) & set(second.asked)
+    assert sorted(first.asked + second.asked) == [r.request_id for r in requests]
+    files = [chunk_ids(tmp_path)]
+    assert sorted(rid for ids in files[0] for rid in ids) == [r.request_id for r in requests]
+
+    collecting = run_driver(requests, tmp_path, none, require_complete=True)
+    assert collecting.complete and collecting.requests_sent == 0 and none.asked == []
+    store = ShardStore(tmp_path)
+    read = [
+        c
+        for i, ids in enumerate(chunked([r.request_id for r in requests], 3))
+        for c in read_completions(store, i, ids)
+    ]
+    assert [c.request_id for c in read] == [r.request_id for r in requests]
+    assert read[4].text == "```python\nprint('q04')\n```"
+
+
+def test_failed_requests_are_kept_apart_read_as_errors_and_retried(tmp_path):
+    requests = chat(6)
+    flaky = EchoBackend(fail={"q04"})
+    report = run_driver(requests, tmp_path, flaky)
+    assert (report.requests_failed, report.incomplete_chunks) == (1, [1])
+    store = ShardStore(tmp_path)
+    assert not store.is_done(1, ["q03", "q04", "q05"])
+    chunk = read_completions(store, 1, ["q03", "q04", "q05"])
+    assert [(c.request_id, c.finish_reason, c.error) for c in chunk] == [
+        ("q03", "stop", None),
+        ("q04", "error", "injected"),
+        ("q05", "stop", None),
+    ]
+    healthy = EchoBackend()
+    assert run_driver(requests, tmp_path, healthy).complete
+    assert healthy.asked == ["q04"]
+    # The retried chunk is one file again, and no failure is left on record.
+    assert sorted(len(ids) for ids in chunk_ids(tmp_path)) == [3, 3]
+    assert not list((tmp_path / "errors").glob("*.parquet"))
+
+
+def test_a_request_never_tried_is_an_error_when_read(tmp_path):
+    run_driver(chat(6), tmp_path, EchoBackend(), count=2, index=0)
+    with pytest.raises(IncompleteShardsError, match="chunk 1 .* lacks 3 of its 3 requests"):
+        read_completions(ShardStore(tmp_path), 1, ["q03", "q04", "q05"])
+
+
+def test_a_new_chunk_size_reuses_every_stored_completion(tmp_path):
+    generate_resumable(chat(7), SamplingConfig(), EchoBackend, shard_dir=tmp_path, chunk_size=2)
+    again = EchoBackend()
+    result = generate_resumable(
+        chat(7), SamplingConfig(), lambda: again, shard_dir=tmp_path, chunk_size=3
+    )
+    assert again.asked == []
+    assert [c.request_id for c in result] == [f"q{i:02d}" for i in range(7)]
+
+
+def test_drivers_from_parameters():
+    assert Drivers.from_params(None) == Drivers(1, 0)
+    # Strings, as `oc.env` gives them; a 1-based array (--array=1-4) through first_index.
+    slurm = Drivers.from_params({"count": "4", "index": "4", "first_index": "1"})
+    assert slurm == Drivers(4, 3) and slurm.owns(7) and not slurm.owns(8)
+    with pytest.raises(ValueError, match=r"must be in \[0, 2\)"):
+        Drivers.from_params({"count": 2, "index": 2})
+
+
+def test_frame_chunks_stream_in_order_and_rebatch(tmp_path):
+    frame = pl.DataFrame({"i": list(range(10))})
+    path = tmp_path / "t.parquet"
+    frame.write_parquet(path, row_group_size=3)
+    for source in (frame, pl.scan_parquet(path)):
+        assert [c["i"].to_list() for c in frame_chunks(source, 4)] == [
+            [0, 1, 2, 3],
+            [4, 5, 6, 7],
+            [8, 9],
+        ]
+    schema = pl.Schema({"i": pl.Int64})
+    batches = rebatched(frame_chunks(frame, 4), 6, schema)
+    assert [b.height for b in batches] == [8, 2]
+    assert [b.schema for b in rebatched([], 6, schema)] == [schema]
 
 
 @pytest.mark.slow

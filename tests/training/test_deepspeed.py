@@ -1,8 +1,9 @@
 """DeepSpeed ZeRO-2 and ZeRO-3 on CPU through gloo, two processes started by the launcher subprocess.
 
 Each launcher runs for real once: `deepspeed` (what conf/paper uses) with ZeRO-2, `torchrun` with
-ZeRO-3, so both launchers and both stages are covered by two runs instead of four. The first
-DeepSpeed use compiles a small op (about 80 s, cached under ~/.cache/torch_extensions).
+ZeRO-3, so both launchers and both stages are covered by two runs instead of four. Both ranks
+memory-map the same tokenized dataset folder. The first DeepSpeed use compiles a small op (about 80 s,
+cached under ~/.cache/torch_extensions).
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import socket
 
 import mlflow
+import polars as pl
 import pytest
-from transformers import AutoTokenizer
 
 from ocr2_kedro.training import (
     DistributedSettings,
     TrainerSettings,
-    build_generation_examples,
+    build_examples,
     launch_stage,
-    tokenize_examples,
+    tokenize_to_disk,
 )
 from tests.conftest import REPO
 
@@ -32,8 +33,8 @@ def _free_port() -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize(("zero", "launcher"), [("zero2", "deepspeed"), ("zero3", "torchrun")])
 def test_two_process_deepspeed_on_cpu(tiny_model_dir, export_rows, tmp_path, zero, launcher):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    rows, _ = tokenize_examples(tokenizer, build_generation_examples(export_rows).examples, 128)
+    examples = pl.concat(list(build_examples(pl.DataFrame(export_rows)).stage1))
+    tokenized = tokenize_to_disk(examples, tiny_model_dir, tmp_path / "tokenized", 128)
     settings = TrainerSettings(
         max_length=128, max_steps=4, per_device_train_batch_size=1, save_steps=2, learning_rate=1e-3
     )
@@ -50,7 +51,12 @@ def test_two_process_deepspeed_on_cpu(tiny_model_dir, export_rows, tmp_path, zer
     try:
         with mlflow.start_run() as run:
             result = launch_stage(
-                str(tiny_model_dir), rows, tmp_path / "run", settings, distributed, "stage1"
+                str(tiny_model_dir),
+                tokenized.path,
+                tmp_path / "run",
+                settings,
+                distributed,
+                "stage1",
             )
         client = mlflow.MlflowClient()
         assert [m.step for m in client.get_metric_history(run.info.run_id, "stage1.loss")] == [
@@ -64,6 +70,10 @@ def test_two_process_deepspeed_on_cpu(tiny_model_dir, export_rows, tmp_path, zer
         mlflow.set_tracking_uri(previous_uri)
     assert result.metrics["deepspeed"] == 1.0
     assert result.metrics["world_size"] == 2.0
+    assert result.metrics["examples"] == tokenized.examples
+    assert result.metrics["trained_tokens"] == tokenized.trained_tokens
+    # The ranks read the folder in place: the spec names it, no copy of the rows is written.
+    assert not (tmp_path / "run" / "train_data").exists()
     assert result.global_step == 4
     assert [h["step"] for h in result.history] == [1.0, 2.0, 3.0, 4.0]
     # DeepSpeed's own checkpoint layout (partitioned optimizer states) inside the trainer's.

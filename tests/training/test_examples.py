@@ -10,12 +10,17 @@ from ocr2_kedro.pipelines.generation.nodes import build_generation_requests
 from ocr2_kedro.schemas import PROBLEM, VERIFICATION, conform
 from ocr2_kedro.training import (
     CRITIQUE,
+    EXAMPLE_SCHEMA,
     GENERATION,
     ExampleFilters,
     build_critique_examples,
+    build_examples,
     build_generation_examples,
+    critique_copies,
+    examples_from_frame,
     mix_stage2,
 )
+from ocr2_kedro.training.examples import CRITIQUE_KIND, GENERATION_KIND, skip_reason
 
 
 def test_default_filters_keep_every_row_for_stage1(export_rows):
@@ -142,7 +147,11 @@ def test_stage1_user_message_is_the_prompt_the_teacher_answered(language, test_t
         pl.DataFrame(schema=schemas.CRITIQUE),
         pl.DataFrame(schema=VERIFICATION),
     )
+    if not isinstance(export, pl.DataFrame):  # the export node returns its batches
+        export = pl.concat(list(export))
     (example,) = build_generation_examples(export.to_dicts()).examples
+    # The streaming builder the training node uses gives the same example.
+    assert examples_from_frame(pl.concat(list(build_examples(export.lazy()).stage1))) == [example]
     assert example["prompt"] == [{"role": "user", "content": requests["prompt"][0]}]
     assert example["prompt"][0]["content"] == solution_prompt(
         "Return the sum of nums.",
@@ -157,3 +166,119 @@ def test_stage1_user_message_is_the_prompt_the_teacher_answered(language, test_t
         assert "`total`" in example["prompt"][0]["content"]
         expected = "Starter code" if language == "python" else "JSON array of the arguments"
         assert expected in example["prompt"][0]["content"]
+
+
+# --- Streaming: build_examples over a scanned export ------------------------------------------
+
+
+def _scanned(rows: list[dict], tmp_path) -> pl.LazyFrame:
+    """The export as the catalog loads it: a parquet scan, here in row groups of 2 rows."""
+    path = tmp_path / "export.parquet"
+    pl.DataFrame(rows).write_parquet(path, row_group_size=2)
+    return pl.scan_parquet(path)
+
+
+def test_streamed_examples_equal_the_row_by_row_ones(export_rows, tmp_path):
+    export = _scanned(export_rows, tmp_path)
+    batches = build_examples(export, system_prompt="Be terse.", batch_rows=2)
+    stage1 = pl.concat(list(batches.stage1))
+    assert stage1.schema == EXAMPLE_SCHEMA
+    assert (
+        examples_from_frame(stage1)
+        == build_generation_examples(export_rows, system_prompt="Be terse.").examples
+    )
+    stage2 = examples_from_frame(pl.concat(list(batches.stage2)))
+    critiques = build_critique_examples(export_rows, system_prompt="Be terse.").examples
+    key = lambda e: (e["kind"], e["id"])  # noqa: E731
+    assert sorted(stage2, key=key) == sorted(examples_from_frame(stage1) + critiques, key=key)
+    rejects = batches.rejects.collect()
+    assert rejects.schema == schemas.REJECT
+    assert rejects.select("source", "record_id", "detail").rows() == [
+        ("critique", "g3", "no critique"),
+        ("critique", "g4", "no critique"),
+    ]
+    assert rejects["reason"].to_list() == ["no", "no"]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"judgements": ["right"]},
+        {"judgements": ["right", "none"]},
+        {"min_pass_rate": 1.0},
+        {"min_pass_rate": 0.5, "keep_unverified": False},
+        {"languages": ["cpp"]},
+    ],
+)
+def test_vectorized_skip_reasons_match_the_row_level_ones(export_rows, filters):
+    """The polars expressions the streaming path uses give the reasons `skip_reason` gives."""
+    rows = [
+        *export_rows,
+        {**export_rows[0], "id": "blank", "question": "  \n", "solution": ""},
+        {**export_rows[1], "id": "fortran", "language": "fortran"},
+        {**export_rows[1], "id": "nolang", "language": None, "judgement": ""},
+    ]
+    parsed = ExampleFilters.from_dict(filters)
+    expected = sorted(
+        (kind.name, str(row["id"]), reason)
+        for kind in (GENERATION_KIND, CRITIQUE_KIND)
+        for row in rows
+        if (reason := skip_reason(row, kind, parsed)) is not None
+    )
+    rejects = build_examples(pl.DataFrame(rows), filters).rejects.collect()
+    assert sorted(rejects.select("source", "record_id", "detail").rows()) == expected
+    assert rejects["reason"].to_list() == [d.split(" ", 1)[0] for d in rejects["detail"]]
+
+
+def test_an_export_without_optional_columns_streams(export_rows):
+    """An export written before the export carried test_type (and without critiques at all)."""
+    export = pl.DataFrame(export_rows).drop("qwq_critique", "judgement")
+    batches = build_examples(export.lazy())
+    assert pl.concat(list(batches.stage1)).height == 4
+    assert set(pl.concat(list(batches.stage2))["kind"]) == {GENERATION}
+    assert batches.rejects.collect()["detail"].to_list() == ["no critique"] * 4
+
+
+def _many_rows(count: int) -> list[dict]:
+    from tests.training.conftest import export_row
+
+    return [
+        export_row(
+            f"r{i}", "q1", critique="Fine." if i % 2 else None, judgement="right" if i % 2 else None
+        )
+        for i in range(count)
+    ]
+
+
+def _critique_ids(export: pl.DataFrame, ratio: float | None, seed: int) -> list[str]:
+    stage2 = pl.concat(list(build_examples(export, critique_ratio=ratio, seed=seed).stage2))
+    return stage2.filter(pl.col("kind") == CRITIQUE)["id"].to_list()
+
+
+def test_stage2_selection_is_deterministic_and_close_to_the_ratio():
+    export = pl.DataFrame(_many_rows(2_000))  # 2,000 generation examples, 1,000 with a critique
+    assert len(_critique_ids(export, None, 0)) == 1_000
+    # 0.25 x 2,000 = 500 wanted of 1,000: each kept with probability 1/2 (sd ~16).
+    picked = _critique_ids(export, 0.25, seed=7)
+    assert abs(len(picked) - 500) < 60
+    assert len(set(picked)) == len(picked)
+    assert _critique_ids(export, 0.25, seed=7) == picked  # the same on every run
+    assert _critique_ids(export, 0.25, seed=8) != picked  # the seed decides
+    # The same row is chosen whatever the batches: the decision is per row.
+    assert sorted(
+        pl.concat(
+            list(build_examples(export, critique_ratio=0.25, seed=7, batch_rows=7).stage2)
+        ).filter(pl.col("kind") == CRITIQUE)["id"]
+    ) == sorted(picked)
+    # 1.25 x 2,000 = 2,500 from 1,000: each critique 2 or 3 times.
+    upsampled = _critique_ids(export, 1.25, seed=7)
+    copies = pl.Series(upsampled).value_counts()["count"]
+    assert set(copies) == {2, 3} and abs(len(upsampled) - 2_500) < 60
+    assert _critique_ids(export, 0.0, seed=7) == []
+    assert critique_copies("r1", 7, 3.0) == 3
+
+
+def test_negative_critique_ratio_is_an_error(export_rows):
+    with pytest.raises(ValueError, match="critique_ratio"):
+        build_examples(pl.DataFrame(export_rows), critique_ratio=-1)

@@ -1,8 +1,9 @@
 """Launch an SFT stage: in this process, or through the `deepspeed` / `torchrun` launcher as a subprocess.
 
 The subprocess runs `python -m ocr2_kedro.training.worker SPEC` on every rank. SPEC is a JSON file
-holding everything the stage needs (model path, tokenized data file, trainer settings, DeepSpeed
-config); rank 0 writes the result next to it. The parent streams the launcher's output into its log
+holding everything the stage needs (model path, the tokenized dataset folder, trainer settings,
+DeepSpeed config); rank 0 writes the result next to it. Every rank memory-maps the same dataset
+folder (`datasets.load_from_disk`), so the data is on disk once and in the page cache once per node. The parent streams the launcher's output into its log
 and fails on a non-zero exit: both launchers kill the other ranks when one exits non-zero and exit
 with its status, so a failing rank fails the node instead of leaving the others waiting in a
 collective. MLflow logging from rank 0 goes into the caller's run through MLFLOW_RUN_ID /
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DistributedSettings, TrainerSettings, load_deepspeed_config
-from .trainer import TrainResult, train_sft
+from .trainer import TrainResult, load_train_dataset, train_sft
 
 logger = logging.getLogger(__name__)
 
@@ -109,15 +110,30 @@ def run_streaming(
         )
 
 
+def dataset_folder(data: Any, output_dir: Path) -> str:
+    """A folder the ranks can `load_from_disk`: `data` itself when it is one, else `data` (a Dataset
+    or rows of input_ids and labels) saved under output_dir/train_data."""
+    if isinstance(data, (str, os.PathLike)):
+        return str(Path(data).resolve())
+    folder = output_dir / "train_data"
+    shutil.rmtree(folder, ignore_errors=True)
+    load_train_dataset(data).save_to_disk(str(folder))
+    return str(folder.resolve())
+
+
 def launch_stage(
     model_path: str,
-    rows: list[dict[str, Any]],
+    data: Any,
     output_dir: str | Path,
     settings: TrainerSettings,
     distributed: DistributedSettings,
     stage: str,
 ) -> TrainResult:
-    """Train one stage in this process (launcher `none`) or across processes / GPUs / nodes."""
+    """Train one stage in this process (launcher `none`) or across processes / GPUs / nodes.
+
+    data: the tokenized dataset folder (`data.tokenize_to_disk(...).path`), a Dataset, or rows of
+    input_ids and labels (see `trainer.load_train_dataset`).
+    """
     output_dir = Path(output_dir)
     deepspeed_config = (
         load_deepspeed_config(distributed.deepspeed_config)
@@ -126,18 +142,13 @@ def launch_stage(
     )
     if distributed.launcher == "none":
         return train_sft(
-            model_path, rows, output_dir, settings, stage=stage, deepspeed_config=deepspeed_config
+            model_path, data, output_dir, settings, stage=stage, deepspeed_config=deepspeed_config
         )
 
     import mlflow
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    data_path = output_dir / "train_rows.jsonl"
-    with data_path.open("w") as handle:
-        for row in rows:
-            handle.write(
-                json.dumps({"input_ids": row["input_ids"], "labels": row["labels"]}) + "\n"
-            )
+    data_path = dataset_folder(data, output_dir)
     result_path = output_dir / "result.json"
     result_path.unlink(missing_ok=True)
     spec_path = output_dir / "spec.json"
@@ -145,7 +156,7 @@ def launch_stage(
         json.dumps(
             {
                 "model_path": str(model_path),
-                "data_path": str(data_path.resolve()),
+                "dataset_path": data_path,
                 "output_dir": str(output_dir.resolve()),
                 "settings": settings.to_dict(),
                 "deepspeed_config": deepspeed_config,

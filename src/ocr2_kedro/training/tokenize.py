@@ -34,23 +34,29 @@ def tokenize_example(tokenizer: Any, example: dict[str, Any], max_length: int) -
     return {"input_ids": input_ids, "labels": labels, "prompt_tokens": len(prompt_ids)}
 
 
+def untrainable_reason(tokens: dict[str, Any], max_length: int) -> str | None:
+    """Why a tokenized example has nothing to train on (its prompt fills max_length), or None."""
+    if all(label == IGNORE_INDEX for label in tokens["labels"]):
+        return f"prompt ({tokens['prompt_tokens']} tokens) fills max_length {max_length}"
+    return None
+
+
 def tokenize_examples(
     tokenizer: Any, examples: Iterable[dict[str, Any]], max_length: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Tokenized rows (input_ids, labels, id, kind) and the examples skipped with the reason.
 
     An example whose prompt alone fills `max_length` has no trainable token left and is skipped.
+    In one process, as Python lists: for small inputs and as the reference for
+    `data.tokenize_to_disk`, which does the same into a memory-mapped dataset.
     """
     rows, skipped = [], []
     for example in examples:
         tokens = tokenize_example(tokenizer, example, max_length)
-        if all(label == IGNORE_INDEX for label in tokens["labels"]):
+        reason = untrainable_reason(tokens, max_length)
+        if reason is not None:
             skipped.append(
-                {
-                    "id": str(example.get("id")),
-                    "kind": str(example.get("kind")),
-                    "reason": f"prompt ({tokens['prompt_tokens']} tokens) fills max_length {max_length}",
-                }
+                {"id": str(example.get("id")), "kind": str(example.get("kind")), "reason": reason}
             )
             continue
         rows.append(

@@ -5,6 +5,11 @@ rows of at most `max_length` tokens and the batch is flattened into one sequence
 restart at every example. Without FlashAttention (CPU, sdpa or eager), transformers turns those
 position ids into a block-diagonal causal mask, so packed examples never attend to each other
 (tests/training/test_packing.py checks that packed and unpacked losses agree).
+
+The training data is a `datasets` Dataset, normally the memory-mapped folder written by
+`data.tokenize_to_disk`: every rank loads it with `load_from_disk`, packing is a `Dataset.map` whose
+cache file the main process writes first and the other ranks then read, and the stage's token
+counts are summed over Arrow batches. No rank holds the dataset as Python lists.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import TrainerSettings
-from .tokenize import packing_efficiency
+from .data import TRAIN_COLUMNS, token_totals
 
 logger = logging.getLogger(__name__)
 
@@ -232,9 +237,30 @@ def _callbacks_and_trainer_class():
     return MeteredSFTTrainer, StepMetricsCallback
 
 
+def load_train_dataset(data: Any):
+    """The training data as a `datasets` Dataset of input_ids and labels.
+
+    data: a folder saved by `save_to_disk` (what `tokenize_to_disk` writes; memory-mapped), a
+    Dataset, or a list of {"input_ids", "labels"} rows (small inputs, tests).
+    """
+    from datasets import Dataset, load_from_disk
+
+    if isinstance(data, (str, os.PathLike)):
+        dataset = load_from_disk(str(data))
+    elif isinstance(data, Dataset):
+        dataset = data
+    else:
+        rows = list(data)
+        dataset = Dataset.from_dict({name: [row[name] for row in rows] for name in TRAIN_COLUMNS})
+    missing = set(TRAIN_COLUMNS) - set(dataset.column_names)
+    if missing:
+        raise ValueError(f"training data lacks the columns {sorted(missing)}")
+    return dataset.select_columns(TRAIN_COLUMNS)
+
+
 def train_sft(
     model_path: str,
-    rows: list[dict[str, Any]],
+    data: Any,
     output_dir: str | Path,
     settings: TrainerSettings,
     stage: str = "sft",
@@ -242,20 +268,23 @@ def train_sft(
     resume: bool = True,
     callbacks: list[Any] | None = None,
 ) -> TrainResult:
-    """Train `model_path` on tokenized `rows` (input_ids, labels) and save the result in output_dir/final.
+    """Train `model_path` on tokenized data and save the result in output_dir/final.
+
+    data: see `load_train_dataset` (a tokenized folder, a Dataset, or rows of input_ids and labels).
 
     Checkpoints go to output_dir/checkpoint-N every `save_steps`; with `resume`, a run that finds one
     there continues from the latest (optimizer, scheduler, RNG and data order included).
     """
     import torch
-    from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if not rows:
+    dataset = load_train_dataset(data)
+    if len(dataset) == 0:
         raise ValueError(f"{stage}: no training examples")
+    data_totals = token_totals(dataset)
     bf16 = use_bf16(settings.precision)
     # FlashAttention: TRL's padding-free packing (varlen kernels). Other kernels: rows packed here
     # with the same best-fit-decreasing algorithm and batched row by row (RowPackingCollator).
@@ -301,14 +330,14 @@ def train_sft(
     )
     # SFTTrainer also passes use_cache=False: with a cache, transformers skips the packed-sequence mask.
     model.config.use_cache = False
-    dataset = Dataset.from_dict(
-        {"input_ids": [r["input_ids"] for r in rows], "labels": [r["labels"] for r in rows]}
-    )
     collator = None
     if row_packing:
         from trl.data_utils import pack_dataset
 
-        dataset = pack_dataset(dataset, settings.max_length, settings.packing_strategy)
+        # On a folder loaded from disk the packed rows go to a cache file beside it: the main
+        # process writes it, the other ranks wait and then read it (shared storage across nodes).
+        with args.main_process_first(local=False, desc="packing"):
+            dataset = pack_dataset(dataset, settings.max_length, settings.packing_strategy)
         collator = RowPackingCollator(tokenizer.pad_token_id)
     trainer_class, callback_class = _callbacks_and_trainer_class()
     run_id, tracking_uri = _mlflow_target()
@@ -323,7 +352,7 @@ def train_sft(
         callbacks=[metrics_callback, *(callbacks or [])],
         token_counter=token_counter,
     )
-    row_lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    packed_totals = token_totals(trainer.train_dataset)
     resumed_from = last_checkpoint(output_dir) if resume else None
     if resumed_from:
         logger.info("%s: resuming from %s", stage, resumed_from)
@@ -339,12 +368,14 @@ def train_sft(
     history = metrics_callback.history
     speeds = [h["tokens_per_second"] for h in history if "tokens_per_second" in h]
     metrics = {
-        "examples": float(len(rows)),
-        "train_rows": float(len(row_lengths)),
-        "train_tokens": float(sum(len(r["input_ids"]) for r in rows)),
-        "trained_tokens": float(sum(sum(1 for x in r["labels"] if x != -100) for r in rows)),
-        "packing_efficiency": packing_efficiency(row_lengths, settings.max_length)
-        if settings.packing
+        "examples": float(data_totals["rows"]),
+        "train_rows": float(packed_totals["rows"]),
+        "train_tokens": float(data_totals["tokens"]),
+        "trained_tokens": float(data_totals["trained_tokens"]),
+        # Share of the packed rows' capacity (rows x max_length) filled by real tokens.
+        "packing_efficiency": packed_totals["tokens"]
+        / (packed_totals["rows"] * settings.max_length)
+        if settings.packing and packed_totals["rows"]
         else 0.0,
         "non_padding_share": token_counter["real"] / token_counter["positions"]
         if token_counter["positions"]

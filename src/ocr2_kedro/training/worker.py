@@ -24,11 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     spec = json.loads(args.spec.read_text())
-    with open(spec["data_path"]) as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
     result = train_sft(
         spec["model_path"],
-        rows,
+        spec["dataset_path"],  # every rank memory-maps the same tokenized folder
         spec["output_dir"],
         TrainerSettings.from_dict(spec["settings"]),
         stage=spec["stage"],

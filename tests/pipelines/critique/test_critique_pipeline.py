@@ -1,4 +1,5 @@
-"""Critique nodes: requests per candidate, judgements parsed, unparseable critiques kept and counted."""
+"""Critique nodes: requests per candidate, judgements parsed, unparseable critiques kept and counted,
+critiques written as shards and the table built from them batch by batch."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import polars as pl
 import pytest
 
 from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP
+from ocr2_kedro.generation.resumable import IncompleteShardsError
 from ocr2_kedro.pipelines.critique.nodes import (
-    build_critique_requests,
+    collect_critiques,
+    critique_request_chunks,
     critique_solutions,
     summarize_critiques,
 )
@@ -57,19 +60,32 @@ def params(**overrides) -> dict:
     }
 
 
-def test_requests_only_for_candidates_with_code():
+def critiques_of(generations, problems, run_params) -> pl.DataFrame:
+    """Both nodes as the pipeline runs them: shards, then the table from its batches."""
+    shards = critique_solutions(generations, problems, run_params)
+    batches = collect_critiques(generations, shards, run_params)
+    assert not isinstance(batches, pl.DataFrame)  # a generator, written batch by batch
+    return pl.concat(list(batches))
+
+
+def test_requests_only_for_candidates_with_code(tmp_path):
     generations, problems = frames()
-    requests = build_critique_requests(generations, problems, params())
-    assert requests["generation_id"].to_list() == ["g-ok", "g-cpp"]
-    assert "```cpp\nint main(){}\n```" in requests["prompt"][1]
-    only = build_critique_requests(generations, problems, params(only_unflagged=True))
+    path = tmp_path / "generations.parquet"
+    generations.write_parquet(path)
+    # From a lazy scan (as the catalog gives it) as from a frame, in chunks of table order.
+    chunks = list(critique_request_chunks(pl.scan_parquet(path), problems, params(), 1))
+    assert [c["generation_id"].to_list() for c in chunks] == [["g-ok"], ["g-cpp"]]
+    assert "```cpp\nint main(){}\n```" in chunks[1]["prompt"][0]
+    only = pl.concat(critique_request_chunks(generations, problems, params(only_unflagged=True), 4))
     assert only["generation_id"].to_list() == ["g-ok"]
 
 
-def test_generations_of_unknown_questions_are_a_clear_error():
+def test_generations_of_unknown_questions_are_a_clear_error(tmp_path):
     generations, problems = frames()
-    with pytest.raises(ValueError, match="absent from problems_dedup"):
-        build_critique_requests(generations, problems.clear(), params())
+    with pytest.raises(ValueError, match="absent from problems_dedup, e.g. q1"):
+        critique_solutions(
+            generations, problems.clear(), params(resume={"shard_dir": str(tmp_path)})
+        )
 
 
 class ScriptedCritic:
@@ -107,8 +123,7 @@ def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path):
             openai={"endpoints": [url], "backoff_s": 0.01},
             resume={"shard_dir": str(tmp_path)},
         )
-        requests = build_critique_requests(generations, problems, run_params)
-        critiques = critique_solutions(requests, run_params)
+        critiques = critiques_of(generations, problems, run_params)
     assert critiques.schema == CRITIQUE
     assert critiques.rows() == [
         ("g-ok", "critic", critiques["critique"][0], "It prints 1.", "right", "critique"),
@@ -128,11 +143,10 @@ def test_a_critique_without_judgement_is_asked_once_more(tmp_path):
             resume={"shard_dir": str(tmp_path)},
             judgement_follow_up={"enabled": True, "max_tokens": 8},
         )
-        requests = build_critique_requests(generations, problems, run_params)
-        critiques = critique_solutions(requests, run_params)
+        critiques = critiques_of(generations, problems, run_params)
         # A rerun finds both the critiques and the follow-up answers in the shards: no new requests.
         served = state.requests
-        assert critique_solutions(requests, run_params).equals(critiques)
+        assert critiques_of(generations, problems, run_params).equals(critiques)
         assert state.requests == served
     assert critiques.select("generation_id", "judgement", "judgement_source").rows() == [
         ("g-ok", "right", "critique"),
@@ -150,13 +164,58 @@ def test_critique_with_a_real_model(tmp_path, tiny_model_dir):
         resume={"shard_dir": str(tmp_path)},
         judgement_follow_up={"enabled": True, "max_tokens": 4},
     )
-    critiques = critique_solutions(
-        build_critique_requests(generations, problems, run_params), run_params
-    )
+    critiques = critiques_of(generations, problems, run_params)
     assert critiques["generation_id"].to_list() == ["g-ok", "g-cpp"]
     assert critiques["critique"].str.len_chars().min() > 0
     # Random weights write no judgement, not even when asked again: kept, with a null judgement.
     assert critiques["judgement"].null_count() == 2
     assert critiques["judgement_source"].null_count() == 2
     assert len(list(tmp_path.glob("*-judgement/chunk-*.parquet"))) == 1  # the second turn ran
-    assert isinstance(critiques, pl.DataFrame)
+
+
+def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
+    generations, problems = frames()
+    with serve(ScriptedCritic()) as (url, state):
+
+        def run_params(**overrides):
+            return params(
+                backend="openai",
+                openai={"endpoints": [url], "backoff_s": 0.01},
+                resume={"shard_dir": str(tmp_path / "shards"), "chunk_size": 1},
+                judgement_follow_up={"enabled": True, "max_tokens": 8},
+                **overrides,
+            )
+
+        first = critique_solutions(generations, problems, run_params(drivers={"count": 2}))
+        assert (first["completed_chunks"], first["incomplete_chunks"]) == ("0", "1")
+        assert state.requests == 1  # g-ok's critique, judged in it
+        # A driver does not build the table; a collecting run that must not generate names
+        # the chunk no driver finished.
+        with pytest.raises(ValueError, match="a driver run writes shards only"):
+            collect_critiques(generations, first, run_params(drivers={"count": 2}))
+        with pytest.raises(IncompleteShardsError, match=r"1 of 2 chunks are not done.*chunks 1\."):
+            critique_solutions(
+                generations, problems, run_params(drivers={"require_complete": True})
+            )
+        second = critique_solutions(
+            generations, problems, run_params(drivers={"count": 2, "index": 1})
+        )
+        assert second["completed_chunks"] == "1"
+        assert state.requests == 3  # g-cpp's critique and its follow-up turn
+
+        collecting = run_params(drivers={"require_complete": "true"})  # as oc.env gives it
+        shards = critique_solutions(generations, problems, collecting)
+        assert shards["requests_sent"] == 0 and shards["chunks_done_before"] == 2
+        collected = pl.concat(collect_critiques(generations, shards, collecting))
+        assert state.requests == 3
+        single = critiques_of(
+            generations,
+            problems,
+            {**run_params(), "resume": {"shard_dir": str(tmp_path / "one"), "chunk_size": 1}},
+        )
+    assert collected.equals(single)
+    assert collected.select("generation_id", "judgement_source").rows() == [
+        ("g-ok", "critique"),
+        ("g-cpp", "follow_up"),
+    ]
+    assert summarize_critiques(collected.lazy())["critiques"]["value"] == 2

@@ -1,13 +1,18 @@
 """Dataset export and card: accepted samples only, critiques and verdicts joined, agreement numbers
-right; and the real `kedro run` chain generation -> critique -> dataset in a project copy."""
+right, the same from lazy scans of real parquet files and with the join split into buckets; and the
+real `kedro run` chain generation -> critique -> dataset in a project copy."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from ocr2_kedro.datasets import StreamingParquetDataset
+from ocr2_kedro.datasets.streaming_parquet import StreamingNdjsonDataset
 from ocr2_kedro.pipelines.dataset.nodes import (
     build_export,
     dataset_statistics,
@@ -107,9 +112,14 @@ def tables():
     return problems, generations, critiques, verifications, rejects
 
 
+def export_of(*inputs, params: dict | None = None) -> pl.DataFrame:
+    """build_export's batches as one frame."""
+    return pl.concat(list(build_export(*inputs, params=params)))
+
+
 def test_export_has_the_ocr2_columns_and_only_accepted_samples():
     problems, generations, critiques, verifications, _ = tables()
-    export = build_export(problems, generations, critiques, verifications)
+    export = export_of(problems, generations, critiques, verifications)
     for column in (
         "question",
         "r1_generation",
@@ -135,14 +145,68 @@ def test_export_has_the_ocr2_columns_and_only_accepted_samples():
     row = export.filter(pl.col("id") == "a").row(0, named=True)
     assert row["r1_generation"] == "out-a" and row["qwq_critique"] == "crit-a"
     assert row["judgement"] == "right" and row["pass_rate"] == 1.0 and row["index"] == "7"
-    python, cpp, python_jsonl, cpp_jsonl = split_by_language(export)
+    python, cpp, python_jsonl, cpp_jsonl = (
+        frame.collect() for frame in split_by_language(export.lazy())
+    )
     assert python["id"].to_list() == ["a", "b", "c"] and cpp["id"].to_list() == ["d", "e"]
     assert python_jsonl.equals(python) and cpp_jsonl.equals(cpp)
 
 
+def test_export_in_buckets_from_scans_of_parquet_files(tmp_path):
+    """The catalog's way: inputs are lazy scans of real files, the export is written batch by batch
+    and split by language into parquet and JSONL without collecting; a bucket budget far below the
+    tables' size gives the same rows as one bucket."""
+    problems, generations, critiques, verifications, _ = tables()
+    scans = []
+    for name, frame in (
+        ("generations", generations),
+        ("critiques", critiques),
+        ("verifications", verifications),
+    ):
+        dataset = StreamingParquetDataset(filepath=str(tmp_path / f"{name}.parquet"))
+        dataset.save(frame)
+        scans.append(dataset.load())
+    whole = export_of(problems, generations, critiques, verifications)
+    work_dir = tmp_path / "buckets"
+    batches = build_export(
+        problems, *scans, params={"bucket_megabytes": 1e-4, "work_dir": str(work_dir)}
+    )
+    export = StreamingParquetDataset(filepath=str(tmp_path / "export.parquet"))
+    export.save(batches)
+    assert not list(work_dir.iterdir())  # the bucket files are gone
+    bucketed = export.load().collect()
+    assert_frame_equal(bucketed, whole, check_row_order=False)
+    # Within a bucket the rows are sorted; with one bucket, throughout.
+    assert whole["id"].to_list() == ["d", "e", "a", "b", "c"]  # language, question_id, id
+
+    python, cpp, python_jsonl, cpp_jsonl = split_by_language(export.load())
+    assert all(isinstance(frame, pl.LazyFrame) for frame in (python, cpp))
+    jsonl = StreamingNdjsonDataset(filepath=str(tmp_path / "python.jsonl"))
+    jsonl.save(python_jsonl)
+    lines = (tmp_path / "python.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == ["a", "b", "c"]
+    assert_frame_equal(
+        jsonl.load().collect(),
+        python.collect(),
+        check_row_order=False,
+        check_dtypes=False,  # JSON has no difference between e.g. a null column's types
+    )
+
+    stats = dataset_statistics(
+        problems,
+        *scans,
+        tables()[4].lazy(),
+        export.load(),
+        params={"bucket_megabytes": 1e-4, "work_dir": str(work_dir)},
+    )
+    assert stats == dataset_statistics(
+        problems, generations, critiques, verifications, tables()[4], whole
+    )
+
+
 def test_statistics_card_and_metrics():
     problems, generations, critiques, verifications, rejects = tables()
-    export = build_export(problems, generations, critiques, verifications)
+    export = export_of(problems, generations, critiques, verifications)
     stats = dataset_statistics(problems, generations, critiques, verifications, rejects, export)
     agreement = stats["agreement"]
     assert agreement["pairs"] == 5
@@ -157,6 +221,19 @@ def test_statistics_card_and_metrics():
     assert stats["judgement_parse_rate"] == pytest.approx(4 / 5)
     assert stats["by_language"]["cpp"]["tokens_all"]["max"] == 300
     assert stats["by_language"]["cpp"]["tokens_accepted"]["max"] == 90
+    assert stats["by_language"]["cpp"]["tokens_all"] == {
+        "n": 3,
+        "mean": pytest.approx(460 / 3),
+        "p50": 90.0,
+        "p90": 300.0,
+        "max": 300.0,
+    }
+    python = stats["by_language"]["python"]
+    assert (python["generated"], python["accepted"], python["exported"]) == (3, 3, 3)
+    assert python["judgements"] == {"right": 2, "wrong": 1, "null": 0}
+    assert python["agreement"]["matrix"]["right"] == {"passed": 1, "failed": 1}
+    assert stats["questions_generated"] == 2 and stats["exported"] == 5
+    assert stats["accepted_by_execution"] == 3 and stats["verified"] == 5
     assert ("taco", "python", 2) in stats["by_source"]
     assert ("unknown", "cpp", 2) in stats["by_difficulty"]
 
@@ -185,20 +262,33 @@ def test_statistics_card_and_metrics():
     assert all(set(v) == {"value", "step"} for v in metrics.values())
 
 
-def test_overview_plot_counts_tokens_and_verdicts_per_language():
+@pytest.mark.parametrize("bucket_megabytes", [256, 1e-4])
+def test_overview_plot_counts_tokens_and_verdicts_per_language(tmp_path, bucket_megabytes):
     _, generations, _, verifications, _ = tables()
-    figure, same = plot_dataset_overview(generations, verifications)
+    figure, same = plot_dataset_overview(
+        generations.lazy(),
+        verifications.lazy(),
+        {"bucket_megabytes": bucket_megabytes, "work_dir": str(tmp_path)},
+    )
     assert figure is same
     histograms = {t.name: t for t in figure.data if t.type == "histogram"}
     bars = {t.name: t for t in figure.data if t.type == "bar"}
+    # The histogram gets bin counts (bins shared by both languages), not the values.
+    start, width = histograms["python"].xbins.start, histograms["python"].xbins.size
+    assert start == 70 and width == 5  # 70..300 tokens in at most 50 integer-wide bins
     for language in ("python", "cpp"):
         part = generations.filter(pl.col("language") == language)
-        assert sorted(histograms[language].x) == sorted(part["num_output_tokens"].to_list())
+        tokens = part["num_output_tokens"].to_list()
+        centres = Counter(start + (t - start) // width * width + width / 2 for t in tokens)
+        histogram = histograms[language]
+        assert histogram.histfunc == "sum"
+        assert dict(zip(histogram.x, histogram.y, strict=True)) == centres
         verdicts = verifications.join(part.select("generation_id"), on="generation_id")
         assert sum(bars[language].y) == verdicts.height
         assert dict(zip(bars[language].x, bars[language].y, strict=True))["AC"] == int(
             (verdicts["verdict"] == "AC").sum()
         )
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow

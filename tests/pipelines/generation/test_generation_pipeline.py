@@ -1,5 +1,5 @@
-"""Generation nodes on real backends: requests, the question token budget, parsed and flagged
-generations, and the rejects table."""
+"""Generation nodes on real backends: requests, the question token budget, completions written as
+shards, the parsed and flagged generations built from them batch by batch, and the rejects table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import polars as pl
 from ocr2_kedro.pipelines.generation.nodes import (
     build_generation_requests,
     collect_generation_rejects,
+    collect_generations,
     combine_question_rejects,
     combine_requests,
     generate_solutions,
@@ -97,19 +98,50 @@ def test_generate_solutions_parses_flags_and_resumes(tmp_path, tiny_model_dir):
         resume={"shard_dir": str(tmp_path), "chunk_size": 2},
     )
     requests, question_rejects = build_generation_requests(problems(), "python", run_params)
-    generations = generate_solutions(requests, run_params)
+    shards = generate_solutions(requests, run_params)
+    assert shards["incomplete_chunks"] == ""
+    assert shards["requests_sent"] == requests.height
+    batches = collect_generations(requests, shards, run_params)
+    assert not isinstance(batches, pl.DataFrame)  # a generator, written batch by batch
+    generations = pl.concat(list(batches))
     assert generations.schema == GENERATION
     assert generations["generation_id"].to_list() == requests["generation_id"].to_list()
     # A random 2-layer model writes no code in 8 tokens: every sample is flagged, none dropped.
     assert all("no_code" in flags for flags in generations["flags"].to_list())
     assert set(generations["finish_reason"]) <= {"stop", "length"}
     truncated = generations.filter(pl.col("finish_reason") == "length").height
-    rejects = collect_generation_rejects(generations, question_rejects)
+    path = tmp_path / "generations.parquet"
+    generations.write_parquet(path)
+    rejects = collect_generation_rejects(pl.scan_parquet(path), question_rejects)
     assert rejects.schema == REJECT
     assert rejects.filter(pl.col("reason") == "no_code").height == generations.height
     assert rejects.filter(pl.col("reason") == "truncated").height == truncated
     assert rejects.filter(pl.col("reason") == "question_over_token_budget").height == 1
     # A second run reads the finished chunks instead of generating.
-    again = generate_solutions(requests, run_params)
+    shards = generate_solutions(requests, run_params)
+    assert (shards["requests_sent"], shards["chunks_done_before"]) == (0, shards["chunks"])
+    again = pl.concat(list(collect_generations(requests, shards, run_params)))
     assert again["output"].to_list() == generations["output"].to_list()
     assert len(list(tmp_path.glob("*/chunk-*.parquet"))) == 1 + (generations.height > 2)
+
+
+def test_paper_drivers_come_from_the_slurm_job_array(monkeypatch):
+    """conf/paper: each task of `sbatch --array=1-4` is one driver; outside an array, one driver."""
+    from kedro.config import OmegaConfigLoader
+
+    from ocr2_kedro.generation.resumable import Drivers
+    from ocr2_kedro.settings import CONFIG_LOADER_ARGS
+    from tests.conftest import REPO
+
+    def drivers(stage: str) -> Drivers:
+        args = {**CONFIG_LOADER_ARGS, "default_run_env": "paper"}
+        loader = OmegaConfigLoader(conf_source=str(REPO / "conf"), **args)
+        return Drivers.from_params(loader["parameters"][stage]["drivers"])
+
+    for name in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"):
+        monkeypatch.delenv(name, raising=False)
+    assert drivers("generation") == drivers("critique") == Drivers(1, 0)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "4")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
+    assert drivers("generation") == drivers("critique") == Drivers(4, 2)

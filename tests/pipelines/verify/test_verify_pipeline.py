@@ -1,4 +1,5 @@
-"""Verify pipeline: the node wraps verify_frame with the settings of every config environment."""
+"""Verify pipeline: the node wraps verify_frame with the settings of every config environment, batch by
+batch over a lazy scan of the generations, into a streaming dataset."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from ocr2_kedro.datasets import StreamingParquetDataset
+from ocr2_kedro.execution import verify_frame
 from ocr2_kedro.execution.batch import DEFAULT_SETTINGS
 from ocr2_kedro.pipelines.verify import create_pipeline
 from ocr2_kedro.pipelines.verify.nodes import verdict_summary, verify_generations
@@ -70,34 +73,93 @@ def test_every_environment_has_valid_verify_settings(env):
     unknown = (
         set(params)
         - set(DEFAULT_SETTINGS)
-        - {"workers", "backend", "ray_address", "ray_batch_size", "progress"}
+        - {"workers", "backend", "ray_address", "ray_batch_size", "progress", "batch_rows"}
     )
     assert not unknown
+    assert int(params["batch_rows"]) >= 1
 
 
 def test_pipeline_runs_on_test_settings(tmp_path):
+    """As the catalog runs it: generations scanned from a parquet file, verifications written by
+    the streaming dataset batch by batch (one row per batch here)."""
     generations, problems = frames()
-    params = dict(verify_params("test"), cache_dir=str(tmp_path / "cpp"))
+    params = dict(verify_params("test"), cache_dir=str(tmp_path / "cpp"), batch_rows=1)
+    stored = StreamingParquetDataset(filepath=str(tmp_path / "generations.parquet"))
+    stored.save(generations)
+    verifications = StreamingParquetDataset(filepath=str(tmp_path / "verifications.parquet"))
     catalog = DataCatalog(
         {
-            "generations": MemoryDataset(generations),
+            "generations": stored,
             "problems_dedup": MemoryDataset(problems),
             "params:verify": MemoryDataset(params),
-            "verifications": MemoryDataset(),
+            "verifications": verifications,
         }
     )
     SequentialRunner().run(create_pipeline(), catalog)
-    verifications = catalog.load("verifications")
-    assert verifications.schema == VERIFICATION
-    assert verifications["verdict"].to_list() == ["AC", "WA", "CE"]
+    written = verifications.load().collect()
+    assert written.schema == VERIFICATION
+    assert written["verdict"].to_list() == ["AC", "WA", "CE"]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 1000])
+def test_batches_give_the_result_of_one_verify_frame_call(tmp_path, batch_rows):
+    generations, problems = frames()
+    # A second question whose generations interleave with the first's, and one with no problem.
+    problems = pl.concat(
+        [problems, problems.with_columns(pl.lit("q2").alias("question_id"))], how="vertical"
+    )
+    generations = pl.concat(
+        [
+            generations,
+            generations.with_columns(
+                pl.col("generation_id") + "-2", pl.lit("q2").alias("question_id")
+            ),
+            generations.head(1).with_columns(
+                pl.lit("g-orphan").alias("generation_id"), pl.lit("q9").alias("question_id")
+            ),
+        ]
+    )
+    settings = {"progress": False, "cache_dir": str(tmp_path), "max_tests": 5}
+    expected = verify_frame(generations, problems, **settings)
+    batches = list(
+        verify_generations(generations.lazy(), problems, {**settings, "batch_rows": batch_rows})
+    )
+    assert len(batches) == -(-generations.height // batch_rows)
+    result = pl.concat(batches)
+
+    def deterministic(frame: pl.DataFrame) -> pl.DataFrame:
+        # Per-test times vary run to run; `isolation` lists the layers of a sandbox once it has
+        # started, and a batch holding only a missing solution never starts one.
+        return frame.drop("isolation").with_columns(
+            pl.col("tests").list.eval(pl.element().struct.field("verdict"))
+        )
+
+    assert deterministic(result).equals(deterministic(expected))
+    assert result["verdict"].to_list() == ["AC", "WA", "CE", "AC", "WA", "CE", "SE"]
+
+
+def test_bad_input_is_refused_before_any_batch_runs(tmp_path):
+    generations, problems = frames()
+    twice = pl.concat([generations, generations.head(1)])
+    with pytest.raises(ValueError, match="duplicate generation_id values: \\['g-ok'\\]"):
+        verify_generations(twice.lazy(), problems, {"progress": False})
+    with pytest.raises(ValueError, match="lacks columns \\['solution'\\]"):
+        verify_generations(generations.drop("solution"), problems, {"progress": False})
+    with pytest.raises(ValueError, match="batch_rows"):
+        verify_generations(generations, problems, {"batch_rows": -1})
+    # No generations: one empty batch with the verification schema.
+    (empty,) = verify_generations(generations.head(0), problems, {"progress": False})
+    assert empty.height == 0 and empty.schema == VERIFICATION
 
 
 def test_node_with_lines_mode_and_summary(tmp_path):
     generations, problems = frames()
-    result = verify_generations(
-        generations,
-        problems,
-        {"workers": 2, "compare_mode": "lines", "progress": False, "cache_dir": str(tmp_path)},
+    result = pl.concat(
+        verify_generations(
+            generations,
+            problems,
+            {"workers": 2, "compare_mode": "lines", "progress": False, "cache_dir": str(tmp_path)},
+        )
     )
     summary = verdict_summary(result)
     assert summary["verify_share_AC"] == pytest.approx(1 / 3)

@@ -1,21 +1,41 @@
 """Critique nodes: each candidate solution -> the critic reasons about it and ends with a binary
 judgement (right/wrong). A critique that ends without one can be asked once more for it, in a second
-turn (`judgement_follow_up`); what stays unparseable is kept with a null judgement and counted."""
+turn (`judgement_follow_up`); what stays unparseable is kept with a null judgement and counted.
+
+Like generation, critiques are written shard by shard (resumable; several drivers can split the
+job) and the `critiques` table is built from the shards one at a time. The requests are never held
+whole: the candidates are streamed from `generations` in table order, chunk by chunk.
+"""
 
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
+from collections.abc import Iterator
 
 import polars as pl
 
-from ocr2_kedro.generation import SamplingConfig, create_backend
-from ocr2_kedro.generation.critique import chat_request, opened_once, run_critiques
+from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
+from ocr2_kedro.generation.critique import (
+    chat_request,
+    complete_critique_shards,
+    follow_up_store,
+    read_judged,
+)
 from ocr2_kedro.generation.prompts import critique_prompt
-from ocr2_kedro.generation.resumable import run_key
+from ocr2_kedro.generation.resumable import (
+    Drivers,
+    ShardStore,
+    flag,
+    frame_chunks,
+    rebatched,
+    run_key,
+)
+from ocr2_kedro.pipelines.generation.nodes import BATCH_ROWS, refuse_driver_collect
 from ocr2_kedro.schemas import CRITIQUE, conform, stable_id
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_SHARD_DIR = "data/02_intermediate/critique_shards"
 
 CRITIQUE_REQUEST_SCHEMA = pl.Schema(
     {
@@ -27,93 +47,186 @@ CRITIQUE_REQUEST_SCHEMA = pl.Schema(
 )
 
 
-def build_critique_requests(
-    generations: pl.DataFrame, problems: pl.DataFrame, params: dict
-) -> pl.DataFrame:
-    """One critique request per generation that has code (nothing to judge otherwise)."""
-    candidates = generations.filter(pl.col("solution").is_not_null())
+def _candidates(generations: pl.DataFrame | pl.LazyFrame, params: dict) -> pl.LazyFrame:
+    """The generations to critique, in table order: those with code (nothing to judge otherwise)
+    and, with `only_unflagged`, no flag."""
+    candidates = generations.lazy().filter(pl.col("solution").is_not_null())
     if params.get("only_unflagged", False):
         candidates = candidates.filter(pl.col("flags").list.len() == 0)
-    skipped = generations.height - candidates.height
-    if skipped:
-        logger.info(
-            "critique: %d generations without a candidate to judge are not critiqued", skipped
+    return candidates
+
+
+def _check_questions(
+    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict
+) -> None:
+    candidates = _candidates(generations, params).select("question_id")
+    counts = (
+        pl.concat(
+            [
+                generations.lazy().select(pl.len().alias("n")),
+                candidates.select(pl.len().alias("n")),
+                candidates.join(
+                    problems.lazy().select("question_id"), on="question_id", how="anti"
+                ).select(pl.len().alias("n")),
+            ]
         )
-    joined = candidates.join(
-        problems.select("question_id", "question"), on="question_id", how="left"
+        .collect()["n"]
+        .to_list()
     )
-    missing = joined.filter(pl.col("question").is_null())
-    if missing.height:
+    total, wanted, unknown = counts
+    if unknown:
+        example = (
+            candidates.join(problems.lazy().select("question_id"), on="question_id", how="anti")
+            .head(1)
+            .collect()["question_id"][0]
+        )
         raise ValueError(
-            f"{missing.height} generations refer to questions absent from problems_dedup, "
-            f"e.g. {missing['question_id'][0]}: rerun generation on the current problems"
+            f"{unknown} generations refer to questions absent from problems_dedup, "
+            f"e.g. {example}: rerun generation on the current problems"
         )
+    if total > wanted:
+        logger.info(
+            "critique: %d generations without a candidate to judge are not critiqued",
+            total - wanted,
+        )
+
+
+def critique_request_chunks(
+    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict, chunk_size: int
+) -> Iterator[pl.DataFrame]:
+    """The critique requests (critique_id, generation_id, seed, prompt), `chunk_size` at a time,
+    in table order: chunk i is the same in every driver."""
+    questions = problems.lazy().select("question_id", "question").collect()
     seed = int(params["sampling"].get("seed", 0))
-    rows = [
-        {
-            "critique_id": stable_id(row["generation_id"], params["model"]),
-            "generation_id": row["generation_id"],
-            "seed": seed,
-            "prompt": critique_prompt(row["question"], row["language"], row["solution"]),
-        }
-        for row in joined.iter_rows(named=True)
-    ]
-    return pl.DataFrame(rows, schema=CRITIQUE_REQUEST_SCHEMA)
+    columns = _candidates(generations, params).select(
+        "generation_id", "question_id", "language", "solution"
+    )
+    for chunk in frame_chunks(columns, chunk_size):
+        joined = chunk.join(questions, on="question_id", how="left", maintain_order="left")
+        rows = [
+            {
+                "critique_id": stable_id(row["generation_id"], params["model"]),
+                "generation_id": row["generation_id"],
+                "seed": seed,
+                "prompt": critique_prompt(row["question"], row["language"], row["solution"]),
+            }
+            for row in joined.iter_rows(named=True)
+        ]
+        yield pl.DataFrame(rows, schema=CRITIQUE_REQUEST_SCHEMA)
 
 
-def critique_solutions(requests: pl.DataFrame, params: dict) -> pl.DataFrame:
-    """Run the critic (resumably) and parse each critique into reasoning and a judgement."""
-    system_prompt = params.get("system_prompt")
+def _shard_dir(params: dict) -> str:
     resume = params.get("resume") or {}
-    shard_root = resume.get("shard_dir", "data/02_intermediate/critique_shards")
-    key = run_key("critique", params["model"], params["sampling"], system_prompt)
+    key = run_key("critique", params["model"], params["sampling"], params.get("system_prompt"))
+    return f"{resume.get('shard_dir', DEFAULT_SHARD_DIR)}/{key}"
+
+
+def _follow_up_tokens(params: dict) -> int | None:
     follow_up = params.get("judgement_follow_up") or {}
-    chat = [
-        chat_request(row["critique_id"], row["prompt"], row["seed"], system_prompt)
-        for row in requests.iter_rows(named=True)
-    ]
-    with ExitStack() as stack:
-        judged = run_critiques(
-            chat,
-            SamplingConfig.from_dict(params["sampling"]),
-            opened_once(stack, lambda: create_backend(params)),
-            shard_dir=f"{shard_root}/{key}",
-            chunk_size=int(resume.get("chunk_size", 64)),
-            follow_up_max_tokens=int(follow_up.get("max_tokens", 16))
-            if follow_up.get("enabled")
-            else None,
+    return int(follow_up.get("max_tokens", 16)) if follow_up.get("enabled") else None
+
+
+def critique_solutions(
+    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict
+) -> dict:
+    """Run the critic on this driver's chunks of candidates that are not done yet (critiques and
+    their follow-up turns written shard by shard under `resume.shard_dir`); returns the manifest
+    `collect_critiques` reads. Drivers split the chunks as in generation (`drivers`)."""
+    _check_questions(generations, problems, params)
+    system_prompt = params.get("system_prompt")
+    chunk_size = int((params.get("resume") or {}).get("chunk_size", 64))
+    drivers_params = params.get("drivers") or {}
+
+    def chat(chunk: pl.DataFrame) -> list[ChatRequest]:
+        return [
+            chat_request(row["critique_id"], row["prompt"], row["seed"], system_prompt)
+            for row in chunk.iter_rows(named=True)
+        ]
+
+    report = complete_critique_shards(
+        (
+            chat(chunk)
+            for chunk in critique_request_chunks(generations, problems, params, chunk_size)
+        ),
+        SamplingConfig.from_dict(params["sampling"]),
+        lambda: create_backend(params),
+        shard_dir=_shard_dir(params),
+        chunk_size=chunk_size,
+        follow_up_max_tokens=_follow_up_tokens(params),
+        drivers=Drivers.from_params(drivers_params),
+        require_complete=flag(drivers_params.get("require_complete", False)),
+        description="critique",
+    )
+    return {**report.to_dict(), "follow_up": _follow_up_tokens(params) is not None}
+
+
+def collect_critiques(
+    generations: pl.DataFrame | pl.LazyFrame, shards: dict, params: dict
+) -> Iterator[pl.DataFrame]:
+    """The `critiques` table, built shard by shard (a generator of batches: no step holds all
+    shards); only the candidates' ids are read from `generations`."""
+    refuse_driver_collect("critique", Drivers.from_params(params.get("drivers")))
+    critiques = ShardStore(shards["shard_dir"])
+    follow_ups = follow_up_store(shards["shard_dir"]) if shards["follow_up"] else None
+    ids = _candidates(generations, params).select("generation_id")
+    batches = _critique_batches(ids, critiques, follow_ups, int(shards["chunk_size"]), params)
+    return rebatched(batches, BATCH_ROWS, CRITIQUE)
+
+
+def _critique_batches(
+    ids: pl.LazyFrame,
+    critiques: ShardStore,
+    follow_ups: ShardStore | None,
+    chunk_size: int,
+    params: dict,
+) -> Iterator[pl.DataFrame]:
+    total = unparsed = from_follow_up = 0
+    for index, chunk in enumerate(frame_chunks(ids, chunk_size)):
+        generation_ids = chunk["generation_id"].to_list()
+        critique_ids = [stable_id(g, params["model"]) for g in generation_ids]
+        judged = read_judged(critiques, follow_ups, index, critique_ids)
+        batch = conform(
+            [
+                {
+                    "generation_id": generation_id,
+                    "critic_model": item.completion.model,
+                    "critique": item.completion.text,
+                    "critique_reasoning": item.reasoning,
+                    "judgement": item.judgement,
+                    "judgement_source": item.source,
+                }
+                for generation_id, item in zip(generation_ids, judged, strict=True)
+            ],
+            CRITIQUE,
         )
-    rows = [
-        {
-            "generation_id": row["generation_id"],
-            "critic_model": item.completion.model,
-            "critique": item.completion.text,
-            "critique_reasoning": item.reasoning,
-            "judgement": item.judgement,
-            "judgement_source": item.source,
-        }
-        for row, item in zip(requests.iter_rows(named=True), judged, strict=True)
-    ]
-    critiques = conform(rows, CRITIQUE) if rows else pl.DataFrame(schema=CRITIQUE)
+        total += batch.height
+        unparsed += batch["judgement"].null_count()
+        from_follow_up += (batch["judgement_source"] == "follow_up").sum()
+        yield batch
     logger.info(
         "%d critiques, %d without a parseable judgement (kept with judgement = null); "
         "%d judgements came from the follow-up turn",
-        critiques.height,
-        critiques["judgement"].null_count(),
-        (critiques["judgement_source"] == "follow_up").sum(),
+        total,
+        unparsed,
+        from_follow_up,
     )
-    return critiques
 
 
-def summarize_critiques(critiques: pl.DataFrame) -> dict[str, dict[str, float]]:
-    """Judgement distribution and parse rate, for MLflow."""
-    total = critiques.height
-    counts = {
-        "critiques": float(total),
-        "right": float((critiques["judgement"] == "right").sum()),
-        "wrong": float((critiques["judgement"] == "wrong").sum()),
-        "unparsed": float(critiques["judgement"].null_count()),
-        "follow_up": float((critiques["judgement_source"] == "follow_up").sum()),
-    }
+def summarize_critiques(critiques: pl.LazyFrame | pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Judgement distribution and parse rate, for MLflow (aggregated on the two narrow columns)."""
+    counts = (
+        critiques.lazy()
+        .select(
+            pl.len().alias("critiques"),
+            (pl.col("judgement") == "right").sum().alias("right"),
+            (pl.col("judgement") == "wrong").sum().alias("wrong"),
+            pl.col("judgement").null_count().alias("unparsed"),
+            (pl.col("judgement_source") == "follow_up").sum().alias("follow_up"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    counts = {name: float(value) for name, value in counts.items()}
+    total = counts["critiques"]
     counts["parse_rate"] = (total - counts["unparsed"]) / total if total else 0.0
     return {name: {"value": value, "step": 0} for name, value in counts.items()}

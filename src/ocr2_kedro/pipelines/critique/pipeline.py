@@ -1,22 +1,26 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_critique_requests, critique_solutions, summarize_critiques
+from ocr2_kedro.pipelines.generation.pipeline import SHARDS
+
+from .nodes import collect_critiques, critique_solutions, summarize_critiques
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(
-                build_critique_requests,
-                inputs=["generations", "problems_dedup", "params:critique"],
-                outputs="critique_requests",
-                name="build_critique_requests",
-            ),
+            # A driver of a job array runs this node alone (`--tags shards`): its critique shards.
             Node(
                 critique_solutions,
-                inputs=["critique_requests", "params:critique"],
-                outputs="critiques",
+                inputs=["generations", "problems_dedup", "params:critique"],
+                outputs="critique_shards",
                 name="critique_solutions",
+                tags=[SHARDS],
+            ),
+            Node(
+                collect_critiques,
+                inputs=["generations", "critique_shards", "params:critique"],
+                outputs="critiques",
+                name="collect_critiques",
             ),
             Node(
                 summarize_critiques,

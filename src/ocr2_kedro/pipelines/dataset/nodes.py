@@ -3,15 +3,23 @@
 
 Generations flagged for rejection are not exported; they stay in `generations` with their flags and
 in `generation_rejects`, and the card counts them by reason.
+
+Bounded memory: generations, critiques, verifications and the export are read as lazy scans (a
+DataFrame works too). The export is built by a partitioned join and written bucket by bucket; the
+per-language tables are lazy filters sunk by the streaming datasets; the card's statistics and the
+overview plot are streaming aggregations over narrow columns.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
 from ocr2_kedro.schemas import LANGUAGES, VERDICTS
+from ocr2_kedro.tables import bucket_count, histogram_bins, partitioned_join, summary, value_counts
 
 EXPORT_COLUMNS = (
     "id",
@@ -38,190 +46,299 @@ EXPORT_COLUMNS = (
 )
 
 
-def _accepted(generations: pl.DataFrame) -> pl.DataFrame:
-    return generations.filter((pl.col("flags").list.len() == 0) & pl.col("solution").is_not_null())
+# How the large joins are bucketed (parameters_dataset.yml, dataset.export).
+DEFAULT_JOIN_PARAMS = {"bucket_megabytes": 256, "work_dir": None}
+
+PROBLEM_COLUMNS = (
+    "question_id",
+    "question",
+    "source",
+    "source_id",
+    "license",
+    "split",
+    "difficulty",
+    "test_type",
+    "starter_code",
+    "fn_name",
+)
+
+Frame = pl.LazyFrame | pl.DataFrame
+
+
+def _join_settings(params: dict | None) -> tuple[int, str | None]:
+    """(bytes one join bucket may hold, folder for the bucket files)."""
+    settings = {**DEFAULT_JOIN_PARAMS, **(params or {})}
+    return int(float(settings["bucket_megabytes"]) * 2**20), settings.get("work_dir")
+
+
+def _is_accepted() -> pl.Expr:
+    return (pl.col("flags").list.len() == 0) & pl.col("solution").is_not_null()
+
+
+def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+    return query.collect(engine="streaming")
 
 
 def build_export(
-    problems: pl.DataFrame,
-    generations: pl.DataFrame,
-    critiques: pl.DataFrame,
-    verifications: pl.DataFrame,
-) -> pl.DataFrame:
-    """One row per accepted generation in the public OCR-2 column layout."""
-    joined = (
-        _accepted(generations)
-        .join(
-            critiques.select("generation_id", "critique", "judgement"),
-            on="generation_id",
-            how="left",
-        )
-        .join(
-            verifications.select("generation_id", "verdict", "pass_rate"),
-            on="generation_id",
-            how="left",
-        )
-        .join(
-            problems.select(
+    problems: Frame,
+    generations: Frame,
+    critiques: Frame,
+    verifications: Frame,
+    params: dict | None = None,
+) -> Iterator[pl.DataFrame]:
+    """One row per accepted generation in the public OCR-2 column layout, as DataFrame batches.
+
+    Generations and critiques are joined by a partitioned hash join (`ocr2_kedro.tables`), so only
+    one bucket of them is in memory at a time (`params`: bucket_megabytes, work_dir); the problems
+    (one row per question) are joined inside each bucket. Rows are sorted by language, question_id
+    and id within a bucket; the global order is by bucket (one bucket, as on the embedded default:
+    sorted throughout). Returns a generator: the writer pulls one bucket at a time.
+    """
+    bucket_bytes, work_dir = _join_settings(params)
+    accepted = (
+        generations.lazy()
+        .filter(_is_accepted())
+        .select("generation_id", "question_id", "language", "output", "solution")
+    )
+    judged = critiques.lazy().select("generation_id", "critique", "judgement")
+    verified = verifications.lazy().select("generation_id", "verdict", "pass_rate")
+    questions = _collect(problems.lazy().select(PROBLEM_COLUMNS))
+
+    def to_export(joined: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            joined.join(questions.lazy(), on="question_id", how="left")
+            .select(
+                pl.col("generation_id").alias("id"),
                 "question_id",
                 "question",
+                pl.col("output").alias("r1_generation"),
+                pl.col("critique").alias("qwq_critique"),
+                "solution",
+                "judgement",
+                "pass_rate",
+                "verdict",
                 "source",
-                "source_id",
                 "license",
+                pl.col("source").alias("dataset"),
                 "split",
                 "difficulty",
+                pl.col("source_id").alias("index"),
+                "language",
                 "test_type",
                 "starter_code",
                 "fn_name",
-            ),
-            on="question_id",
-            how="left",
+            )
+            .sort("language", "question_id", "id")
         )
+
+    return partitioned_join(
+        accepted,
+        [judged, verified],
+        on="generation_id",
+        buckets=bucket_count([accepted, judged, verified], bucket_bytes),
+        work_dir=work_dir,
+        how="left",
+        finish=to_export,
     )
-    return joined.select(
-        pl.col("generation_id").alias("id"),
-        "question_id",
-        "question",
-        pl.col("output").alias("r1_generation"),
-        pl.col("critique").alias("qwq_critique"),
-        "solution",
-        "judgement",
-        "pass_rate",
-        "verdict",
-        "source",
-        "license",
-        pl.col("source").alias("dataset"),
-        "split",
-        "difficulty",
-        pl.col("source_id").alias("index"),
-        "language",
-        "test_type",
-        "starter_code",
-        "fn_name",
-    ).sort("language", "question_id", "id")
 
 
 def split_by_language(
-    export: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(python parquet, cpp parquet, python JSONL, cpp JSONL): the same tables in both formats."""
+    export: Frame,
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """(python parquet, cpp parquet, python JSONL, cpp JSONL): the same rows in both formats, as
+    lazy filters of the export that the streaming datasets sink without collecting."""
+    export = export.lazy()
     python = export.filter(pl.col("language") == "python")
     cpp = export.filter(pl.col("language") == "cpp")
     return python, cpp, python, cpp
 
 
 # ------------------------------------------------------------------------------------ statistics
+# Streaming aggregations over narrow columns only: counts per group, value counts of the token
+# lengths (exact quantiles from them), and a partitioned join of the narrow per-generation columns
+# (judgement, pass_rate, language) aggregated bucket by bucket.
 
 
-def _token_stats(frame: pl.DataFrame) -> dict[str, float]:
-    tokens = frame["num_output_tokens"].drop_nulls()
-    if tokens.is_empty():
-        return {"n": 0}
-    return {
-        "n": tokens.len(),
-        "mean": float(tokens.mean()),
-        "p50": float(tokens.quantile(0.5, "nearest")),
-        "p90": float(tokens.quantile(0.9, "nearest")),
-        "max": float(tokens.max()),
-    }
+def _summed(parts: Iterable[pl.DataFrame], by: list[str]) -> pl.DataFrame:
+    """Per-bucket counts (`by`, count) added up over the buckets (a partitioned join yields at
+    least one frame, so the columns are there when no bucket has rows)."""
+    return pl.concat(list(parts)).group_by(by).agg(pl.col("count").sum()).sort(by, nulls_last=True)
 
 
-def _agreement(critiques: pl.DataFrame, verifications: pl.DataFrame) -> dict:
-    """Critic judgement against execution, where tests exist (total > 0).
+def _agreement(counts: pl.DataFrame) -> dict:
+    """Critic judgement against execution, where tests exist (total > 0), from the counts of
+    (judgement, passed) pairs.
 
     Positive = pass_rate == 1. A null judgement counts as "not right" for precision and recall and
     has its own row in the confusion matrix.
     """
-    both = critiques.select("generation_id", "judgement").join(
-        verifications.filter(pl.col("total") > 0).select("generation_id", "pass_rate"),
-        on="generation_id",
-        how="inner",
-    )
-    passed = both["pass_rate"] == 1.0
+
+    def total(frame: pl.DataFrame) -> int:
+        return int(frame["count"].sum()) if frame.height else 0
+
     matrix = {}
     for judgement in ("right", "wrong", None):
-        is_j = both["judgement"].is_null() if judgement is None else both["judgement"] == judgement
+        rows = counts.filter(
+            pl.col("judgement").is_null() if judgement is None else pl.col("judgement") == judgement
+        )
         matrix[judgement or "null"] = {
-            "passed": int((is_j & passed).sum()),
-            "failed": int((is_j & ~passed).sum()),
+            "passed": total(rows.filter(pl.col("passed") == True)),  # noqa: E712 - null is neither
+            "failed": total(rows.filter(pl.col("passed") == False)),  # noqa: E712
         }
     tp = matrix["right"]["passed"]
     predicted = matrix["right"]["passed"] + matrix["right"]["failed"]
-    actual = int(passed.sum())
-    judged = both.filter(pl.col("judgement").is_not_null())
-    agree = (
-        ((judged["judgement"] == "right") == (judged["pass_rate"] == 1.0)).mean()
-        if judged.height
-        else None
-    )
+    actual = total(counts.filter(pl.col("passed") == True))  # noqa: E712
+    judged = counts.filter(pl.col("judgement").is_not_null() & pl.col("passed").is_not_null())
+    agreeing = total(judged.filter((pl.col("judgement") == "right") == pl.col("passed")))
     return {
-        "pairs": both.height,
+        "pairs": total(counts),
         "matrix": matrix,
         "precision_right": tp / predicted if predicted else None,
         "recall_right": tp / actual if actual else None,
-        "accuracy_judged": float(agree) if agree is not None else None,
+        "accuracy_judged": agreeing / total(judged) if total(judged) else None,
     }
 
 
-def dataset_statistics(
-    problems: pl.DataFrame,
-    generations: pl.DataFrame,
-    critiques: pl.DataFrame,
-    verifications: pl.DataFrame,
-    generation_rejects: pl.DataFrame,
-    export: pl.DataFrame,
-) -> dict:
-    """Everything the card and the MLflow metrics report, as plain Python values."""
-    accepted = _accepted(generations)
-    reasons = (
-        generation_rejects.group_by("stage", "reason").len().sort("len", descending=True).rows()
+def _critique_counts(
+    generations: Frame, critiques: Frame, verifications: Frame, params: dict | None
+) -> pl.DataFrame:
+    """Per (language, judgement, tested, passed): how many critiques. language is null for a
+    critique of no known generation; tested marks a verification with tests (total > 0)."""
+    bucket_bytes, work_dir = _join_settings(params)
+    judged = critiques.lazy().select("generation_id", "judgement")
+    tested = (
+        verifications.lazy()
+        .filter(pl.col("total") > 0)
+        .select("generation_id", "pass_rate", pl.lit(True).alias("tested"))
     )
+    languages = generations.lazy().select("generation_id", "language")
+    parts = partitioned_join(
+        judged,
+        [tested, languages],
+        on="generation_id",
+        buckets=bucket_count([judged, tested, languages], bucket_bytes),
+        work_dir=work_dir,
+        finish=lambda joined: joined.group_by(
+            "language",
+            "judgement",
+            pl.col("tested").fill_null(False),
+            (pl.col("pass_rate") == 1.0).alias("passed"),
+        ).agg(pl.len().alias("count")),
+    )
+    return _summed(parts, ["language", "judgement", "tested", "passed"])
+
+
+def _count(frame: pl.DataFrame, **equal: object) -> int:
+    for column, value in equal.items():
+        frame = frame.filter(pl.col(column).is_null() if value is None else pl.col(column) == value)
+    return int(frame["count"].sum()) if frame.height else 0
+
+
+def dataset_statistics(
+    problems: Frame,
+    generations: Frame,
+    critiques: Frame,
+    verifications: Frame,
+    generation_rejects: Frame,
+    export: Frame,
+    params: dict | None = None,
+) -> dict:
+    """Everything the card and the MLflow metrics report, as plain Python values, by streaming
+    aggregations over the narrow columns (no table is loaded whole)."""
+    generations, critiques, verifications = (
+        generations.lazy(),
+        critiques.lazy(),
+        verifications.lazy(),
+    )
+    # (language, accepted, num_output_tokens, count): per-language counts and token statistics.
+    tokens = _collect(
+        generations.select("language", _is_accepted().alias("accepted"), "num_output_tokens")
+        .group_by("language", "accepted", "num_output_tokens")
+        .agg(pl.len().alias("count"))
+    )
+    exported = _collect(
+        export.lazy().group_by("source", "difficulty", "language").agg(pl.len().alias("count"))
+    )
+    judged = _critique_counts(generations, critiques, verifications, params)
+    tested = judged.filter(pl.col("tested"))
+
+    def token_stats(part: pl.DataFrame) -> dict[str, float]:
+        values = (
+            part.drop_nulls("num_output_tokens")
+            .group_by("num_output_tokens")
+            .agg(pl.col("count").sum())
+        )
+        return summary(values, "num_output_tokens")
+
     by_language = {}
     for language in LANGUAGES:
-        part = generations.filter(pl.col("language") == language)
-        crit = critiques.join(part.select("generation_id"), on="generation_id", how="semi")
+        part = tokens.filter(pl.col("language") == language)
+        crit = judged.filter(pl.col("language") == language)
         by_language[language] = {
-            "generated": part.height,
-            "accepted": accepted.filter(pl.col("language") == language).height,
-            "exported": export.filter(pl.col("language") == language).height,
-            "tokens_all": _token_stats(part),
-            "tokens_accepted": _token_stats(accepted.filter(pl.col("language") == language)),
-            "critiques": crit.height,
+            "generated": _count(part),
+            "accepted": _count(part, accepted=True),
+            "exported": _count(exported, language=language),
+            "tokens_all": token_stats(part),
+            "tokens_accepted": token_stats(part.filter(pl.col("accepted"))),
+            "critiques": _count(crit),
             "judgements": {
-                "right": int((crit["judgement"] == "right").sum()),
-                "wrong": int((crit["judgement"] == "wrong").sum()),
-                "null": int(crit["judgement"].null_count()),
+                "right": _count(crit, judgement="right"),
+                "wrong": _count(crit, judgement="wrong"),
+                "null": _count(crit, judgement=None),
             },
-            "agreement": _agreement(crit, verifications),
+            "agreement": _agreement(tested.filter(pl.col("language") == language)),
         }
 
     def counts(column: str) -> list[tuple]:
         return (
-            export.with_columns(pl.col(column).fill_null("unknown"))
+            exported.with_columns(pl.col(column).fill_null("unknown"))
             .group_by(column, "language")
-            .len()
+            .agg(pl.col("count").sum())
             .sort(column, "language")
             .rows()
         )
 
+    reasons = _collect(
+        generation_rejects.lazy()
+        .group_by("stage", "reason")
+        .agg(pl.len().alias("len"))
+        .sort(["len", "stage", "reason"], descending=[True, False, False])
+    ).rows()
+    critique_totals = _collect(
+        critiques.select(
+            pl.len().alias("critiques"),
+            pl.col("judgement").null_count().alias("null"),
+            (pl.col("judgement_source") == "follow_up").sum().alias("follow_up"),
+        )
+    ).row(0, named=True)
+    verification_totals = _collect(
+        verifications.select(
+            pl.len().alias("verified"), (pl.col("verdict") == "AC").sum().alias("accepted")
+        )
+    ).row(0, named=True)
+
+    def n_unique(frame: Frame) -> int:
+        return _collect(frame.lazy().select(pl.col("question_id").n_unique())).item()
+
+    critiques_total = int(critique_totals["critiques"])
     return {
-        "questions": problems.height,
-        "questions_generated": generations["question_id"].n_unique(),
-        "questions_exported": export["question_id"].n_unique(),
-        "generations": generations.height,
-        "exported": export.height,
+        "questions": _collect(problems.lazy().select(pl.len())).item(),
+        "questions_generated": n_unique(generations),
+        "questions_exported": n_unique(export),
+        "generations": _count(tokens),
+        "exported": _count(exported),
         "by_language": by_language,
         "by_source": counts("source"),
         "by_difficulty": counts("difficulty"),
         "rejections": reasons,
-        "critiques": critiques.height,
+        "critiques": critiques_total,
         "judgement_parse_rate": (
-            1 - critiques["judgement"].null_count() / critiques.height if critiques.height else None
+            1 - int(critique_totals["null"]) / critiques_total if critiques_total else None
         ),
-        "judgements_from_follow_up": int((critiques["judgement_source"] == "follow_up").sum()),
-        "agreement": _agreement(critiques, verifications),
-        "verified": verifications.height,
-        "accepted_by_execution": int((verifications["verdict"] == "AC").sum()),
+        "judgements_from_follow_up": int(critique_totals["follow_up"] or 0),
+        "agreement": _agreement(tested),
+        "verified": int(verification_totals["verified"]),
+        "accepted_by_execution": int(verification_totals["accepted"] or 0),
     }
 
 
@@ -369,30 +486,56 @@ def summarize_dataset(stats: dict) -> dict[str, dict[str, float]]:
 
 
 def plot_dataset_overview(
-    generations: pl.DataFrame, verifications: pl.DataFrame
+    generations: Frame, verifications: Frame, params: dict | None = None
 ) -> tuple[go.Figure, go.Figure]:
     """Output-token lengths and execution verdicts per language, one figure (kedro-viz previews the
-    versioned JSON copy; the HTML copy goes to the MLflow run)."""
+    versioned JSON copy; the HTML copy goes to the MLflow run).
+
+    The figure gets counts, not values: token lengths binned from their streaming value counts
+    (one histogram bar per bin, the same bins for both languages) and verdicts counted per language
+    bucket by bucket over a partitioned join of the narrow columns."""
     figure = make_subplots(
         rows=1, cols=2, subplot_titles=("output tokens per sample", "execution verdicts")
     )
-    verdicts = generations.select("generation_id", "language").join(
-        verifications.select("generation_id", "verdict"), on="generation_id", how="inner"
+    tokens = value_counts(generations, "num_output_tokens", by=["language"])
+    start, width, bins = histogram_bins(tokens, "num_output_tokens", "language")
+    bucket_bytes, work_dir = _join_settings(params)
+    verdicts_of = verifications.lazy().select("generation_id", "verdict")
+    languages = generations.lazy().select("generation_id", "language")
+    verdicts = _summed(
+        partitioned_join(
+            verdicts_of,
+            languages,
+            on="generation_id",
+            how="inner",
+            buckets=bucket_count([verdicts_of, languages], bucket_bytes),
+            work_dir=work_dir,
+            finish=lambda joined: joined.group_by("language", "verdict").agg(
+                pl.len().alias("count")
+            ),
+        ),
+        ["language", "verdict"],
     )
     for language in LANGUAGES:
-        tokens = generations.filter(pl.col("language") == language)["num_output_tokens"]
+        binned = bins.get(language)
         figure.add_trace(
-            go.Histogram(x=tokens.to_list(), name=language, opacity=0.6, legendgroup=language),
+            go.Histogram(
+                # Bin centres weighted by their counts, in bins of the same edges.
+                x=[] if binned is None else (binned["bin_start"] + width / 2).to_list(),
+                y=[] if binned is None else binned["count"].to_list(),
+                histfunc="sum",
+                xbins={"start": start, "size": width},
+                name=language,
+                opacity=0.6,
+                legendgroup=language,
+            ),
             row=1,
             col=1,
-        )
-        counts = dict(
-            verdicts.filter(pl.col("language") == language).group_by("verdict").len().rows()
         )
         figure.add_trace(
             go.Bar(
                 x=list(VERDICTS),
-                y=[counts.get(verdict, 0) for verdict in VERDICTS],
+                y=[_count(verdicts, language=language, verdict=verdict) for verdict in VERDICTS],
                 name=language,
                 legendgroup=language,
                 showlegend=False,

@@ -15,7 +15,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 build_export,
-                inputs=["problems_dedup", "generations", "critiques", "verifications"],
+                inputs=[
+                    "problems_dedup",
+                    "generations",
+                    "critiques",
+                    "verifications",
+                    "params:dataset.export",
+                ],
                 outputs="ocr2_export",
                 name="build_export",
             ),
@@ -39,6 +45,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "verifications",
                     "generation_rejects",
                     "ocr2_export",
+                    "params:dataset.export",
                 ],
                 outputs="dataset_statistics",
                 name="dataset_statistics",
@@ -56,7 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plot_dataset_overview,
-                inputs=["generations", "verifications"],
+                inputs=["generations", "verifications", "params:dataset.export"],
                 outputs=["dataset_overview_plot", "dataset_overview_plot_mlflow"],
                 name="plot_dataset_overview",
             ),

@@ -1,22 +1,40 @@
 """Generation nodes: questions -> chat requests per language (over-budget questions rejected) ->
-resumable completions from the teacher -> parsed, flagged generations + a rejects table."""
+completions from the teacher, written shard by shard (resumable; several drivers can split the job)
+-> the shards parsed, one at a time, into the flagged `generations` table + a rejects table."""
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
+from contextlib import ExitStack
 
 import polars as pl
 
 from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
 from ocr2_kedro.generation.critique import chat_request
 from ocr2_kedro.generation.prompts import solution_prompt
-from ocr2_kedro.generation.resumable import generate_resumable, run_key
+from ocr2_kedro.generation.resumable import (
+    Completions,
+    Drivers,
+    LazyBackend,
+    ShardStore,
+    flag,
+    frame_chunks,
+    read_completions,
+    rebatched,
+    run_key,
+    run_shards,
+)
 from ocr2_kedro.generation.token_budget import TokenCounter
 from ocr2_kedro.parsing import parse_sample
 from ocr2_kedro.schemas import GENERATION, REJECT, conform, stable_id
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_SHARD_DIR = "data/02_intermediate/generation_shards"
+# Rows per batch handed to the table writer (about one row group of StreamingParquetDataset).
+BATCH_ROWS = 2_000
 
 REQUEST_SCHEMA = pl.Schema(
     {
@@ -104,56 +122,120 @@ def _chat_requests(requests: pl.DataFrame, system_prompt: str | None) -> list[Ch
     ]
 
 
-def generate_solutions(requests: pl.DataFrame, params: dict) -> pl.DataFrame:
-    """Complete every request (resumably: finished chunks live in `resume.shard_dir`), then split each
-    output into reasoning and code and flag every reason to reject it."""
-    sampling = SamplingConfig.from_dict(params["sampling"])
-    system_prompt = params.get("system_prompt")
+def _shard_dir(params: dict) -> str:
+    """The run's shard directory: one per teacher, sampling and system prompt (a changed setting
+    never reuses stale completions)."""
     resume = params.get("resume") or {}
-    key = run_key("generation", params["model"], params["sampling"], system_prompt)
-    completions = generate_resumable(
-        _chat_requests(requests, system_prompt),
-        sampling,
-        lambda: create_backend(params),
-        shard_dir=f"{resume.get('shard_dir', 'data/02_intermediate/generation_shards')}/{key}",
-        chunk_size=int(resume.get("chunk_size", 64)),
-        description="teacher generation",
+    key = run_key("generation", params["model"], params["sampling"], params.get("system_prompt"))
+    return f"{resume.get('shard_dir', DEFAULT_SHARD_DIR)}/{key}"
+
+
+def refuse_driver_collect(stage: str, drivers: Drivers) -> None:
+    if drivers.count > 1:
+        raise ValueError(
+            f"{stage}.drivers.count is {drivers.count}: a driver run writes shards only "
+            f"(`kedro run --pipelines {stage} --tags shards ...`); build the table in a later run "
+            f"with {stage}.drivers.count=1 once every driver has finished"
+        )
+
+
+def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, params: dict) -> dict:
+    """Complete this driver's chunks of the requests that are not done yet, writing each finished
+    chunk to the shard directory (`resume.shard_dir`); returns the manifest `collect_generations`
+    reads. Chunk i holds requests [i * chunk_size, (i + 1) * chunk_size), driver `index` of `count`
+    completes the chunks with i % count == index (`drivers`); with `drivers.require_complete` this
+    node generates nothing and fails naming the chunks not done."""
+    ids = requests.lazy().select("generation_id")
+    if ids.select(pl.col("generation_id").is_duplicated().any()).collect().item():
+        raise ValueError("generation requests must have unique generation ids")
+    total = ids.select(pl.len()).collect().item()
+    system_prompt = params.get("system_prompt")
+    chunk_size = int((params.get("resume") or {}).get("chunk_size", 64))
+    shard_dir = _shard_dir(params)
+    drivers_params = params.get("drivers") or {}
+    with ExitStack() as stack:
+        work = Completions(
+            ShardStore(shard_dir),
+            SamplingConfig.from_dict(params["sampling"]),
+            LazyBackend(stack, lambda: create_backend(params)),
+        )
+        report = run_shards(
+            (_chat_requests(chunk, system_prompt) for chunk in frame_chunks(requests, chunk_size)),
+            work,
+            shard_dir=shard_dir,
+            chunk_size=chunk_size,
+            drivers=Drivers.from_params(drivers_params),
+            require_complete=flag(drivers_params.get("require_complete", False)),
+            total_requests=total,
+            description="teacher generation",
+        )
+    return report.to_dict()
+
+
+def collect_generations(
+    requests: pl.DataFrame | pl.LazyFrame, shards: dict, params: dict
+) -> Iterator[pl.DataFrame]:
+    """The `generations` table, built shard by shard: each chunk's completions are split into
+    reasoning and code and flagged with every reason to reject them, and handed to the table writer
+    in batches (a generator: no step holds all shards). Failed requests become rows with
+    finish_reason "error" (flagged), as they are retried by the next run."""
+    refuse_driver_collect("generation", Drivers.from_params(params.get("drivers")))
+    store = ShardStore(shards["shard_dir"])
+    batches = _generation_batches(
+        requests,
+        store,
+        int(shards["chunk_size"]),
+        bool(params.get("reject_code_in_reasoning", False)),
     )
-    reject_code_in_reasoning = bool(params.get("reject_code_in_reasoning", False))
-    rows = []
-    for row, completion in zip(requests.iter_rows(named=True), completions, strict=True):
-        parsed = parse_sample(
-            completion.text,
-            row["language"],
-            completion.finish_reason,
-            reject_code_in_reasoning=reject_code_in_reasoning,
-            error=completion.error,
-        )
-        rows.append(
-            {
-                **row,
-                "model": completion.model,
-                "output": completion.text,
-                "reasoning": parsed.reasoning,
-                "solution": parsed.solution,
-                "finish_reason": completion.finish_reason,
-                "num_output_tokens": completion.num_output_tokens,
-                "flags": parsed.flags,
-            }
-        )
-    generations = conform(rows, GENERATION) if rows else pl.DataFrame(schema=GENERATION)
-    flagged = generations.filter(pl.col("flags").list.len() > 0).height
-    logger.info("%d generations, %d flagged for rejection", generations.height, flagged)
-    return generations
+    return rebatched(batches, BATCH_ROWS, GENERATION)
+
+
+def _generation_batches(
+    requests: pl.DataFrame | pl.LazyFrame,
+    store: ShardStore,
+    chunk_size: int,
+    reject_code_in_reasoning: bool,
+) -> Iterator[pl.DataFrame]:
+    total = flagged = 0
+    for index, chunk in enumerate(frame_chunks(requests, chunk_size)):
+        completions = read_completions(store, index, chunk["generation_id"].to_list())
+        rows = []
+        for row, completion in zip(chunk.iter_rows(named=True), completions, strict=True):
+            parsed = parse_sample(
+                completion.text,
+                row["language"],
+                completion.finish_reason,
+                reject_code_in_reasoning=reject_code_in_reasoning,
+                error=completion.error,
+            )
+            rows.append(
+                {
+                    **row,
+                    "model": completion.model,
+                    "output": completion.text,
+                    "reasoning": parsed.reasoning,
+                    "solution": parsed.solution,
+                    "finish_reason": completion.finish_reason,
+                    "num_output_tokens": completion.num_output_tokens,
+                    "flags": parsed.flags,
+                }
+            )
+        batch = conform(rows, GENERATION)
+        total += batch.height
+        flagged += batch.filter(pl.col("flags").list.len() > 0).height
+        yield batch
+    logger.info("%d generations, %d flagged for rejection", total, flagged)
 
 
 def collect_generation_rejects(
-    generations: pl.DataFrame, question_rejects: pl.DataFrame
+    generations: pl.LazyFrame | pl.DataFrame, question_rejects: pl.DataFrame
 ) -> pl.DataFrame:
-    """Every question dropped before generation and every flagged sample, one row per reason."""
+    """Every question dropped before generation and every flagged sample, one row per reason (read
+    from the four narrow columns it needs)."""
     flagged = (
-        generations.filter(pl.col("flags").list.len() > 0)
+        generations.lazy()
         .select("generation_id", "language", "finish_reason", "flags")
+        .filter(pl.col("flags").list.len() > 0)
         .explode("flags")
         .select(
             pl.lit("generation").alias("stage"),
@@ -162,5 +244,6 @@ def collect_generation_rejects(
             pl.col("flags").alias("reason"),
             pl.format("finish_reason={}", pl.col("finish_reason")).alias("detail"),
         )
+        .collect()
     )
     return pl.concat([conform(question_rejects, REJECT), conform(flagged, REJECT)])

@@ -5,10 +5,15 @@ from ocr2_kedro.schemas import LANGUAGES
 from .nodes import (
     build_generation_requests,
     collect_generation_rejects,
+    collect_generations,
     combine_question_rejects,
     combine_requests,
     generate_solutions,
 )
+
+# The nodes a driver of a job array runs (`kedro run --pipelines generation --tags shards`): they
+# build the requests and write this driver's shards; the table is built by a later run.
+SHARDS = "shards"
 
 
 def create_request_template() -> Pipeline:
@@ -20,6 +25,7 @@ def create_request_template() -> Pipeline:
                 inputs=["problems_dedup", "params:language", "params:generation"],
                 outputs=["requests", "question_rejects"],
                 name="build_generation_requests",
+                tags=[SHARDS],
             )
         ]
     )
@@ -49,6 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="generation_requests",
                 name="combine_generation_requests",
+                tags=[SHARDS],
             ),
             Node(
                 combine_question_rejects,
@@ -59,8 +66,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 generate_solutions,
                 inputs=["generation_requests", "params:generation"],
-                outputs="generations",
+                outputs="generation_shards",
                 name="generate_solutions",
+                tags=[SHARDS],
+            ),
+            Node(
+                collect_generations,
+                inputs=["generation_requests", "generation_shards", "params:generation"],
+                outputs="generations",
+                name="collect_generations",
             ),
             Node(
                 collect_generation_rejects,

@@ -1,10 +1,16 @@
-"""Training nodes: validate the config, build the SFT examples, train stage 1 then stage 2."""
+"""Training nodes: validate the config, build the SFT examples, train stage 1 then stage 2.
+
+The example tables stream: `build_sft_examples` returns generators of batches that the catalog's
+StreamingParquetDataset writes one at a time, and each stage tokenizes its (lazily scanned) examples
+once, in parallel, into a memory-mapped dataset under work_dir/tokenized that the trainer ranks share.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,36 +19,33 @@ import polars as pl
 
 from ocr2_kedro.components import check_components
 from ocr2_kedro.models import resolve_model_path
-from ocr2_kedro.schemas import REJECT, conform, stable_id
+from ocr2_kedro.schemas import stable_id
 from ocr2_kedro.training import (
+    EXAMPLE_SCHEMA,
     DistributedSettings,
     ExampleFilters,
+    TokenizedData,
     TrainerSettings,
-    build_critique_examples,
-    build_generation_examples,
+    build_examples,
     check_deepspeed_against_trainer,
     launch_stage,
     load_deepspeed_config,
-    mix_stage2,
-    tokenize_examples,
+    tokenize_to_disk,
     validate_deepspeed_config,
 )
 
 logger = logging.getLogger(__name__)
 
-EXAMPLE_SCHEMA = pl.Schema(
-    {
-        "id": pl.String,
-        "kind": pl.String,  # "generation" | "critique"
-        "language": pl.String,
-        "prompt": pl.String,  # JSON list of chat messages
-        "completion": pl.String,  # JSON list with the assistant message
-    }
-)
+__all__ = ["EXAMPLE_SCHEMA", "build_sft_examples", "train_stage1", "train_stage2"]
+
 CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
 # Written into a stage's working folder once it has finished: a rerun with the same fingerprint
 # (base model, settings, tokenized data) reuses the model instead of training again.
 FINISHED_MARKER = "finished.json"
+# Under work_dir: one folder per tokenized example set (tokenizer, max_length, content).
+TOKENIZED_DIR = "tokenized"
+# Skipped examples named one by one in the log; all of them are in the MLflow artifact.
+LOGGED_SKIPS = 20
 
 
 def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +77,14 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
     stages_to_train = list(training.get("stages") or ["stage1", "stage2"])
     if stages_to_train not in (["stage1"], ["stage1", "stage2"]):
         raise ValueError(f"stages must be [stage1] or [stage1, stage2], got {stages_to_train}")
+    tokenize = {"num_proc": None, "batch_size": 64, **(training.get("tokenize") or {})}
+    unknown = set(tokenize) - {"num_proc", "batch_size"}
+    if unknown:
+        raise ValueError(f"unknown tokenize settings: {sorted(unknown)}")
+    if tokenize["num_proc"] is not None and int(tokenize["num_proc"]) < 1:
+        raise ValueError(f"tokenize.num_proc must be null or >= 1, got {tokenize['num_proc']}")
+    if int(tokenize["batch_size"]) < 1:
+        raise ValueError(f"tokenize.batch_size must be >= 1, got {tokenize['batch_size']}")
     critique_ratio = (training.get("stage2") or {}).get("critique_ratio")
     if critique_ratio is not None and critique_ratio < 0:
         raise ValueError(f"stage2.critique_ratio must be null or >= 0, got {critique_ratio}")
@@ -84,6 +95,7 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
         "seed": int(training.get("seed", 0)),
         "filters": training.get("filters") or {},
         "critique_ratio": critique_ratio,
+        "tokenize": tokenize,
         "stages": stages_to_train,
         "stage1": stages["stage1"].to_dict(),
         "stage2": stages["stage2"].to_dict(),
@@ -96,84 +108,61 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _examples_frame(examples: list[dict[str, Any]]) -> pl.DataFrame:
-    return conform(
-        [
-            {
-                "id": e["id"],
-                "kind": e["kind"],
-                "language": e["language"],
-                "prompt": json.dumps(e["prompt"], ensure_ascii=False),
-                "completion": json.dumps(e["completion"], ensure_ascii=False),
-            }
-            for e in examples
-        ],
-        EXAMPLE_SCHEMA,
-    )
-
-
 def build_sft_examples(
-    export: pl.DataFrame, plan: dict[str, Any]
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Stage-1 examples, stage-2 examples (stage 1 + critiques at the configured ratio), rejects."""
-    rows = export.to_dicts()
-    filters = ExampleFilters.from_dict(plan["filters"])
-    generation = build_generation_examples(rows, filters, plan["system_prompt"])
-    critique = build_critique_examples(rows, filters, plan["system_prompt"])
-    if not critique.examples:
+    export: pl.LazyFrame | pl.DataFrame, plan: dict[str, Any]
+) -> tuple[Iterator[pl.DataFrame], Iterator[pl.DataFrame], Iterator[pl.DataFrame]]:
+    """Stage-1 examples, stage-2 examples (stage 1 + critiques at the configured ratio), rejects.
+
+    Each is a generator of batches, read from the export as the catalog saves it.
+    """
+    batches = build_examples(
+        export,
+        ExampleFilters.from_dict(plan["filters"]),
+        plan["system_prompt"],
+        plan["critique_ratio"],
+        seed=plan["seed"],
+    )
+    return batches.stage1, batches.stage2, batches.rejects
+
+
+def _report_skipped(stage: str, tokenized: TokenizedData) -> None:
+    """Examples left out at tokenization: counted in the stage's metrics, named in the log, and listed
+    whole in an MLflow artifact."""
+    if not tokenized.skipped:
+        return
+    for item in tokenized.skipped_examples(limit=LOGGED_SKIPS):
         logger.warning(
-            "no row of the export has a critique: stage 2 trains on generation examples only"
+            "%s: example %s (%s) skipped: %s", stage, item["id"], item["kind"], item["reason"]
         )
-    stage2 = mix_stage2(
-        generation.examples, critique.examples, plan["critique_ratio"], seed=plan["seed"]
+    logger.warning(
+        "%s: %d examples skipped at tokenization (listed in %s)",
+        stage,
+        tokenized.skipped,
+        tokenized.skipped_path,
     )
-    rejects = conform(
-        [
-            {
-                "stage": "training",
-                "source": skipped["kind"],
-                "record_id": skipped["id"],
-                "reason": skipped["reason"].split(" ", 1)[0],
-                "detail": skipped["reason"],
-            }
-            for skipped in generation.skipped + critique.skipped
-        ],
-        REJECT,
-    )
-    logger.info(
-        "SFT examples: %d generation, %d critique available, %d in stage 2; %d rows skipped",
-        len(generation.examples),
-        len(critique.examples),
-        len(stage2),
-        rejects.height,
-    )
-    return _examples_frame(generation.examples), _examples_frame(stage2), rejects
-
-
-def _examples_from_frame(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {**row, "prompt": json.loads(row["prompt"]), "completion": json.loads(row["completion"])}
-        for row in frame.to_dicts()
-    ]
+    if mlflow.active_run() is not None:
+        mlflow.log_artifact(tokenized.skipped_path, artifact_path=f"training/{stage}_skipped")
 
 
 def _train_stage(
-    stage: str, examples: pl.DataFrame, base_model: str, plan: dict[str, Any]
+    stage: str, examples: pl.LazyFrame | pl.DataFrame, base_model: str, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
-    from transformers import AutoTokenizer
-
     settings = TrainerSettings.from_dict(plan[stage])
     distributed = DistributedSettings.from_dict(plan["distributed"])
-    tokenizer = AutoTokenizer.from_pretrained(base_model)
-    rows, skipped = tokenize_examples(
-        tokenizer, _examples_from_frame(examples), settings.max_length
+    tokenize = plan.get("tokenize") or {}
+    tokenized = tokenize_to_disk(
+        examples,
+        base_model,
+        Path(plan["work_dir"]) / TOKENIZED_DIR,
+        settings.max_length,
+        num_proc=tokenize.get("num_proc"),
+        batch_size=int(tokenize.get("batch_size") or 64),
     )
-    for item in skipped:
-        logger.warning("%s: example %s skipped: %s", stage, item["id"], item["reason"])
+    _report_skipped(stage, tokenized)
     # One working folder per (base model, settings, data): an interrupted run of the same stage
     # resumes from its last checkpoint, a changed run starts clean.
     fingerprint = stable_id(
-        base_model, settings.to_dict(), [r["input_ids"] for r in rows], plan["distributed"]
+        base_model, settings.to_dict(), tokenized.fingerprint, plan["distributed"]
     )
     output_dir = Path(plan["work_dir"]) / f"{stage}-{fingerprint}"
     finished = output_dir / FINISHED_MARKER
@@ -185,7 +174,7 @@ def _train_stage(
             logger.info("%s: finished before in %s, reused", stage, output_dir)
             metrics = {**done["metrics"], "reused": 1.0}
             return done["final_dir"], {k: {"value": v, "step": 0} for k, v in metrics.items()}
-    result = launch_stage(base_model, rows, output_dir, settings, distributed, stage)
+    result = launch_stage(base_model, tokenized.path, output_dir, settings, distributed, stage)
     if not plan["keep_trainer_checkpoints"]:
         for checkpoint in output_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)
@@ -193,8 +182,9 @@ def _train_stage(
         **result.metrics,
         "global_step": float(result.global_step),
         "resumed": float(result.resumed_from is not None),
-        "skipped_examples": float(len(skipped)),
-        "critique_examples": float(sum(r["kind"] == "critique" for r in rows)),
+        "skipped_examples": float(tokenized.skipped),
+        "critique_examples": float(tokenized.critique_examples),
+        "tokenization_reused": float(tokenized.reused),
     }
     _log_checkpoint(stage, Path(result.final_dir), plan["mlflow"])
     finished.write_text(json.dumps({"final_dir": str(result.final_dir), "metrics": metrics}))
@@ -224,14 +214,14 @@ def _log_checkpoint(stage: str, final_dir: Path, settings: dict[str, Any]) -> No
 
 
 def train_stage1(
-    examples: pl.DataFrame, plan: dict[str, Any]
+    examples: pl.LazyFrame | pl.DataFrame, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """Code-generation SFT of the student."""
     return _train_stage("stage1", examples, plan["student"], plan)
 
 
 def train_stage2(
-    examples: pl.DataFrame, stage1_checkpoint: str | None, plan: dict[str, Any]
+    examples: pl.LazyFrame | pl.DataFrame, stage1_checkpoint: str | None, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """Joint generation + critique SFT, starting from the stage-1 checkpoint (or, when the plan's
     stages stop at stage 1, the stage-1 checkpoint itself)."""
