@@ -76,14 +76,19 @@ def test_a_failed_write_closes_the_batch_generator(tmp_path):
     assert closed == [True]
 
 
-def test_ndjson_is_sunk_from_a_lazy_frame_or_written_batch_by_batch(tmp_path):
+def test_ndjson_is_written_batch_by_batch_from_a_lazy_frame_or_batches(tmp_path):
     dataset = StreamingNdjsonDataset(
         filepath=str(tmp_path / "t.jsonl"), version=Version(None, None)
     )
-    dataset.save(frame(0, 100).lazy().filter(pl.col("id") < 5))
+    # More rows than one batch: every batch lands, in order.
+    dataset.save(frame(0, 5_000).lazy().filter(pl.col("id") % 2 == 0))
     loaded = dataset.load()
     assert isinstance(loaded, pl.LazyFrame)
-    assert loaded.collect()["id"].to_list() == list(range(5))
+    assert loaded.collect()["id"].to_list() == list(range(0, 5_000, 2))
+
+    empty = StreamingNdjsonDataset(filepath=str(tmp_path / "e.jsonl"))
+    empty.save(frame(0, 10).lazy().filter(pl.col("id") < 0))
+    assert (tmp_path / "e.jsonl").read_text() == ""
 
     batches = StreamingNdjsonDataset(filepath=str(tmp_path / "b.jsonl"))
     batches.save(frame(i * 3, 3) for i in range(3))

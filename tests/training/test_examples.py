@@ -126,7 +126,7 @@ def test_stage1_user_message_is_the_prompt_the_teacher_answered(language, test_t
         "sampling": {"seed": 0},
         "model": "teacher",
     }
-    requests, _ = build_generation_requests(problems, language, params)
+    requests = build_generation_requests(problems, language, params)[0].collect()
     generations = conform(
         [
             {

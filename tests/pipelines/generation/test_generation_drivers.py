@@ -197,7 +197,7 @@ def test_two_driver_processes_split_generation_then_a_run_collects(project_copy,
         )["parameters"]["generation"]
         params["resume"]["shard_dir"] = str(tmp_path / "single_driver")
         requests = pl.concat(
-            build_generation_requests(problems(), language, params)[0]
+            build_generation_requests(problems(), language, params)[0].collect()
             for language in params["languages"]
         )
         single = pl.concat(

@@ -64,7 +64,10 @@ def params(**overrides) -> dict:
 
 
 def test_requests_per_sample_with_seeds_and_budget_rejects(embedded_model_dir):
-    requests, rejects = build_generation_requests(problems(), "cpp", params())
+    lazy_requests, rejects = build_generation_requests(problems(), "cpp", params())
+    # A lazy expansion of the per-question prompts: consumers stream it in order.
+    assert isinstance(lazy_requests, pl.LazyFrame)
+    requests = lazy_requests.collect()
     assert requests["question_id"].to_list() == ["q-add", "q-add", "q-fn", "q-fn"]
     assert requests["seed"].to_list() == [7, 8, 7, 8]
     assert requests["generation_id"].n_unique() == 4
@@ -85,9 +88,9 @@ def test_requests_per_sample_with_seeds_and_budget_rejects(embedded_model_dir):
 
 def test_languages_not_asked_for_build_nothing(embedded_model_dir):
     requests, rejects = build_generation_requests(problems(), "cpp", params(languages=["python"]))
-    assert requests.is_empty() and rejects.is_empty()
+    assert requests.collect().is_empty() and rejects.is_empty()
     py, py_rejects = build_generation_requests(problems(), "python", params(languages=["python"]))
-    assert combine_requests(["python"], py, requests).height == 4
+    assert combine_requests(["python"], py, requests).collect().height == 4
     assert combine_question_rejects(py_rejects, rejects).height == 1
 
 
@@ -100,12 +103,12 @@ def test_generate_solutions_parses_flags_and_resumes(tmp_path, tiny_model_dir):
     requests, question_rejects = build_generation_requests(problems(), "python", run_params)
     shards = generate_solutions(requests, run_params)
     assert shards["incomplete_chunks"] == ""
-    assert shards["requests_sent"] == requests.height
+    assert shards["requests_sent"] == requests.collect().height
     batches = collect_generations(requests, shards, run_params)
     assert not isinstance(batches, pl.DataFrame)  # a generator, written batch by batch
     generations = pl.concat(list(batches))
     assert generations.schema == GENERATION
-    assert generations["generation_id"].to_list() == requests["generation_id"].to_list()
+    assert generations["generation_id"].to_list() == requests.collect()["generation_id"].to_list()
     # A random 2-layer model writes no code in 8 tokens: every sample is flagged, none dropped.
     assert all("no_code" in flags for flags in generations["flags"].to_list())
     assert set(generations["finish_reason"]) <= {"stop", "length"}

@@ -56,16 +56,20 @@ def _token_counter(tokenizer: str | None) -> TokenCounter:
 
 def build_generation_requests(
     problems: pl.DataFrame, language: str, params: dict
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """One request per question and sample (per-sample seed: every sample is reproducible), and a
-    reject row for each question whose prompt exceeds `max_question_tokens` teacher tokens."""
+    reject row for each question whose prompt exceeds `max_question_tokens` teacher tokens.
+
+    The prompts are built once per question; the requests are a lazy expansion of them into samples
+    (about 70 per question at OCR-2 scale), streamed in order by the consumers, so the prompt text is
+    never repeated per sample in memory."""
     if language not in params["languages"]:  # a language this run does not ask for
-        return pl.DataFrame(schema=REQUEST_SCHEMA), pl.DataFrame(schema=REJECT)
+        return pl.LazyFrame(schema=REQUEST_SCHEMA), pl.DataFrame(schema=REJECT)
     samples = int(params["samples_per_question"])
     base_seed = int(params["sampling"].get("seed", 0))
     budget = params.get("max_question_tokens")
     counter = _token_counter(params.get("tokenizer") or params["model"]) if budget else None
-    rows, rejects = [], []
+    questions, rejects = [], []
     for problem in problems.iter_rows(named=True):
         prompt = solution_prompt(
             problem["question"],
@@ -87,28 +91,45 @@ def build_generation_requests(
                 }
             )
             continue
-        for sample_idx in range(samples):
-            rows.append(
-                {
-                    "generation_id": stable_id(
-                        problem["question_id"], language, sample_idx, params["model"]
-                    ),
-                    "question_id": problem["question_id"],
-                    "language": language,
-                    "sample_idx": sample_idx,
-                    "seed": base_seed + sample_idx,
-                    "prompt": prompt,
-                    "prompt_tokens": tokens,
-                }
-            )
+        questions.append(
+            {"question_id": problem["question_id"], "prompt": prompt, "prompt_tokens": tokens}
+        )
     if rejects:
         logger.warning("%s: %d questions over the token budget dropped", language, len(rejects))
-    return pl.DataFrame(rows, schema=REQUEST_SCHEMA), conform(rejects, REJECT)
+    model = params["model"]
+    requests = (
+        pl.LazyFrame(
+            questions,
+            schema={"question_id": pl.String, "prompt": pl.String, "prompt_tokens": pl.Int64},
+        )
+        .with_columns(language=pl.lit(language), sample_idx=pl.int_ranges(0, samples))
+        .explode("sample_idx")
+        .with_columns(
+            sample_idx=pl.col("sample_idx").cast(pl.Int64),
+            seed=pl.col("sample_idx").cast(pl.Int64) + base_seed,
+            generation_id=pl.struct("question_id", "sample_idx").map_batches(
+                lambda keys: pl.Series(
+                    [
+                        stable_id(key["question_id"], language, key["sample_idx"], model)
+                        for key in keys
+                    ],
+                    dtype=pl.String,
+                ),
+                return_dtype=pl.String,
+                is_elementwise=True,
+            ),
+        )
+        .select(list(REQUEST_SCHEMA))
+        .cast(REQUEST_SCHEMA)
+    )
+    return requests, conform(rejects, REJECT)
 
 
-def combine_requests(languages: list[str], *requests: pl.DataFrame) -> pl.DataFrame:
-    """Stack the per-language requests, keeping only the languages the run asks for."""
-    return pl.concat(requests).filter(pl.col("language").is_in(languages))
+def combine_requests(languages: list[str], *requests: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """Stack the per-language requests (lazily), keeping only the languages the run asks for."""
+    return pl.concat([frame.lazy() for frame in requests]).filter(
+        pl.col("language").is_in(languages)
+    )
 
 
 def combine_question_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:
