@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ocr2_kedro.execution import verify_frame
+from ocr2_kedro.execution import VerifyPool, verify_frame
 from ocr2_kedro.schemas import GENERATION, PROBLEM, VERIFICATION, conform
 
 SUM_TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "20 22\n", "output": "42\n"}]
@@ -106,6 +106,25 @@ def test_verify_frame_local_two_workers(cpp_cache_dir):
     _check(result, generations)
 
 
+def _halves(generations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    middle = generations.height // 2
+    return generations.head(middle), generations.slice(middle)
+
+
+def test_a_pool_keeps_its_sandboxes_across_frames(cpp_cache_dir):
+    generations = _generations()
+    first, second = _halves(generations)
+    with VerifyPool(2, cache_dir=str(cpp_cache_dir), progress=False) as pool:
+        parts = [pool.verify(first, _problems())]
+        verifiers = list(pool._verifiers)
+        parts.append(pool.verify(second, _problems()))
+        # The second frame ran on the sandboxes the first one started.
+        assert [id(v) for v in pool._verifiers] == [id(v) for v in verifiers]
+        assert len(verifiers) == 2
+    assert pool._verifiers == []
+    _check(pl.concat(parts), generations)
+
+
 def test_verify_frame_limits_and_modes(cpp_cache_dir):
     generations = (
         _generations()
@@ -149,5 +168,15 @@ def test_verify_frame_on_local_ray_cluster(cpp_cache_dir):
             cache_dir=str(cpp_cache_dir),
         )
         _check(result, generations)
+        # Batch after batch on the same two actors (the verify pipeline's way).
+        first, second = _halves(generations)
+        with VerifyPool(
+            2, backend="ray", ray_batch_size=3, cache_dir=str(cpp_cache_dir), progress=False
+        ) as pool:
+            parts = [pool.verify(first, _problems())]
+            actors = [actor._actor_id for actor in pool._actors]
+            parts.append(pool.verify(second, _problems()))
+            assert [actor._actor_id for actor in pool._actors] == actors and len(actors) == 2
+        _check(pl.concat(parts), generations)
     finally:
         ray.shutdown()

@@ -15,7 +15,9 @@ ran; its wall deadline is the limit + 0.1 s (`wall_factor`, default 1.0 in that 
 costs about the limit.
 `verify_frame(generations, problems, workers, backend="local"|"ray", ...) -> pl.DataFrame` judges a
 frame of solutions (schemas.GENERATION) and returns schemas.VERIFICATION rows keyed by generation_id.
-`Verifier` is the reusable object behind both (one warm sandbox; use it for many calls).
+`VerifyPool` keeps the sandboxes (threads or Ray actors) warm across many frames: the verify pipeline
+verifies its table batch by batch through one pool. `Verifier` is the reusable object behind both
+(one warm sandbox; use it for many calls).
 
 Test conventions
 ----------------
@@ -44,7 +46,7 @@ signal; stdout is capped (OLE) and every process of the test is killed afterward
 does not allow are skipped, logged once, and absent from `RunResult.isolation`.
 """
 
-from .batch import settings_from, verify_frame
+from .batch import VerifyPool, settings_from, verify_frame
 from .compare import compare_json, compare_stdout
 from .runner import (
     BadProblem,
@@ -71,5 +73,6 @@ __all__ = [
     "compare_stdout",
     "run_tests",
     "settings_from",
+    "VerifyPool",
     "verify_frame",
 ]

@@ -1,9 +1,10 @@
-"""Batch verification of a generations frame against a problems frame: local threads or Ray Data.
+"""Batch verification of a generations frame against a problems frame: local threads or Ray actors.
 
 Local: `workers` threads, each owning one `Verifier` (one zygote, one uid, one cgroup); the heavy work
-happens in the zygotes, the threads only frame messages and compare outputs. Ray: the joined rows go
-through `ray.data.Dataset.map_batches` with a stateful actor class, so each actor keeps its warm
-sandbox and the compile cache across batches.
+happens in the zygotes, the threads only frame messages and compare outputs. Ray: `workers` actors,
+each with its warm sandbox and compile cache, take blocks of `ray_batch_size` rows from a
+`ray.util.ActorPool`. A `VerifyPool` keeps either kind warm across frames (a table verified in
+batches starts them once).
 """
 
 from __future__ import annotations
@@ -138,94 +139,156 @@ def _to_frame(rows: Iterable[dict], order: list[str]) -> pl.DataFrame:
     return conform(pl.DataFrame(rows, infer_schema_length=None), VERIFICATION)
 
 
-def _verify_local(joined: pl.DataFrame, workers: int, settings: dict, progress: bool) -> list[dict]:
-    rows = joined.to_dicts()
-    workers = max(1, min(int(workers), len(rows) or 1))
-    cache = CompileCache(settings["cache_dir"], use_pch=settings["use_pch"])
-    if settings["use_pch"] and any(row.get("language") == "cpp" for row in rows):
-        # Build the precompiled header (when the cache has none yet) alongside the first rows,
-        # not when the first C++ row needs it: every C++ row would wait for it then.
-        threading.Thread(target=cache.pch_header, name="ocr2-pch", daemon=True).start()
-    verifiers = [
-        Verifier(compile_cache=cache, compare_mode=settings["compare_mode"]) for _ in range(workers)
-    ]
-    idle: queue.SimpleQueue[Verifier] = queue.SimpleQueue()
-    for verifier in verifiers:
-        idle.put(verifier)
-    try:
-        # Dynamic scheduling: each row takes whichever warm sandbox is free, so one slow C++ compile
-        # or TLE-heavy solution does not leave the other workers idle at the end.
-        results: list[dict] = []
-        with tqdm(total=len(rows), desc="verify", unit="solution", disable=not progress) as bar:
-
-            def work(row: dict) -> dict:
-                verifier = idle.get()
-                try:
-                    return verify_row(verifier, row, settings)
-                finally:
-                    idle.put(verifier)
-                    bar.update(1)
-
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                results.extend(pool.map(work, rows))
-        return results
-    finally:
-        for verifier in verifiers:
-            verifier.close()
-
-
 class RayVerifyActor:
-    """Ray Data stateful UDF: one warm sandbox and compile cache per actor, reused across batches."""
+    """A Ray actor: one warm sandbox and compile cache, reused for every block it is given."""
 
     def __init__(self, settings: dict) -> None:
         self.settings = settings
         cache = CompileCache(settings["cache_dir"], use_pch=settings["use_pch"])
         self.verifier = Verifier(compile_cache=cache, compare_mode=settings["compare_mode"])
 
-    def __call__(self, batch):
+    def verify(self, block):
         import pyarrow as pa
 
-        rows = batch.to_pylist()
+        rows = block.to_pylist()
         produced = [verify_row(self.verifier, row, self.settings) for row in rows]
         frame = conform(pl.DataFrame(produced, infer_schema_length=None), VERIFICATION)
-        return pa.Table.from_batches(frame.to_arrow().to_batches(), schema=frame.to_arrow().schema)
+        table = frame.to_arrow()
+        return pa.Table.from_batches(table.to_batches(), schema=table.schema)
 
-    def __del__(self) -> None:
+    def close(self) -> None:
         self.verifier.close()
 
 
-def _verify_ray(
-    joined: pl.DataFrame, workers: int, settings: dict, ray_address: str | None, batch_size: int
-) -> list[dict]:
-    import ray
+class VerifyPool:
+    """Warm sandboxes that verify frame after frame: `workers` local threads (one `Verifier` each)
+    or `workers` Ray actors, started when the first rows need them and kept until `close()`.
 
-    if not ray.is_initialized():
-        ray.init(
-            address=ray_address,
-            num_cpus=None if ray_address else max(1, workers),
-            include_dashboard=False,
-            log_to_driver=False,
-            ignore_reinit_error=True,
-        )
-    # Several blocks so that every actor gets work (slicing here: a repartition would need CPUs
-    # that the actor pool already holds on a small cluster).
-    blocks = max(1, min(joined.height, 4 * int(workers)))
-    step = -(-joined.height // blocks)
-    dataset = ray.data.from_arrow(
-        [joined.slice(start, step).to_arrow() for start in range(0, joined.height, step)]
-    )
-    verified = dataset.map_batches(
-        RayVerifyActor,
-        fn_constructor_kwargs={"settings": settings},
-        batch_format="pyarrow",
-        batch_size=batch_size,
-        concurrency=max(1, int(workers)),
-        num_cpus=1,
-    )
-    import pyarrow as pa
+    A table verified in batches (the verify pipeline, bounded memory) keeps one pool for all its
+    batches, so sandboxes, compile caches and Ray actors start once per run, not once per batch.
+    Settings as for `verify_frame`.
+    """
 
-    tables = ray.get(verified.to_arrow_refs())
-    return pl.from_arrow(pa.concat_tables(tables)).to_dicts() if tables else []
+    def __init__(
+        self,
+        workers: int = 1,
+        *,
+        backend: str = "local",
+        progress: bool = True,
+        ray_address: str | None = None,
+        ray_batch_size: int = 8,
+        **settings,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.workers = max(1, int(workers))
+        self.backend = backend
+        self.progress = progress
+        self.ray_address = ray_address
+        self.ray_batch_size = max(1, int(ray_batch_size))
+        self.settings = _settings(**settings)
+        self._cache: CompileCache | None = None
+        self._verifiers: list[Verifier] = []
+        self._idle: queue.SimpleQueue[Verifier] = queue.SimpleQueue()
+        self._actors: list = []
+
+    def __enter__(self) -> VerifyPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def verify(self, frame: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
+        """One row per generation of `frame` (schemas.VERIFICATION), in input order."""
+        if frame.height == 0:
+            return pl.DataFrame(schema=VERIFICATION)
+        duplicated = frame["generation_id"].is_duplicated()
+        if duplicated.any():
+            raise ValueError(
+                "duplicate generation_id values: "
+                f"{frame['generation_id'].filter(duplicated).unique().to_list()[:5]}"
+            )
+        joined = _join(frame, problems)
+        order = joined["generation_id"].to_list()
+        rows = self._verify_ray(joined) if self.backend == "ray" else self._verify_local(joined)
+        return _to_frame(rows, order)
+
+    def _verify_local(self, joined: pl.DataFrame) -> list[dict]:
+        rows = joined.to_dicts()
+        if self._cache is None:
+            self._cache = CompileCache(self.settings["cache_dir"], use_pch=self.settings["use_pch"])
+            if self.settings["use_pch"] and any(row.get("language") == "cpp" for row in rows):
+                # Build the precompiled header (when the cache has none yet) alongside the first
+                # rows, not when the first C++ row needs it: every C++ row would wait for it then.
+                threading.Thread(
+                    target=self._cache.pch_header, name="ocr2-pch", daemon=True
+                ).start()
+        threads = min(self.workers, len(rows))
+        while len(self._verifiers) < threads:
+            verifier = Verifier(
+                compile_cache=self._cache, compare_mode=self.settings["compare_mode"]
+            )
+            self._verifiers.append(verifier)
+            self._idle.put(verifier)
+        # Dynamic scheduling: each row takes whichever warm sandbox is free, so one slow C++ compile
+        # or TLE-heavy solution does not leave the other workers idle at the end.
+        with tqdm(
+            total=len(rows), desc="verify", unit="solution", disable=not self.progress
+        ) as bar:
+
+            def work(row: dict) -> dict:
+                verifier = self._idle.get()
+                try:
+                    return verify_row(verifier, row, self.settings)
+                finally:
+                    self._idle.put(verifier)
+                    bar.update(1)
+
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                return list(pool.map(work, rows))
+
+    def _verify_ray(self, joined: pl.DataFrame) -> list[dict]:
+        import pyarrow as pa
+        import ray
+        from ray.util import ActorPool
+
+        if not self._actors:
+            if not ray.is_initialized():
+                ray.init(
+                    address=self.ray_address,
+                    num_cpus=None if self.ray_address else self.workers,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    ignore_reinit_error=True,
+                )
+            actor = ray.remote(num_cpus=1)(RayVerifyActor)
+            self._actors = [actor.remote(self.settings) for _ in range(self.workers)]
+        blocks = [
+            joined.slice(start, self.ray_batch_size).to_arrow()
+            for start in range(0, joined.height, self.ray_batch_size)
+        ]
+        tables = []
+        with tqdm(
+            total=joined.height, desc="verify", unit="solution", disable=not self.progress
+        ) as bar:
+            for table in ActorPool(self._actors).map_unordered(
+                lambda actor, block: actor.verify.remote(block), blocks
+            ):
+                tables.append(table)
+                bar.update(table.num_rows)
+        return pl.from_arrow(pa.concat_tables(tables)).to_dicts() if tables else []
+
+    def close(self) -> None:
+        for verifier in self._verifiers:
+            verifier.close()
+        self._verifiers.clear()
+        if self._actors:
+            import ray
+
+            for actor in self._actors:
+                ray.get(actor.close.remote())
+                ray.kill(actor)
+            self._actors = []
 
 
 def verify_frame(
@@ -245,22 +308,15 @@ def verify_frame(
     compare_mode ("tokens" | "lines"), time_limit_s / memory_limit_mb (override the problem's),
     default_time_limit_s / default_memory_limit_mb (when the problem has none), time_limit_factor,
     max_tests, cache_dir (C++ compile cache), use_pch, stop_at_first_failure and wall_factor (see
-    `Verifier.run_tests`: evaluation's mode; pass/fail exact, pass_rate a lower bound).
+    `Verifier.run_tests`: evaluation's mode; pass/fail exact, pass_rate a lower bound). One frame,
+    one pool: see `VerifyPool` for many frames on the same sandboxes.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-    resolved = _settings(**settings)
-    if frame.height == 0:
-        return pl.DataFrame(schema=VERIFICATION)
-    duplicated = frame["generation_id"].is_duplicated()
-    if duplicated.any():
-        raise ValueError(
-            f"duplicate generation_id values: {frame['generation_id'].filter(duplicated).unique().to_list()[:5]}"
-        )
-    joined = _join(frame, problems)
-    order = joined["generation_id"].to_list()
-    if backend == "ray":
-        rows = _verify_ray(joined, workers, resolved, ray_address, ray_batch_size)
-    else:
-        rows = _verify_local(joined, workers, resolved, progress)
-    return _to_frame(rows, order)
+    with VerifyPool(
+        workers,
+        backend=backend,
+        progress=progress,
+        ray_address=ray_address,
+        ray_batch_size=ray_batch_size,
+        **settings,
+    ) as pool:
+        return pool.verify(frame, problems)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import mlflow
 import polars as pl
 
-from ocr2_kedro.execution import settings_from, verify_frame
+from ocr2_kedro.execution import VerifyPool, settings_from
 from ocr2_kedro.execution.batch import PROBLEM_COLUMNS
 from ocr2_kedro.execution.compare import COMPARE_MODES
 from ocr2_kedro.schemas import VERIFICATION
@@ -72,26 +72,26 @@ def _verify_batches(
 ) -> Iterator[pl.DataFrame]:
     tally = VerdictTally()
     produced = False
-    for batch in generations.collect_batches(chunk_size=batch_rows, engine="streaming"):
-        if batch.height == 0:
-            continue
-        # Only this batch's questions (with their tests) next to it.
-        questions = problems.join(
-            batch.lazy().select("question_id").unique(), on="question_id", how="semi"
-        ).collect(engine="streaming")
-        verified = verify_frame(
-            batch,
-            questions,
-            workers=int(params.get("workers", 1)),
-            backend=params.get("backend", "local"),
-            ray_address=params.get("ray_address"),
-            ray_batch_size=int(params.get("ray_batch_size", 8)),
-            progress=bool(params.get("progress", True)),
-            **settings,
-        )
-        tally.add(verified)
-        produced = True
-        yield verified
+    # One pool for every batch: the sandboxes (or Ray actors) start once per run.
+    with VerifyPool(
+        int(params.get("workers", 1)),
+        backend=params.get("backend", "local"),
+        ray_address=params.get("ray_address"),
+        ray_batch_size=int(params.get("ray_batch_size", 8)),
+        progress=bool(params.get("progress", True)),
+        **settings,
+    ) as pool:
+        for batch in generations.collect_batches(chunk_size=batch_rows, engine="streaming"):
+            if batch.height == 0:
+                continue
+            # Only this batch's questions (with their tests) next to it.
+            questions = problems.join(
+                batch.lazy().select("question_id").unique(), on="question_id", how="semi"
+            ).collect(engine="streaming")
+            verified = pool.verify(batch, questions)
+            tally.add(verified)
+            produced = True
+            yield verified
     if not produced:
         yield pl.DataFrame(schema=VERIFICATION)
     summary = tally.summary()
