@@ -178,6 +178,19 @@ def test_two_driver_processes_split_generation_then_a_run_collects(project_copy,
         assert sum(map(len, ids)) == len({i for chunk in ids for i in chunk}) == 20  # disjoint
         assert state.requests == 20  # every request sent once, by one driver
         assert not (primary / "generations.parquet").exists()  # drivers write shards only
+        # Each driver's manifest is in its own MLflow run, tagged with the chunks it completed.
+        client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+        experiment = client.get_experiment_by_name("ocr2_kedro_test")
+        runs = {
+            run.data.tags["generation.driver"]: run
+            for run in client.search_runs([experiment.experiment_id])
+        }
+        assert sorted(runs) == ["0/2", "1/2"]
+        assert runs["0/2"].data.tags["generation.completed_chunks"] == "0, 2, 4, 6"
+        for driver, run in runs.items():
+            index = driver.split("/")[0]
+            names = [a.path for a in client.list_artifacts(run.info.run_id, "shards")]
+            assert names == [f"shards/generation-driver-{index}-of-2.json"]
 
         run_kedro(
             project,

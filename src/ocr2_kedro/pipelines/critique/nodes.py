@@ -30,7 +30,11 @@ from ocr2_kedro.generation.resumable import (
     rebatched,
     run_key,
 )
-from ocr2_kedro.pipelines.generation.nodes import BATCH_ROWS, refuse_driver_collect
+from ocr2_kedro.pipelines.generation.nodes import (
+    BATCH_ROWS,
+    log_shard_report,
+    refuse_driver_collect,
+)
 from ocr2_kedro.schemas import CRITIQUE, conform, stable_id
 
 logger = logging.getLogger(__name__)
@@ -157,7 +161,9 @@ def critique_solutions(
         require_complete=flag(drivers_params.get("require_complete", False)),
         description="critique",
     )
-    return {**report.to_dict(), "follow_up": _follow_up_tokens(params) is not None}
+    manifest = {**report.to_dict(), "follow_up": _follow_up_tokens(params) is not None}
+    log_shard_report("critique", manifest)
+    return manifest
 
 
 def collect_critiques(

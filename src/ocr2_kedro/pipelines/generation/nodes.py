@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
 
+import mlflow
 import polars as pl
 
 from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
@@ -160,6 +161,23 @@ def refuse_driver_collect(stage: str, drivers: Drivers) -> None:
         )
 
 
+def log_shard_report(stage: str, report: dict) -> None:
+    """This driver's manifest into its MLflow run (`shards/<stage>-driver-<i>-of-<n>.json`), with
+    tags a job array can be searched by: which chunks it completed, which are not done."""
+    if mlflow.active_run() is None:
+        return
+    drivers = report.get("drivers") or {}
+    index, count = drivers.get("index", 0), drivers.get("count", 1)
+    mlflow.log_dict(report, f"shards/{stage}-driver-{index}-of-{count}.json")
+    mlflow.set_tags(
+        {
+            f"{stage}.driver": f"{index}/{count}",
+            f"{stage}.completed_chunks": report.get("completed_chunks") or "-",
+            f"{stage}.incomplete_chunks": report.get("incomplete_chunks") or "-",
+        }
+    )
+
+
 def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, params: dict) -> dict:
     """Complete this driver's chunks of the requests that are not done yet, writing each finished
     chunk to the shard directory (`resume.shard_dir`); returns the manifest `collect_generations`
@@ -190,6 +208,7 @@ def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, params: dict) -> d
             total_requests=total,
             description="teacher generation",
         )
+    log_shard_report("generation", report.to_dict())
     return report.to_dict()
 
 
