@@ -1,7 +1,7 @@
 """Two driver processes split one generation job (a job array on loopback): `kedro run --tags shards`
 with driver index 0 and 1 of 2 against one OpenAI-compatible server, then a collecting run that must
-find every chunk done and send nothing; its table equals a single-driver run's. (Critique drivers:
-tests/pipelines/critique.)"""
+find every chunk done and send nothing; its table equals a single-driver run's. Then the critique
+of that table, split the same way by two driver processes and collected."""
 
 from __future__ import annotations
 
@@ -101,6 +101,11 @@ def configure(project: Path, url: str) -> dict[str, str]:
                 }
             }
         )
+    )
+    (conf / "parameters_critique.yml").write_text(
+        yaml.safe_dump(
+            {"critique": {**small, "resume": {"chunk_size": 3}}}
+        )  # 20 critiques: 7 chunks
     )
     (conf / "mlflow.yml").write_text((project / "conf" / "test" / "mlflow.yml").read_text())
     (project / "logging.yml").write_text(yaml.safe_dump(LOGGING))
@@ -217,6 +222,26 @@ def test_two_driver_processes_split_generation_then_a_run_collects(project_copy,
             collect_generations(requests, generate_solutions(requests, params), params)
         )
         assert state.requests == 40
-    [collected] = versions(primary / "generations.parquet")
-    assert collected.height == 20 and collected["solution"].null_count() == 0
-    assert collected.equals(single)
+        [collected] = versions(primary / "generations.parquet")
+        assert collected.height == 20 and collected["solution"].null_count() == 0
+        assert collected.equals(single)
+
+        # The critique of those 20 solutions, split by two driver processes in the same way.
+        logs = drivers(project, env, "critique")
+        assert [completed_chunks(log) for log in logs] == [{0, 2, 4, 6}, {1, 3, 5}]
+        sent = state.requests - 40  # 20 critiques and the follow-ups of those without a verdict
+        assert sent > 20
+        run_kedro(
+            project,
+            "run",
+            "--env",
+            ENV,
+            "--pipelines",
+            "critique",
+            "--params",
+            "critique.drivers.require_complete=true",
+        )
+        assert state.requests == 40 + sent  # the collecting run sent nothing
+    [critiques] = versions(primary / "critiques.parquet")
+    assert critiques.height == 20
+    assert set(critiques["generation_id"]) == set(collected["generation_id"])
