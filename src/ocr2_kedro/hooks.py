@@ -225,12 +225,15 @@ class AblationRunsHook:
         from ocr2_kedro.schemas import stable_id
 
         name = namespace.rsplit(".", 1)[1]
-        try:  # the export version the variant trains on: new data, new run
-            export = self._catalog.get("ocr2_export").resolve_load_version()
-        except Exception:  # noqa: BLE001 - no versioned export yet: the settings alone
-            export = None
+        versions = []
+        # The export and preference pairs the variant trains on: new data, new run.
+        for dataset in ("ocr2_export", "preference_pairs"):
+            try:
+                versions.append(self._catalog.get(dataset).resolve_load_version())
+            except Exception:  # noqa: BLE001 - no versioned table yet: the settings alone
+                versions.append(None)
         return stable_id(
-            export,
+            *versions,
             *(
                 self._catalog.load(params)
                 for params in (

@@ -7,7 +7,7 @@ from kedro.framework.project import pipelines as project_pipelines
 from kedro.pipeline import Pipeline
 
 # The distilled-dataset job, in order: ingestion through dataset export.
-DISTILL = ("ingestion", "dedup", "generation", "critique", "verify", "dataset")
+DISTILL = ("ingestion", "dedup", "generation", "critique", "verify", "patterns", "dataset")
 
 
 def as_stage(name: str, pipeline: Pipeline) -> Pipeline:

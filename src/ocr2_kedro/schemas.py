@@ -51,6 +51,9 @@ GENERATION = pl.Schema(
         "finish_reason": pl.String,
         "num_output_tokens": pl.Int64,
         "flags": pl.List(pl.String),
+        # Mean per-token entropy (nats) of the teacher's output; null unless generation asked for
+        # log-probabilities (generation.sampling.logprobs). Read by the patterns pipeline.
+        "mean_token_entropy": pl.Float64,
     }
 )
 

@@ -122,3 +122,81 @@ def test_vllm_backend_on_embedded_model(embedded_model_dir):
     assert os.sched_getaffinity(0) == affinity and torch.get_num_threads() == threads
     assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ
     assert sys.modules["flask"] is flask
+
+
+class FixedText:
+    """A backend answering every request with the same text (the server's model in logprob tests)."""
+
+    model_name = "fixed"
+
+    def generate(self, requests, sampling):
+        from ocr2_kedro.generation import Completion
+
+        return [Completion(r.request_id, "print(1)", "stop", 3, "fixed") for r in requests]
+
+
+def test_openai_backend_reports_the_top_k_entropy_the_server_returns():
+    import math
+
+    # Three positions: certain; (1/2, 1/4, 1/4) -> 1.5 ln 2; (0.4, 0.4, 0.1) renormalized.
+    positions = [
+        [0.0],
+        [math.log(0.5), math.log(0.25), math.log(0.25)],
+        [math.log(0.4), math.log(0.4), math.log(0.1)],
+    ]
+    with serve(FixedText(), top_logprobs=positions) as (url, state):
+        client = create_backend(
+            {"backend": "openai", "model": "fixed", "openai": {"endpoints": [url]}}
+        )
+        [with_entropy] = client.generate(requests(1), SamplingConfig(max_tokens=8, logprobs=3))
+        [top_two] = client.generate(requests(1), SamplingConfig(max_tokens=8, logprobs=2))
+        [without] = client.generate(requests(1), SamplingConfig(max_tokens=8))
+    third = -2 * (4 / 9) * math.log(4 / 9) - (1 / 9) * math.log(1 / 9)
+    assert with_entropy.mean_token_entropy == pytest.approx((1.5 * math.log(2) + third) / 3)
+    # Only the top 2 come back: (1/2, 1/4) and (0.4, 0.4), renormalized.
+    two = -(2 / 3) * math.log(2 / 3) - (1 / 3) * math.log(1 / 3)
+    assert top_two.mean_token_entropy == pytest.approx((two + math.log(2)) / 3)
+    # Off by default: not asked for (some servers refuse the fields), none reported.
+    assert without.mean_token_entropy is None
+    assert state.bodies[0]["top_logprobs"] == 3 and state.bodies[0]["logprobs"] is True
+    assert "logprobs" not in state.bodies[2] and "top_logprobs" not in state.bodies[2]
+
+
+def test_vllm_entropy_keeps_the_top_k_of_each_position():
+    import math
+    from types import SimpleNamespace
+
+    from ocr2_kedro.generation.vllm_backend import _mean_token_entropy
+
+    def position(*probabilities):
+        return {i: SimpleNamespace(logprob=math.log(p)) for i, p in enumerate(probabilities)}
+
+    # vLLM adds the sampled token when it is outside the top k (0.1 here): it is left out.
+    logprobs = [position(0.5, 0.5, 0.1), position(1.0)]
+    assert _mean_token_entropy(logprobs, 2) == pytest.approx(math.log(2) / 2)
+    assert _mean_token_entropy(logprobs, None) is None
+    assert _mean_token_entropy(None, 2) is None
+
+
+def test_transformers_backend_entropy_is_exact(tiny_model_dir):
+    """Greedy decoding, so the same tokens come from a plain forward loop: the backend's mean
+    entropy equals the entropies of the model's full next-token distributions along them."""
+    config = {"backend": "transformers", "model": str(tiny_model_dir)}
+    sampling = SamplingConfig(temperature=0.0, max_tokens=6, logprobs=5)
+    with create_backend(config) as backend:
+        [completion] = backend.generate(requests(1), sampling)
+        [plain] = backend.generate(requests(1), SamplingConfig(temperature=0.0, max_tokens=6))
+        tokenizer, model = backend.tokenizer, backend.model
+        prompt = tokenizer.apply_chat_template(
+            list(QUESTION), tokenize=False, add_generation_prompt=True
+        )
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        entropies = []
+        with torch.no_grad():
+            for _ in range(completion.num_output_tokens):
+                log_probs = torch.log_softmax(model(ids).logits[0, -1].float(), dim=-1)
+                entropies.append(float(-(log_probs.exp() * log_probs).sum()))
+                ids = torch.cat([ids, log_probs.argmax().view(1, 1)], dim=1)
+    assert completion.num_output_tokens > 0 and completion.text == plain.text
+    assert completion.mean_token_entropy == pytest.approx(sum(entropies) / len(entropies), rel=1e-4)
+    assert plain.mean_token_entropy is None

@@ -2,7 +2,9 @@
 
 It serves `/v1/chat/completions` from any project generation backend (a tiny transformers model in
 tests), counts requests, and can inject faults: the first `fail_first` requests answer 503, and
-`slow_s` delays every answer. Run it in-process with `serve(...)` as a context manager.
+`slow_s` delays every answer. With `top_logprobs` (per output position, the log-probabilities of the
+top tokens), a request that asks for log-probabilities gets those, cut to its `top_logprobs`.
+Run it in-process with `serve(...)` as a context manager.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ from ocr2_kedro.generation.base import ChatRequest, GenerationBackend, SamplingC
 
 
 class ServerState:
-    def __init__(self, fail_first: int = 0, slow_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        fail_first: int = 0,
+        slow_s: float = 0.0,
+        top_logprobs: list[list[float]] | None = None,
+    ) -> None:
         self.fail_first = fail_first
         self.slow_s = slow_s
+        self.top_logprobs = top_logprobs
+        self.bodies: list[dict] = []
         self.requests = 0
         self.prompts: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -41,6 +50,7 @@ def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
         with state.lock:
             state.requests += 1
             number = state.requests
+            state.bodies.append(body)
         if number <= state.fail_first:
             return JSONResponse({"error": {"message": "injected overload"}}, status_code=503)
         if state.slow_s:
@@ -59,18 +69,33 @@ def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
                 [ChatRequest(f"req-{number}", messages, body.get("seed"))],
                 sampling,
             )
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": completion.text},
+            "finish_reason": completion.finish_reason,
+        }
+        if body.get("logprobs") and state.top_logprobs is not None:
+            k = int(body.get("top_logprobs") or 0)
+            choice["logprobs"] = {
+                "content": [
+                    {
+                        "token": f"t{position}",
+                        "logprob": values[0],
+                        "bytes": None,
+                        "top_logprobs": [
+                            {"token": f"t{position}-{rank}", "logprob": value, "bytes": None}
+                            for rank, value in enumerate(values[:k])
+                        ],
+                    }
+                    for position, values in enumerate(state.top_logprobs)
+                ]
+            }
         return {
             "id": f"chatcmpl-{number}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": completion.text},
-                    "finish_reason": completion.finish_reason,
-                }
-            ],
+            "choices": [choice],
             "usage": {
                 "prompt_tokens": 0,
                 "completion_tokens": completion.num_output_tokens,
@@ -89,10 +114,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(
-    backend: GenerationBackend, fail_first: int = 0, slow_s: float = 0.0
+    backend: GenerationBackend,
+    fail_first: int = 0,
+    slow_s: float = 0.0,
+    top_logprobs: list[list[float]] | None = None,
 ) -> Iterator[tuple[str, ServerState]]:
     """Yield (base_url, state) of a live server on 127.0.0.1; stopped on exit."""
-    state = ServerState(fail_first=fail_first, slow_s=slow_s)
+    state = ServerState(fail_first=fail_first, slow_s=slow_s, top_logprobs=top_logprobs)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(build_app(backend, state), host="127.0.0.1", port=port, log_level="warning")

@@ -16,9 +16,29 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
-from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
+from ocr2_kedro.generation.base import (
+    BackendBase,
+    ChatRequest,
+    Completion,
+    SamplingConfig,
+    mean_entropy,
+    top_k_entropy,
+)
 
 logger = logging.getLogger(__name__)
+
+
+def _mean_token_entropy(choice, k: int | None) -> float | None:
+    """Mean top-k entropy over the output tokens of one choice (`logprobs.content[i].top_logprobs`);
+    None when not asked for, or when the server returned none."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not k or not content:
+        return None
+    return mean_entropy(
+        top_k_entropy((top.logprob for top in token.top_logprobs), k)
+        for token in content
+        if token.top_logprobs
+    )
 
 
 class OpenAIBackend(BackendBase):
@@ -91,6 +111,10 @@ class OpenAIBackend(BackendBase):
         import openai
 
         last_error = ""
+        # Asked only when wanted: some compatible servers refuse the fields.
+        logprobs = (
+            {"logprobs": True, "top_logprobs": sampling.logprobs} if sampling.logprobs else {}
+        )
         for attempt in range(self.max_retries + 1):
             client = clients[(first_client + attempt) % len(clients)]
             try:
@@ -101,6 +125,7 @@ class OpenAIBackend(BackendBase):
                     top_p=sampling.top_p,
                     max_tokens=sampling.max_tokens,
                     seed=request.seed if request.seed is not None else sampling.seed,
+                    **logprobs,
                 )
             except (
                 openai.APIConnectionError,
@@ -130,5 +155,6 @@ class OpenAIBackend(BackendBase):
                 finish_reason=choice.finish_reason or "stop",
                 num_output_tokens=usage.completion_tokens if usage else 0,
                 model=self.model_name,
+                mean_token_entropy=_mean_token_entropy(choice, sampling.logprobs),
             )
         return Completion(request.request_id, "", "error", 0, self.model_name, error=last_error)

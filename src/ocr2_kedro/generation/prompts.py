@@ -1,7 +1,10 @@
-"""Prompts: solutions (OCR-style: reason, then one fenced block in the target language) and critiques
-(OCR-2-style: judge one candidate solution, end with a binary judgement)."""
+"""Prompts: solutions (OCR-style: reason, then one fenced block in the target language), critiques
+(OCR-2-style: judge one candidate solution, end with a binary judgement) and reasoning-pattern
+classification (which behaviours a teacher trace shows, one yes/no line each)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 LANGUAGE_NAMES = {"python": "Python 3", "cpp": "C++17"}
 FENCE_TAGS = {"python": "python", "cpp": "cpp"}
@@ -56,4 +59,25 @@ def critique_prompt(question: str, language: str, solution: str) -> str:
         "Think step by step: check the algorithm, edge cases, input/output format and complexity "
         "against the constraints. Then explain briefly whether the solution is correct.\n"
         f"{JUDGEMENT_INSTRUCTION}"
+    )
+
+
+PATTERN_ANSWERS = ("yes", "no")
+
+
+def pattern_prompt(trace: str, behaviours: Sequence[tuple[str, str]]) -> str:
+    """Ask a classifier which reasoning behaviours a trace shows: one strict `name: yes|no` line per
+    behaviour, in the order given (`behaviours`: (name, definition) pairs), so the answer parses
+    line by line (`ocr2_kedro.metrics.patterns.parse_pattern_answer`)."""
+    if not behaviours:
+        raise ValueError("pattern_prompt needs at least one behaviour")
+    definitions = "\n".join(f"- {name}: {definition}" for name, definition in behaviours)
+    answer_format = "\n".join(f"{name}: yes|no" for name, _ in behaviours)
+    return (
+        "Below is the reasoning a model wrote while solving a competitive programming problem. "
+        "Decide, for each behaviour defined here, whether the reasoning shows it at least once.\n\n"
+        f"Behaviours:\n{definitions}\n\n"
+        f"Reasoning:\n<<<\n{trace.strip()}\n>>>\n\n"
+        "Answer with exactly one line per behaviour, in this order, each ending in yes or no, "
+        f"and nothing else:\n{answer_format}"
     )

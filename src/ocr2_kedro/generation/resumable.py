@@ -46,6 +46,9 @@ SHARD_SCHEMA = pl.Schema(
         "finish_reason": pl.String,
         "num_output_tokens": pl.Int64,
         "model": pl.String,
+        # Null unless the run asked for log-probabilities (sampling.logprobs); absent from shards
+        # written before it existed, which read back as null.
+        "mean_token_entropy": pl.Float64,
     }
 )
 ERROR_SCHEMA = pl.Schema({**SHARD_SCHEMA, "error": pl.String})
@@ -118,6 +121,7 @@ def _completions(frame: pl.DataFrame) -> Iterator[Completion]:
             row["num_output_tokens"],
             row["model"],
             row.get("error"),
+            row.get("mean_token_entropy"),
         )
 
 
@@ -298,8 +302,18 @@ def read_completions(store: ShardStore, index: int, ids: Sequence[str]) -> list[
 
 
 def run_key(*parts: object) -> str:
-    """A fingerprint of the settings that shape a completion (model, sampling, system prompt...)."""
-    return stable_id(*parts)
+    """A fingerprint of the settings that shape a completion (model, sampling, system prompt...).
+
+    A setting left null in a mapping part (e.g. `sampling.logprobs: null`, off) is left out, so an
+    optional setting added to the configuration keeps the shards of earlier runs valid."""
+    return stable_id(
+        *(
+            {name: value for name, value in part.items() if value is not None}
+            if isinstance(part, Mapping)
+            else part
+            for part in parts
+        )
+    )
 
 
 def chunked(items: Iterable, chunk_size: int) -> Iterator[list]:

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
-from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
+from ocr2_kedro.generation.base import (
+    BackendBase,
+    ChatRequest,
+    Completion,
+    SamplingConfig,
+    mean_entropy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +75,14 @@ class TransformersBackend(BackendBase):
                     top_p=sampling.top_p if sampling.temperature > 0 else None,
                     max_new_tokens=sampling.max_tokens,
                     pad_token_id=self.tokenizer.pad_token_id,
+                    # Raw logits (before temperature and top-p), only when entropies are wanted:
+                    # one vocabulary-sized row per step and sequence.
+                    output_logits=bool(sampling.logprobs),
+                    return_dict_in_generate=True,
                 )
-            new_tokens = output[:, inputs["input_ids"].shape[1] :]
-            for request, tokens in zip(batch, new_tokens, strict=True):
+            new_tokens = output.sequences[:, inputs["input_ids"].shape[1] :]
+            entropies = self._token_entropies(output.logits) if sampling.logprobs else None
+            for row, (request, tokens) in enumerate(zip(batch, new_tokens, strict=True)):
                 ids = tokens.tolist()
                 eos_ids = self._eos_ids()
                 length = next((i for i, t in enumerate(ids) if t in eos_ids), None)
@@ -85,6 +96,9 @@ class TransformersBackend(BackendBase):
                         finish_reason="stop" if finished else "length",
                         num_output_tokens=len(ids),
                         model=self.model_name,
+                        mean_token_entropy=None
+                        if entropies is None
+                        else mean_entropy(entropies[row, : len(ids)].tolist()),
                     )
                 )
         elapsed = time.perf_counter() - started
@@ -96,6 +110,18 @@ class TransformersBackend(BackendBase):
                 generated_tokens / max(elapsed, 1e-9),
             )
         return completions
+
+    def _token_entropies(self, logits):
+        """(batch, steps) entropies (nats) of the model's next-token distribution at each generated
+        position, from the raw logits (temperature 1): exact, over the full vocabulary, where
+        vLLM and HTTP servers give the top-k approximation (`base.top_k_entropy`)."""
+        torch = self._torch
+
+        def entropy(step_logits):  # (batch, vocab) -> (batch,), one step at a time
+            log_probs = torch.log_softmax(step_logits.float(), dim=-1)
+            return -(log_probs.exp() * log_probs).nan_to_num().sum(dim=-1)
+
+        return torch.stack([entropy(step) for step in logits], dim=1)
 
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id

@@ -15,7 +15,14 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
+from ocr2_kedro.generation.base import (
+    BackendBase,
+    ChatRequest,
+    Completion,
+    SamplingConfig,
+    mean_entropy,
+    top_k_entropy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +95,18 @@ def _spawn_without_main_module():
             main.__dict__.update(saved)
             if "__spec__" not in saved:
                 main.__dict__.pop("__spec__", None)
+
+
+def _mean_token_entropy(logprobs, k: int | None) -> float | None:
+    """Mean top-k entropy over the output positions. vLLM gives, per position, the top k tokens
+    and the sampled one (k + 1 entries when it is not among them): the k largest are kept."""
+    if not k or logprobs is None:
+        return None
+    return mean_entropy(
+        top_k_entropy((entry.logprob for entry in position.values()), k)
+        for position in logprobs
+        if position
+    )
 
 
 class VLLMBackend(BackendBase):
@@ -182,6 +201,7 @@ class VLLMBackend(BackendBase):
                 seed=(request.seed if request.seed is not None else sampling.seed)
                 if self.per_request_seeds
                 else None,
+                logprobs=sampling.logprobs,
             )
             for request in requests
         ]
@@ -198,6 +218,7 @@ class VLLMBackend(BackendBase):
                     finish_reason=best.finish_reason or "stop",
                     num_output_tokens=len(best.token_ids),
                     model=self.model_name,
+                    mean_token_entropy=_mean_token_entropy(best.logprobs, sampling.logprobs),
                 )
             )
         return completions

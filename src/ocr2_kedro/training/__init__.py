@@ -11,12 +11,14 @@ Usable without Kedro:
 
 from .config import (
     DistributedSettings,
+    DPOSettings,
     TrainerSettings,
     check_deepspeed_against_trainer,
     load_deepspeed_config,
     validate_deepspeed_config,
 )
 from .data import TokenizedData, token_totals, tokenize_to_disk
+from .dpo import load_preference_dataset, train_dpo
 from .examples import (
     CRITIQUE,
     EXAMPLE_SCHEMA,
@@ -34,6 +36,7 @@ from .examples import (
     mix_stage2,
 )
 from .launcher import launch_stage, launcher_command
+from .preferences import PAIR_SCHEMA, PairingSettings, PreferencePairs, build_preference_pairs
 from .tokenize import IGNORE_INDEX, packing_efficiency, padded_share, tokenize_examples
 from .trainer import TrainResult, last_checkpoint, load_train_dataset, train_sft
 
@@ -42,16 +45,21 @@ __all__ = [
     "EXAMPLE_SCHEMA",
     "GENERATION",
     "IGNORE_INDEX",
+    "PAIR_SCHEMA",
+    "DPOSettings",
     "DistributedSettings",
     "ExampleBatches",
     "ExampleFilters",
     "ExampleSet",
+    "PairingSettings",
+    "PreferencePairs",
     "TokenizedData",
     "TrainResult",
     "TrainerSettings",
     "build_critique_examples",
     "build_examples",
     "build_generation_examples",
+    "build_preference_pairs",
     "check_deepspeed_against_trainer",
     "critique_copies",
     "examples_frame",
@@ -61,6 +69,7 @@ __all__ = [
     "launch_stage",
     "launcher_command",
     "load_deepspeed_config",
+    "load_preference_dataset",
     "load_train_dataset",
     "mix_stage2",
     "packing_efficiency",
@@ -68,6 +77,7 @@ __all__ = [
     "token_totals",
     "tokenize_examples",
     "tokenize_to_disk",
+    "train_dpo",
     "train_sft",
     "validate_deepspeed_config",
 ]

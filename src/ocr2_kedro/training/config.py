@@ -17,7 +17,10 @@ CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
 
 @dataclass(frozen=True)
 class TrainerSettings:
-    """What one SFT stage trains with (a subset of TRL's SFTConfig, named the same)."""
+    """What one training stage trains with (a subset of TRL's SFTConfig, named the same).
+
+    The DPO stage uses the same settings through DPOConfig; packing does not apply to it (TRL 1.16's
+    DPOTrainer pads each chosen/rejected pair) and max_length caps prompt + completion."""
 
     max_length: int = 512
     max_steps: int = 24
@@ -71,6 +74,77 @@ class TrainerSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# TRL 1.16's DPOConfig.loss_type values (a list combines several, weighted by loss_weights).
+DPO_LOSS_TYPES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
+
+
+@dataclass(frozen=True)
+class DPOSettings:
+    """What the preference stage adds to the trainer settings (TRL DPOConfig names, plus min_pairs).
+
+    The reference model is the SFT checkpoint the stage starts from (TRL loads a second copy of it;
+    `precompute_ref_log_probs` computes its log-probabilities once before training instead of
+    keeping it in memory)."""
+
+    beta: float = 0.1
+    loss_type: tuple[str, ...] = ("sigmoid",)
+    loss_weights: tuple[float, ...] | None = None
+    label_smoothing: float = 0.0
+    precompute_ref_log_probs: bool = False
+    min_pairs: int = 1  # fewer pairs than this is an error, raised before any model is loaded
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> DPOSettings:
+        values = dict(values or {})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown dpo settings: {sorted(unknown)}")
+        loss_type = values.get("loss_type", cls.loss_type)
+        values["loss_type"] = (loss_type,) if isinstance(loss_type, str) else tuple(loss_type)
+        if values.get("loss_weights") is not None:
+            values["loss_weights"] = tuple(float(w) for w in values["loss_weights"])
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not self.beta > 0:
+            raise ValueError(f"dpo.beta must be > 0, got {self.beta}")
+        unknown = [name for name in self.loss_type if name not in DPO_LOSS_TYPES]
+        if not self.loss_type or unknown:
+            raise ValueError(
+                f"dpo.loss_type must be one or more of {DPO_LOSS_TYPES}, got {unknown}"
+            )
+        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
+            raise ValueError("dpo.loss_weights needs one weight per loss_type")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ValueError(f"dpo.label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if self.min_pairs < 1:
+            raise ValueError(f"dpo.min_pairs must be >= 1, got {self.min_pairs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["loss_type"] = list(self.loss_type)
+        values["loss_weights"] = list(self.loss_weights) if self.loss_weights else None
+        return values
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Launch an SFT stage: in this process, or through the `deepspeed` / `torchrun` launcher as a subprocess.
+"""Launch a training stage (SFT, or DPO after SFT): in this process, or through the `deepspeed` /
+`torchrun` launcher as a subprocess.
 
 The subprocess runs `python -m ocr2_kedro.training.worker SPEC` on every rank. SPEC is a JSON file
-holding everything the stage needs (model path, the tokenized dataset folder, trainer settings,
-DeepSpeed config); rank 0 writes the result next to it. Every rank memory-maps the same dataset
+holding everything the stage needs (its kind, model path, the dataset folder or pairs file, trainer
+and DPO settings, DeepSpeed config); rank 0 writes the result next to it. Every rank memory-maps the same dataset
 folder (`datasets.load_from_disk`), so the data is on disk once and in the page cache once per node. The parent streams the launcher's output into its log
 and fails on a non-zero exit: both launchers kill the other ranks when one exits non-zero and exit
 with its status, so a failing rank fails the node instead of leaving the others waiting in a
@@ -27,7 +28,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from .config import DistributedSettings, TrainerSettings, load_deepspeed_config
+from .config import DistributedSettings, DPOSettings, TrainerSettings, load_deepspeed_config
+from .dpo import load_preference_dataset, train_dpo
 from .trainer import TrainResult, load_train_dataset, train_sft
 
 logger = logging.getLogger(__name__)
@@ -110,15 +112,31 @@ def run_streaming(
         )
 
 
-def dataset_folder(data: Any, output_dir: Path) -> str:
-    """A folder the ranks can `load_from_disk`: `data` itself when it is one, else `data` (a Dataset
-    or rows of input_ids and labels) saved under output_dir/train_data."""
+def dataset_folder(data: Any, output_dir: Path, kind: str = "sft") -> str:
+    """What every rank reads: `data` itself when it is a path (a tokenized folder; for DPO also a
+    pairs parquet file), else `data` (a Dataset or rows) saved under output_dir/train_data."""
     if isinstance(data, (str, os.PathLike)):
         return str(Path(data).resolve())
     folder = output_dir / "train_data"
     shutil.rmtree(folder, ignore_errors=True)
-    load_train_dataset(data).save_to_disk(str(folder))
+    loader = load_preference_dataset if kind == "dpo" else load_train_dataset
+    loader(data).save_to_disk(str(folder))
     return str(folder.resolve())
+
+
+def run_stage(spec: dict[str, Any]) -> TrainResult:
+    """Train the stage a spec describes (its "kind": sft or dpo), in this process: what
+    `launch_stage` does for launcher `none` and what every launched rank does (worker.py)."""
+    settings = TrainerSettings.from_dict(spec["settings"])
+    common = {"stage": spec["stage"], "deepspeed_config": spec.get("deepspeed_config")}
+    if spec.get("kind", "sft") == "dpo":
+        dpo = DPOSettings.from_dict(spec["dpo"])
+        return train_dpo(
+            spec["model_path"], spec["dataset_path"], spec["output_dir"], settings, dpo, **common
+        )
+    return train_sft(
+        spec["model_path"], spec["dataset_path"], spec["output_dir"], settings, **common
+    )
 
 
 def launch_stage(
@@ -128,11 +146,14 @@ def launch_stage(
     settings: TrainerSettings,
     distributed: DistributedSettings,
     stage: str,
+    dpo: DPOSettings | None = None,
 ) -> TrainResult:
     """Train one stage in this process (launcher `none`) or across processes / GPUs / nodes.
 
-    data: the tokenized dataset folder (`data.tokenize_to_disk(...).path`), a Dataset, or rows of
-    input_ids and labels (see `trainer.load_train_dataset`).
+    An SFT stage by default; with `dpo`, a DPO stage starting from the SFT checkpoint at model_path.
+    data: SFT: the tokenized dataset folder (`data.tokenize_to_disk(...).path`), a Dataset, or rows
+    of input_ids and labels (see `trainer.load_train_dataset`). DPO: a pairs parquet file, a
+    Dataset, or pair dicts (see `dpo.load_preference_dataset`).
     """
     output_dir = Path(output_dir)
     deepspeed_config = (
@@ -140,27 +161,31 @@ def launch_stage(
         if distributed.deepspeed_config
         else None
     )
+    kind = "dpo" if dpo is not None else "sft"
+    spec = {
+        "kind": kind,
+        "model_path": str(model_path),
+        "output_dir": str(output_dir),
+        "settings": settings.to_dict(),
+        "dpo": dpo.to_dict() if dpo is not None else None,
+        "deepspeed_config": deepspeed_config,
+        "stage": stage,
+    }
     if distributed.launcher == "none":
-        return train_sft(
-            model_path, data, output_dir, settings, stage=stage, deepspeed_config=deepspeed_config
-        )
+        return run_stage({**spec, "dataset_path": data})
 
     import mlflow
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    data_path = dataset_folder(data, output_dir)
     result_path = output_dir / "result.json"
     result_path.unlink(missing_ok=True)
     spec_path = output_dir / "spec.json"
     spec_path.write_text(
         json.dumps(
             {
-                "model_path": str(model_path),
-                "dataset_path": data_path,
+                **spec,
                 "output_dir": str(output_dir.resolve()),
-                "settings": settings.to_dict(),
-                "deepspeed_config": deepspeed_config,
-                "stage": stage,
+                "dataset_path": dataset_folder(data, output_dir, kind),
                 "result_path": str(result_path.resolve()),
             },
             indent=2,

@@ -154,12 +154,15 @@ def _mlflow_target() -> tuple[str | None, str | None]:
     return (run_id, os.environ.get("MLFLOW_TRACKING_URI")) if run_id else (None, None)
 
 
-def _callbacks_and_trainer_class():
-    """Built lazily so that importing this module does not import transformers/trl."""
+def _callbacks_and_trainer_class(kind: str = "sft"):
+    """The metered TRL trainer of a stage kind ("sft": SFTTrainer, "dpo": DPOTrainer) and the step
+    metrics callback; built lazily so that importing this module does not import transformers/trl."""
     from transformers import TrainerCallback
-    from trl import SFTTrainer
+    from trl import DPOTrainer, SFTTrainer
 
-    class MeteredSFTTrainer(SFTTrainer):
+    base = {"sft": SFTTrainer, "dpo": DPOTrainer}[kind]
+
+    class MeteredTrainer(base):
         """Counts the positions each micro-batch computes and how many hold real tokens (not padding)."""
 
         def __init__(self, *args, token_counter: dict[str, int], **kwargs):
@@ -180,7 +183,8 @@ def _callbacks_and_trainer_class():
         """Per-step loss, learning rate, grad norm and tokens/s: kept in memory and written to MLflow.
 
         Writes through MlflowClient into an existing run (the kedro-mlflow run, or the run id a launcher
-        passed down), never opening a run of its own; only the main process logs.
+        passed down), never opening a run of its own; only the main process logs. `extra_keys`: more
+        of the trainer's log keys to keep (DPO's rewards/margins, ...), named with "_" for "/".
         """
 
         def __init__(
@@ -189,8 +193,10 @@ def _callbacks_and_trainer_class():
             run_id: str | None,
             tracking_uri: str | None,
             token_counter: dict[str, int],
+            extra_keys: tuple[str, ...] = (),
         ):
             self.prefix = prefix
+            self.extra_keys = extra_keys
             self.token_counter = token_counter
             self.run_id = run_id
             self.client = None
@@ -210,9 +216,9 @@ def _callbacks_and_trainer_class():
                 return
             now = time.perf_counter()
             record = {"step": float(state.global_step)}
-            for key in ("loss", "learning_rate", "grad_norm"):
+            for key in ("loss", "learning_rate", "grad_norm", *self.extra_keys):
                 if key in logs and logs[key] is not None and math.isfinite(float(logs[key])):
-                    record[key] = float(logs[key])
+                    record[key.replace("/", "_")] = float(logs[key])
             # Real (non-padding) tokens of this process, scaled to all processes.
             tokens = self.token_counter["real"] * args.world_size
             if tokens:
@@ -234,7 +240,8 @@ def _callbacks_and_trainer_class():
                 ]
                 self.client.log_batch(self.run_id, metrics=metrics)
 
-    return MeteredSFTTrainer, StepMetricsCallback
+    MeteredTrainer.__name__ = f"Metered{base.__name__}"
+    return MeteredTrainer, StepMetricsCallback
 
 
 def load_train_dataset(data: Any):
@@ -258,6 +265,113 @@ def load_train_dataset(data: Any):
     return dataset.select_columns(TRAIN_COLUMNS)
 
 
+def shared_arguments(
+    settings: TrainerSettings,
+    output_dir: Path,
+    deepspeed_config: dict[str, Any] | str | None,
+) -> dict[str, Any]:
+    """The trainer arguments every stage kind shares (SFTConfig and DPOConfig name them alike):
+    steps, optimizer, precision, checkpoints every `save_steps`, metrics through StepMetricsCallback."""
+    if deepspeed_config is not None:
+        allow_cpu_deepspeed()
+    return {
+        "output_dir": str(output_dir),
+        "max_length": settings.max_length,
+        "per_device_train_batch_size": settings.per_device_train_batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "max_steps": settings.max_steps,
+        "learning_rate": settings.learning_rate,
+        "lr_scheduler_type": settings.lr_scheduler_type,
+        "warmup_steps": settings.warmup_steps,
+        "weight_decay": settings.weight_decay,
+        "max_grad_norm": settings.max_grad_norm,
+        "gradient_checkpointing": settings.gradient_checkpointing,
+        "bf16": use_bf16(settings.precision),
+        "logging_steps": settings.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": settings.save_steps,
+        "save_total_limit": settings.save_total_limit,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "report_to": "none",  # metrics go to the kedro-mlflow run through StepMetricsCallback
+        "deepspeed": deepspeed_config,
+        "dataloader_num_workers": 0,
+        "disable_tqdm": False,
+        "model_init_kwargs": None,
+    }
+
+
+def load_student(model_path: str, settings: TrainerSettings):
+    """(tokenizer, model) of the checkpoint a stage starts from. Call after the trainer config is
+    built, so that ZeRO-3 can partition the weights while they load. Master weights stay float32;
+    bf16 runs under autocast / DeepSpeed's mixed precision."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=torch.float32, attn_implementation=settings.attn_implementation
+    )
+    # SFTTrainer also passes use_cache=False: with a cache, transformers skips the packed-sequence mask.
+    model.config.use_cache = False
+    return tokenizer, model
+
+
+@dataclass
+class _Run:
+    output: Any
+    resumed_from: str | None
+    wall_s: float
+    final_dir: Path
+
+
+def train_and_save(trainer, tokenizer, output_dir: Path, resume: bool, stage: str) -> _Run:
+    """Train (from the last checkpoint-N in output_dir when `resume`), then save the model and
+    tokenizer to output_dir/final."""
+    resumed_from = last_checkpoint(output_dir) if resume else None
+    if resumed_from:
+        logger.info("%s: resuming from %s", stage, resumed_from)
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resumed_from)
+    wall = time.perf_counter() - started
+    final_dir = output_dir / FINAL_DIR
+    if final_dir.exists() and trainer.is_world_process_zero():
+        shutil.rmtree(final_dir)
+    trainer.save_model(str(final_dir))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final_dir))
+    return _Run(output, resumed_from, wall, final_dir)
+
+
+def run_result(trainer, run: _Run, history: list[dict[str, float]], metrics: dict[str, float]):
+    """The stage's TrainResult: `metrics` plus what every stage kind reports (runtime, losses,
+    tokens/s, precision, world size)."""
+    metrics = {
+        **metrics,
+        "train_runtime_s": run.wall_s,
+        "train_loss": float(run.output.training_loss),
+        "steps_this_run": float(run.output.global_step - _step_of(run.resumed_from)),
+        "bf16": float(trainer.args.bf16),
+        "world_size": float(trainer.accelerator.num_processes),
+        "deepspeed": float(trainer.is_deepspeed_enabled),
+    }
+    speeds = [h["tokens_per_second"] for h in history if "tokens_per_second" in h]
+    if speeds:
+        metrics["tokens_per_second"] = sum(speeds) / len(speeds)
+    losses = [h["loss"] for h in history if "loss" in h]
+    if losses:
+        metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
+    return TrainResult(
+        final_dir=str(run.final_dir),
+        global_step=int(run.output.global_step),
+        resumed_from=run.resumed_from,
+        history=history,
+        metrics=metrics,
+    )
+
+
 def train_sft(
     model_path: str,
     data: Any,
@@ -275,8 +389,6 @@ def train_sft(
     Checkpoints go to output_dir/checkpoint-N every `save_steps`; with `resume`, a run that finds one
     there continues from the latest (optimizer, scheduler, RNG and data order included).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig
 
     output_dir = Path(output_dir)
@@ -285,51 +397,17 @@ def train_sft(
     if len(dataset) == 0:
         raise ValueError(f"{stage}: no training examples")
     data_totals = token_totals(dataset)
-    bf16 = use_bf16(settings.precision)
     # FlashAttention: TRL's padding-free packing (varlen kernels). Other kernels: rows packed here
     # with the same best-fit-decreasing algorithm and batched row by row (RowPackingCollator).
     trl_packing = settings.packing and uses_varlen_attention(settings.attn_implementation)
     row_packing = settings.packing and not trl_packing
-    if deepspeed_config is not None:
-        allow_cpu_deepspeed()
     args = SFTConfig(
-        output_dir=str(output_dir),
-        max_length=settings.max_length,
+        **shared_arguments(settings, output_dir, deepspeed_config),
         packing=trl_packing,
         packing_strategy=settings.packing_strategy,
         padding_free=trl_packing,
-        per_device_train_batch_size=settings.per_device_train_batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        max_steps=settings.max_steps,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type=settings.lr_scheduler_type,
-        warmup_steps=settings.warmup_steps,
-        weight_decay=settings.weight_decay,
-        max_grad_norm=settings.max_grad_norm,
-        gradient_checkpointing=settings.gradient_checkpointing,
-        bf16=bf16,
-        logging_steps=settings.logging_steps,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        report_to="none",  # metrics go to the kedro-mlflow run through StepMetricsCallback
-        deepspeed=deepspeed_config,
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-        model_init_kwargs=None,
     )
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    # Loaded after SFTConfig so that ZeRO-3 can partition the weights while they load. Master weights
-    # stay float32; bf16 runs under autocast / DeepSpeed's mixed precision.
-    model = AutoModelForCausalLM.from_pretrained(
-        model_path, dtype=torch.float32, attn_implementation=settings.attn_implementation
-    )
-    # SFTTrainer also passes use_cache=False: with a cache, transformers skips the packed-sequence mask.
-    model.config.use_cache = False
+    tokenizer, model = load_student(model_path, settings)
     collator = None
     if row_packing:
         from trl.data_utils import pack_dataset
@@ -339,7 +417,7 @@ def train_sft(
         with args.main_process_first(local=False, desc="packing"):
             dataset = pack_dataset(dataset, settings.max_length, settings.packing_strategy)
         collator = RowPackingCollator(tokenizer.pad_token_id)
-    trainer_class, callback_class = _callbacks_and_trainer_class()
+    trainer_class, callback_class = _callbacks_and_trainer_class("sft")
     run_id, tracking_uri = _mlflow_target()
     token_counter = {"positions": 0, "real": 0}
     metrics_callback = callback_class(stage, run_id, tracking_uri, token_counter)
@@ -353,20 +431,7 @@ def train_sft(
         token_counter=token_counter,
     )
     packed_totals = token_totals(trainer.train_dataset)
-    resumed_from = last_checkpoint(output_dir) if resume else None
-    if resumed_from:
-        logger.info("%s: resuming from %s", stage, resumed_from)
-    started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resumed_from)
-    wall = time.perf_counter() - started
-    final_dir = output_dir / FINAL_DIR
-    if final_dir.exists() and trainer.is_world_process_zero():
-        shutil.rmtree(final_dir)
-    trainer.save_model(str(final_dir))
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(final_dir))
-    history = metrics_callback.history
-    speeds = [h["tokens_per_second"] for h in history if "tokens_per_second" in h]
+    run = train_and_save(trainer, tokenizer, output_dir, resume, stage)
     metrics = {
         "examples": float(data_totals["rows"]),
         "train_rows": float(packed_totals["rows"]),
@@ -380,25 +445,8 @@ def train_sft(
         "non_padding_share": token_counter["real"] / token_counter["positions"]
         if token_counter["positions"]
         else 0.0,
-        "train_runtime_s": wall,
-        "train_loss": float(output.training_loss),
-        "steps_this_run": float(output.global_step - _step_of(resumed_from)),
-        "bf16": float(bf16),
-        "world_size": float(trainer.accelerator.num_processes),
-        "deepspeed": float(trainer.is_deepspeed_enabled),
     }
-    if speeds:
-        metrics["tokens_per_second"] = sum(speeds) / len(speeds)
-    losses = [h["loss"] for h in history if "loss" in h]
-    if losses:
-        metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
-    return TrainResult(
-        final_dir=str(final_dir),
-        global_step=int(output.global_step),
-        resumed_from=resumed_from,
-        history=history,
-        metrics=metrics,
-    )
+    return run_result(trainer, run, metrics_callback.history, metrics)
 
 
 def _step_of(checkpoint: str | None) -> int:

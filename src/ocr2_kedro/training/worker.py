@@ -1,4 +1,5 @@
-"""Entry point of one rank of a launched SFT stage: `python -m ocr2_kedro.training.worker SPEC.json`.
+"""Entry point of one rank of a launched training stage (SFT or DPO):
+`python -m ocr2_kedro.training.worker SPEC.json`.
 
 Started by `deepspeed` or `torchrun` (see launcher.py), which set RANK, LOCAL_RANK, WORLD_SIZE,
 MASTER_ADDR and MASTER_PORT; rank 0 writes the TrainResult as JSON to the spec's result_path.
@@ -12,8 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from .config import TrainerSettings
-from .trainer import train_sft
+from .launcher import run_stage
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,14 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     spec = json.loads(args.spec.read_text())
-    result = train_sft(
-        spec["model_path"],
-        spec["dataset_path"],  # every rank memory-maps the same tokenized folder
-        spec["output_dir"],
-        TrainerSettings.from_dict(spec["settings"]),
-        stage=spec["stage"],
-        deepspeed_config=spec["deepspeed_config"],
-    )
+    # Every rank memory-maps the same dataset folder (or pairs file and its Arrow cache).
+    result = run_stage(spec)
     if int(os.environ.get("RANK", "0")) == 0:
         Path(spec["result_path"]).write_text(json.dumps(result.to_dict()))
 

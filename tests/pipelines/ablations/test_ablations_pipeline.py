@@ -16,11 +16,17 @@ from pathlib import Path
 import mlflow
 import polars as pl
 import pytest
+from kedro.config import OmegaConfigLoader
 
-from tests.conftest import kedro_failure, run_kedro
+from ocr2_kedro.pipelines.ablations.nodes import variant_settings
+from ocr2_kedro.pipelines.ablations.pipeline import SWEEPS, create_pipeline
+from ocr2_kedro.pipelines.training.nodes import validate_training_config
+from ocr2_kedro.settings import CONFIG_LOADER_ARGS
+from tests.conftest import REPO, kedro_failure, run_kedro
 from tests.support.openai_server import free_port
 from tests.support.versions import latest_path, save_versioned
 from tests.training.conftest import export_row
+from tests.training.test_dpo import pairs_frame
 
 SHARED_EVALUATION_NODES = ",".join(
     f"evaluation.{name}"
@@ -34,6 +40,11 @@ SHARED_EVALUATION_NODES = ",".join(
 SCREENSHOT = (
     Path(__file__).resolve().parents[3] / "docs" / "images" / "mlflow_compare_ablations.png"
 )
+
+
+def load_parameters(env: str) -> dict:
+    args = {**CONFIG_LOADER_ARGS, "default_run_env": env}
+    return OmegaConfigLoader(conf_source=str(REPO / "conf"), **args)["parameters"]
 
 
 def _export() -> pl.DataFrame:
@@ -104,6 +115,8 @@ def _server(project: Path) -> tuple[subprocess.Popen, str]:
 @pytest.mark.slow
 def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tiny_model_dir):
     save_versioned(project_copy / "data/03_primary/ocr2/all.parquet", _export())
+    # Every variant's training template reads the shared pairs (its DPO stage passes through).
+    save_versioned(project_copy / "data/05_model_input/preferences/pairs.parquet", pairs_frame())
     run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
     run_kedro(
         project_copy,
@@ -212,6 +225,40 @@ def _screenshot_compare_view(
     assert colors is None or len(colors) > 50
     if os.environ.get("OCR2_UPDATE_SCREENSHOT"):
         shutil.copyfile(target, SCREENSHOT)
+
+
+def test_every_variant_evaluates_its_final_checkpoint_and_sft_plus_dpo_ends_with_dpo():
+    pipeline = create_pipeline()
+    for sweep, variants in SWEEPS.items():
+        for variant in variants:
+            prefix = f"ablations.{sweep}.{variant}"
+            nodes = {node.name.removeprefix(prefix + "."): node for node in pipeline.nodes}
+            dpo, evaluated = nodes["train_dpo"], nodes["resolve_model"]
+            # DPO starts from the last SFT checkpoint; the evaluation reads DPO's output, which
+            # is the SFT checkpoint passed through when the variant trains no DPO.
+            assert dpo.inputs[:2] == ["preference_pairs", f"{prefix}.sft_stage2_checkpoint"]
+            assert evaluated.inputs[0] == dpo.outputs[0] == f"{prefix}.dpo_checkpoint"
+
+    base = load_parameters("base")
+    plans = {}
+    for variant in SWEEPS["preference"]:
+        training, _ = variant_settings(
+            base["training"],
+            base["evaluation"],
+            base["ablations"],
+            base["ablations"]["variants"][variant],
+        )
+        plans[variant] = validate_training_config(training)
+    # The embedded sweep's overrides (stage 1 only, few steps) leave sft_plus_dpo its DPO stage.
+    assert plans["sft"]["stages"] == ["stage1"]
+    assert plans["sft_plus_dpo"]["stages"] == ["stage1", "dpo"]
+    assert (
+        plans["sft_plus_dpo"]["dpo"]["max_steps"]
+        == base["ablations"]["sweep_overrides"]["training"]["trainer"]["max_steps"]
+    )
+    paper = load_parameters("paper")["ablations"]["variants"]
+    assert paper["sft_plus_dpo"]["training"]["stages"] == ["stage1", "stage2", "dpo"]
+    assert paper["sft"]["training"]["stages"] == ["stage1", "stage2"]
 
 
 def test_a_variant_overriding_an_unknown_setting_fails_at_pipeline_start(project_copy):

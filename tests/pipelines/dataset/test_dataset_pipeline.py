@@ -13,8 +13,10 @@ from polars.testing import assert_frame_equal
 
 from ocr2_kedro.datasets import StreamingParquetDataset
 from ocr2_kedro.datasets.streaming_parquet import StreamingNdjsonDataset
+from ocr2_kedro.pipelines.dataset import create_pipeline
 from ocr2_kedro.pipelines.dataset.nodes import (
     build_export,
+    build_preference_pairs,
     dataset_statistics,
     plot_dataset_overview,
     render_dataset_card,
@@ -262,6 +264,52 @@ def test_statistics_card_and_metrics():
     assert all(set(v) == {"value", "step"} for v in metrics.values())
 
 
+def test_preference_pairs_node_card_section_and_metrics(tmp_path):
+    """The node's pairs from the export (python q1: a passes, b does not; cpp q2: e passes, d does
+    not; python q2 has one sample), written by the catalog's dataset, on the card and in MLflow."""
+    problems, generations, critiques, verifications, rejects = tables()
+    export = export_of(problems, generations, critiques, verifications)
+    pairs, pair_rejects, preference_stats = build_preference_pairs(
+        export.lazy(), {"mode": "all", "seed": 0}, "Be brief."
+    )
+    target = StreamingParquetDataset(filepath=str(tmp_path / "pairs.parquet"))
+    target.save(pairs)
+    written = target.load().collect()
+    assert written.select("chosen_id", "rejected_id").rows() == [("e", "d"), ("a", "b")]
+    first = written.row(0, named=True)
+    assert first["prompt"][0] == {"role": "system", "content": "Be brief."}
+    assert first["chosen"] == [{"role": "assistant", "content": "out-e"}]
+    assert first["rejected_judgement"] == "wrong" and first["chosen_judgement"] is None
+    assert pair_rejects.select("question_id", "language", "reason").rows() == [
+        ("q2", "python", "single_sample")
+    ]
+    assert preference_stats["by_language"] == {"cpp": 1, "python": 1}
+
+    stats = dataset_statistics(problems, generations, critiques, verifications, rejects, export)
+    card, _ = render_dataset_card(stats, {"name": "card"}, "t", "c", preference_stats)
+    section = card[card.index("## Preference pairs") :]
+    for text in ("mode `all`", "| pairs | 2 |", "| groups without a pair | 1 |", "single_sample"):
+        assert text in section, text
+    assert "## Preference pairs" not in render_dataset_card(stats, {}, "t", "c")[0]
+    metrics = summarize_dataset(stats, preference_stats)
+    assert metrics["preferences.pairs"]["value"] == 2
+    assert metrics["preferences.pairs.execution"]["value"] == 2
+    assert metrics["preferences.rejected.single_sample"]["value"] == 1
+
+
+def test_pipeline_wires_preference_pairs_into_the_card_and_metrics():
+    nodes = {node.name: node for node in create_pipeline().nodes}
+    pairs = nodes["build_preference_pairs"]
+    assert pairs.inputs == [
+        "ocr2_export",
+        "params:dataset.preferences",
+        "params:training.system_prompt",
+    ]
+    assert pairs.outputs == ["preference_pairs", "preference_rejects", "preference_statistics"]
+    assert "preference_statistics" in nodes["render_dataset_card"].inputs
+    assert "preference_statistics" in nodes["summarize_dataset"].inputs
+
+
 @pytest.mark.parametrize("bucket_megabytes", [256, 1e-4])
 def test_overview_plot_counts_tokens_and_verdicts_per_language(tmp_path, bucket_megabytes):
     _, generations, _, verifications, _ = tables()
@@ -351,3 +399,12 @@ def test_kedro_run_generation_critique_dataset(project_copy):
         latest_path(project_copy / "data/08_reporting/dataset_overview.json").read_text()
     )
     assert {trace["type"] for trace in overview["data"]} == {"histogram", "bar"}
+    # One sample per question and language: no pair, a rejects row each, on the card too.
+    pairs = read_latest(project_copy / "data/05_model_input/preferences/pairs.parquet")
+    assert pairs.is_empty() and {"prompt", "chosen", "rejected", "pair_source"} <= set(
+        pairs.columns
+    )
+    pair_rejects = read_latest(project_copy / "data/05_model_input/preferences/rejects.parquet")
+    assert pair_rejects.height == export.select("question_id", "language").n_unique()
+    assert set(pair_rejects["reason"]) == {"single_sample"}
+    assert "## Preference pairs" in card

@@ -1,9 +1,11 @@
 """Training nodes: examples stream out as batches; a finished stage is reused on a rerun; stage 1 only
-ends at the stage-1 model."""
+ends at the stage-1 model; DPO trains from the SFT checkpoint on the preference pairs, passes the SFT
+checkpoint on when not asked for, and refuses too few pairs before loading a model."""
 
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,11 +13,13 @@ import pytest
 from ocr2_kedro.datasets import StreamingParquetDataset
 from ocr2_kedro.pipelines.training.nodes import (
     build_sft_examples,
+    train_dpo,
     train_stage1,
     train_stage2,
     validate_training_config,
 )
 from tests.training.conftest import export_row
+from tests.training.test_dpo import pairs_frame
 
 
 def _saved(data, path) -> pl.LazyFrame:
@@ -88,3 +92,77 @@ def test_unknown_tokenize_settings_are_an_error(tmp_path):
         validate_training_config(
             {"student": "embedded", "work_dir": str(tmp_path), "tokenize": {"procs": 2}}
         )
+
+
+def _plan(tmp_path, student, stages, dpo=None) -> dict:
+    return validate_training_config(
+        {
+            "student": str(student),
+            "work_dir": str(tmp_path / "runs"),
+            "stages": stages,
+            "trainer": {
+                "max_steps": 2,
+                "max_length": 128,
+                "save_steps": 2,
+                "gradient_checkpointing": False,
+            },
+            "dpo": dpo or {},
+            "mlflow": {"log_checkpoint": "none"},
+        }
+    )
+
+
+def test_stage_lists_and_dpo_settings_are_validated(tmp_path, tiny_model_dir):
+    for stages in (["stage1", "dpo"], ["stage1", "stage2", "dpo"]):
+        plan = _plan(tmp_path, tiny_model_dir, stages, {"beta": 0.2, "trainer": {"max_steps": 3}})
+        assert plan["stages"] == stages and plan["dpo_settings"]["beta"] == 0.2
+        # DPO's trainer overrides merge over the shared settings, the SFT stages keep theirs.
+        assert plan["dpo"]["max_steps"] == 3 and plan["stage1"]["max_steps"] == 2
+        assert plan["dpo"]["max_length"] == 128
+    for stages in (["dpo"], ["stage1", "dpo", "stage2"], ["stage2"]):
+        with pytest.raises(ValueError, match="stages must be one of"):
+            _plan(tmp_path, tiny_model_dir, stages)
+    with pytest.raises(ValueError, match="unknown dpo settings: \\['max_prompt_length'\\]"):
+        _plan(tmp_path, tiny_model_dir, ["stage1", "dpo"], {"max_prompt_length": 64})
+
+
+def test_without_dpo_in_the_stages_the_sft_checkpoint_is_the_final_model(tmp_path, tiny_model_dir):
+    plan = _plan(tmp_path, tiny_model_dir, ["stage1", "stage2"])
+    # The pairs are not read (an empty table is fine) and nothing is trained.
+    final, metrics = train_dpo(pl.DataFrame().lazy(), "data/06_models/sft/stage2/v/stage2", plan)
+    assert final == "data/06_models/sft/stage2/v/stage2"
+    assert metrics == {"trained": {"value": 0.0, "step": 0}}
+    with pytest.raises(FileNotFoundError, match="no.*SFT checkpoint|there is none yet"):
+        train_dpo(pl.DataFrame().lazy(), None, plan)
+
+
+def test_too_few_pairs_fail_with_what_to_do_before_any_model_loads(tmp_path, tiny_model_dir):
+    plan = _plan(tmp_path, tiny_model_dir, ["stage1", "dpo"], {"min_pairs": 3})
+    no_model = str(tmp_path / "no-such-checkpoint")
+    for pairs, held in ((pairs_frame(2), 2), (pairs_frame(1).clear(), 0)):
+        with pytest.raises(ValueError, match=f"min_pairs=3 .* holds {held}") as error:
+            train_dpo(pairs.lazy(), no_model, plan)
+        assert "samples per question" in str(error.value) and "critique" in str(error.value)
+    with pytest.raises(ValueError, match="lacks the columns \\['chosen', 'rejected'\\]"):
+        train_dpo(pl.DataFrame({"prompt": ["p"] * 4}).lazy(), no_model, plan)
+    assert not (tmp_path / "runs").exists()  # nothing prepared, nothing trained
+
+
+@pytest.mark.slow
+def test_dpo_trains_from_the_sft_checkpoint_and_a_rerun_reuses_it(tmp_path, tiny_model_dir):
+    plan = _plan(tmp_path, tiny_model_dir, ["stage1", "dpo"], {"trainer": {"learning_rate": 1e-3}})
+    pairs = _saved(pairs_frame(), tmp_path / "pairs.parquet")  # as the catalog passes it on
+    sft_checkpoint = str(tiny_model_dir)
+    final, metrics = train_dpo(pairs, sft_checkpoint, plan)
+    assert Path(final).parent.name.startswith("dpo-") and final != sft_checkpoint
+    assert (Path(final) / "model.safetensors").is_file()
+    assert metrics["global_step"]["value"] == 2 and "reused" not in metrics
+    assert metrics["pairs_in_table"]["value"] == metrics["trained_pairs"]["value"] == 4
+    assert metrics["pairs_execution"]["value"] == 4
+    assert metrics["first_loss"]["value"] > metrics["last_loss"]["value"]
+    # Only the three columns TRL reads were copied for the trainer; checkpoints are dropped.
+    (copied,) = (tmp_path / "runs" / "preferences").glob("*/pairs.parquet")
+    assert pl.read_parquet_schema(copied).keys() == {"prompt", "chosen", "rejected"}
+    assert not list((tmp_path / "runs").glob("dpo-*/checkpoint-*"))
+    again, metrics = train_dpo(pairs, sft_checkpoint, plan)
+    assert again == final and metrics["reused"]["value"] == 1.0

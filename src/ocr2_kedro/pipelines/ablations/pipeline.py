@@ -8,7 +8,7 @@ from kedro.pipeline import Node, Pipeline
 
 from ocr2_kedro.pipelines.evaluation.pipeline import create_model_template
 from ocr2_kedro.pipelines.training.nodes import validate_training_config
-from ocr2_kedro.pipelines.training.pipeline import create_training_template
+from ocr2_kedro.pipelines.training.pipeline import FINAL_CHECKPOINT, create_training_template
 
 from .nodes import compare_variants, record_variant, select_variant_data, variant_settings
 
@@ -20,10 +20,11 @@ SWEEPS = {
     "execution_filter": ("all_samples", "passing_only", "failing_only"),
     "training_stage": ("stage1_only", "stage1_and_stage2"),
     "student": ("student_default", "student_alternative"),
+    "preference": ("sft", "sft_plus_dpo"),
 }
 
 # Datasets and parameters every variant shares with the rest of the project.
-SHARED = ("ocr2_export", "evaluation_problems", "evaluation_references")
+SHARED = ("ocr2_export", "preference_pairs", "evaluation_problems", "evaluation_references")
 SHARED_PARAMETERS = (
     "params:training",
     "params:evaluation",
@@ -62,10 +63,11 @@ def create_variant_template() -> Pipeline:
         ]
     )
     training = Pipeline(create_training_template(), inputs={"ocr2_export": "variant_export"})
-    # The variant's final checkpoint (stage 2, or stage 1 when the variant trains stage 1 only).
+    # The variant's final checkpoint: its last stage's (DPO, stage 2 or stage 1; the training
+    # template passes the previous checkpoint through every stage the variant leaves out).
     evaluation = Pipeline(
         create_model_template(),
-        inputs={"checkpoint": "sft_stage2_checkpoint"},
+        inputs={"checkpoint": FINAL_CHECKPOINT},
         parameters={"params:model": "params:ablations.model"},
     )
     record = Pipeline(

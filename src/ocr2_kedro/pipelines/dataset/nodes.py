@@ -18,8 +18,10 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ocr2_kedro.metrics.patterns import card_section as _patterns_section
 from ocr2_kedro.schemas import LANGUAGES, VERDICTS
 from ocr2_kedro.tables import bucket_count, histogram_bins, partitioned_join, summary, value_counts
+from ocr2_kedro.training.preferences import build_preference_pairs as _build_pairs
 
 EXPORT_COLUMNS = (
     "id",
@@ -151,6 +153,18 @@ def split_by_language(
     python = export.filter(pl.col("language") == "python")
     cpp = export.filter(pl.col("language") == "cpp")
     return python, cpp, python, cpp
+
+
+def build_preference_pairs(
+    export: Frame, params: dict | None, system_prompt: str | None = None
+) -> tuple[Iterator[pl.DataFrame], pl.DataFrame, dict]:
+    """(pairs, rejects, counts): chosen/rejected solutions per question and language in TRL's
+    conversational preference layout (`ocr2_kedro.training.preferences`), with a rejects row for
+    every (question, language) without a pair. `system_prompt` is training.system_prompt, so a
+    pair's prompt is the SFT stage-1 example's. The pairs are a generator the catalog writes batch
+    by batch."""
+    result = _build_pairs(export, params, system_prompt)
+    return result.pairs, result.rejects, result.statistics
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -358,8 +372,16 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def render_dataset_card(stats: dict, params: dict, teacher: str, critic: str) -> tuple[str, str]:
-    """The dataset card (markdown): what is in the export and how it was filtered and judged.
+def render_dataset_card(
+    stats: dict,
+    params: dict,
+    teacher: str,
+    critic: str,
+    preference_stats: dict | None = None,
+    patterns_summary: dict | None = None,
+) -> tuple[str, str]:
+    """The dataset card (markdown): what is in the export and how it was filtered and judged, then
+    one section per optional report (preference pairs, reasoning patterns) that was given.
 
     Returned twice: the versioned card on disk and the copy logged to MLflow."""
     name = params.get("name", "ocr2_kedro distilled dataset")
@@ -429,6 +451,13 @@ def render_dataset_card(stats: dict, params: dict, teacher: str, critic: str) ->
         _agreement_section("all", stats["agreement"]),
         *[_agreement_section(language, v["agreement"]) for language, v in lang.items()],
     ]
+    # Optional sections: (report, its renderer); a report that is None adds nothing.
+    for report, render in (
+        (preference_stats, _preference_section),
+        (patterns_summary, _patterns_section),
+    ):
+        if report is not None:
+            sections.append(render(report))
     card = "\n".join(sections) + "\n"
     return card, card
 
@@ -451,7 +480,54 @@ def _agreement_section(title: str, agreement: dict) -> str:
     )
 
 
-def summarize_dataset(stats: dict) -> dict[str, dict[str, float]]:
+def _preference_section(prefs: dict) -> str:
+    settings = [f"mode `{prefs['mode']}`"]
+    if prefs.get("max_pairs_per_question") is not None:
+        settings.append(f"at most {prefs['max_pairs_per_question']} pairs per question")
+    if prefs.get("balance_by_difficulty"):
+        per_bucket = prefs.get("pairs_per_difficulty")
+        settings.append(
+            f"{per_bucket} pairs per difficulty"
+            if per_bucket is not None
+            else "difficulty buckets cut to the smallest"
+        )
+    settings.append(f"critique-only pairs {'on' if prefs['critique_pairs'] else 'off'}")
+    settings.append(f"seed {prefs['seed']}")
+    by_reason = sorted(prefs["rejects_by_reason"].items(), key=lambda item: (-item[1], item[0]))
+    return "\n".join(
+        [
+            "\n## Preference pairs\n",
+            "Per question and language, a chosen sample that passed every test against a rejected "
+            "one that did not (`execution`); where no sample has an execution label, one the critic "
+            "judged right against one it judged wrong (`critique`). In TRL's conversational "
+            "preference layout (`prompt`, `chosen`, `rejected`), with the critic's judgements and "
+            f"pass rates as extra columns. {'; '.join(settings)}.\n",
+            _table(
+                ["", "value"],
+                [
+                    ["pairs", prefs["pairs"]],
+                    *[[f"pairs from {source}", n] for source, n in prefs["by_source"].items()],
+                    *[[f"pairs in {language}", n] for language, n in prefs["by_language"].items()],
+                    ["(question, language) groups", prefs["questions"]],
+                    ["groups with pairs", prefs["questions_with_pairs"]],
+                    ["groups without a pair", prefs["questions_without_pairs"]],
+                    ["identical-text pairs dropped", prefs["identical_pairs_dropped"]],
+                    ["samples unusable (no question or reasoning text)", prefs["unusable_samples"]],
+                ],
+            ),
+            "\n### Pairs per difficulty\n",
+            _table(["difficulty", "pairs"], [list(r) for r in prefs["by_difficulty"].items()])
+            if prefs["by_difficulty"]
+            else "None.",
+            "\n### Groups without a pair, by reason\n",
+            _table(["reason", "groups"], [list(r) for r in by_reason]) if by_reason else "None.",
+        ]
+    )
+
+
+def summarize_dataset(
+    stats: dict, preference_stats: dict | None = None
+) -> dict[str, dict[str, float]]:
     """Run metrics for MLflow (MlflowMetricsHistoryDataset)."""
     metrics: dict[str, float | None] = {
         "samples": stats["exported"],
@@ -475,6 +551,16 @@ def summarize_dataset(stats: dict) -> dict[str, dict[str, float]]:
             metrics[f"{language}.judgement.{judgement}"] = count
     for stage, reason, count in stats["rejections"]:
         metrics[f"rejected.{stage}.{reason}"] = count
+    if preference_stats is not None:
+        metrics["preferences.pairs"] = preference_stats["pairs"]
+        metrics["preferences.questions_with_pairs"] = preference_stats["questions_with_pairs"]
+        metrics["preferences.questions_without_pairs"] = preference_stats["questions_without_pairs"]
+        metrics["preferences.identical_pairs_dropped"] = preference_stats["identical_pairs_dropped"]
+        for group in ("by_source", "by_language"):
+            for key, count in preference_stats[group].items():
+                metrics[f"preferences.pairs.{key}"] = count
+        for reason, count in preference_stats["rejects_by_reason"].items():
+            metrics[f"preferences.rejected.{reason}"] = count
     return {
         name: {"value": float(value), "step": 0}
         for name, value in metrics.items()

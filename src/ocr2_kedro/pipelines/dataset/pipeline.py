@@ -2,6 +2,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     build_export,
+    build_preference_pairs,
     dataset_statistics,
     plot_dataset_overview,
     render_dataset_card,
@@ -37,6 +38,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="split_export_by_language",
             ),
             Node(
+                build_preference_pairs,
+                inputs=[
+                    "ocr2_export",
+                    "params:dataset.preferences",
+                    "params:training.system_prompt",
+                ],
+                outputs=["preference_pairs", "preference_rejects", "preference_statistics"],
+                name="build_preference_pairs",
+            ),
+            Node(
                 dataset_statistics,
                 inputs=[
                     "problems_dedup",
@@ -57,6 +68,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:dataset",
                     "params:generation.model",
                     "params:critique.model",
+                    "preference_statistics",
+                    "reasoning_patterns_summary",
                 ],
                 outputs=["dataset_card", "dataset_card_mlflow"],
                 name="render_dataset_card",
@@ -69,7 +82,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 summarize_dataset,
-                inputs="dataset_statistics",
+                inputs=["dataset_statistics", "preference_statistics"],
                 outputs="dataset_metrics",
                 name="summarize_dataset",
             ),

@@ -257,6 +257,7 @@ def _generation_batches(
                     "solution": parsed.solution,
                     "finish_reason": completion.finish_reason,
                     "num_output_tokens": completion.num_output_tokens,
+                    "mean_token_entropy": completion.mean_token_entropy,
                     "flags": parsed.flags,
                 }
             )

@@ -1,12 +1,15 @@
-"""Training nodes: validate the config, build the SFT examples, train stage 1 then stage 2.
+"""Training nodes: validate the config, build the SFT examples, train stage 1, stage 2, then DPO.
 
 The example tables stream: `build_sft_examples` returns generators of batches that the catalog's
 StreamingParquetDataset writes one at a time, and each stage tokenizes its (lazily scanned) examples
 once, in parallel, into a memory-mapped dataset under work_dir/tokenized that the trainer ranks share.
+The DPO stage streams the three columns TRL reads from the preference pairs into a parquet file
+under work_dir/preferences, which every rank memory-maps through `datasets`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -23,6 +26,7 @@ from ocr2_kedro.schemas import stable_id
 from ocr2_kedro.training import (
     EXAMPLE_SCHEMA,
     DistributedSettings,
+    DPOSettings,
     ExampleFilters,
     TokenizedData,
     TrainerSettings,
@@ -36,7 +40,7 @@ from ocr2_kedro.training import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXAMPLE_SCHEMA", "build_sft_examples", "train_stage1", "train_stage2"]
+__all__ = ["EXAMPLE_SCHEMA", "build_sft_examples", "train_dpo", "train_stage1", "train_stage2"]
 
 CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
 # Written into a stage's working folder once it has finished: a rerun with the same fingerprint
@@ -46,6 +50,16 @@ FINISHED_MARKER = "finished.json"
 TOKENIZED_DIR = "tokenized"
 # Skipped examples named one by one in the log; all of them are in the MLflow artifact.
 LOGGED_SKIPS = 20
+# The stage lists a run may train; the last one's checkpoint is the run's final model.
+STAGE_LISTS = (
+    ["stage1"],
+    ["stage1", "stage2"],
+    ["stage1", "dpo"],
+    ["stage1", "stage2", "dpo"],
+)
+# Under work_dir: the pairs' prompt/chosen/rejected columns, one folder per content hash.
+PREFERENCES_DIR = "preferences"
+PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 
 
 def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +73,11 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
     common = TrainerSettings.from_dict(training.get("trainer"))
     stages = {
         stage: common.merged((training.get(stage) or {}).get("trainer"))
-        for stage in ("stage1", "stage2")
+        for stage in ("stage1", "stage2", "dpo")
     }
+    dpo_section = dict(training.get("dpo") or {})
+    dpo_section.pop("trainer", None)
+    dpo = DPOSettings.from_dict(dpo_section)
     distributed = DistributedSettings.from_dict(training.get("distributed"))
     if distributed.deepspeed_config:
         config = validate_deepspeed_config(
@@ -75,8 +92,11 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
     if logging_mode not in CHECKPOINT_LOGGING:
         raise ValueError(f"mlflow.log_checkpoint must be one of {CHECKPOINT_LOGGING}")
     stages_to_train = list(training.get("stages") or ["stage1", "stage2"])
-    if stages_to_train not in (["stage1"], ["stage1", "stage2"]):
-        raise ValueError(f"stages must be [stage1] or [stage1, stage2], got {stages_to_train}")
+    if stages_to_train not in STAGE_LISTS:
+        raise ValueError(
+            f"stages must be one of {[list(s) for s in STAGE_LISTS]} (stage 1, optionally stage "
+            f"2, optionally DPO last), got {stages_to_train}"
+        )
     tokenize = {"num_proc": None, "batch_size": 64, **(training.get("tokenize") or {})}
     unknown = set(tokenize) - {"num_proc", "batch_size"}
     if unknown:
@@ -99,6 +119,8 @@ def validate_training_config(training: dict[str, Any]) -> dict[str, Any]:
         "stages": stages_to_train,
         "stage1": stages["stage1"].to_dict(),
         "stage2": stages["stage2"].to_dict(),
+        "dpo": stages["dpo"].to_dict(),
+        "dpo_settings": dpo.to_dict(),
         "distributed": training.get("distributed") or {},
         "keep_trainer_checkpoints": bool(training.get("keep_trainer_checkpoints", False)),
         "mlflow": {
@@ -148,7 +170,6 @@ def _train_stage(
     stage: str, examples: pl.LazyFrame | pl.DataFrame, base_model: str, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
     settings = TrainerSettings.from_dict(plan[stage])
-    distributed = DistributedSettings.from_dict(plan["distributed"])
     tokenize = plan.get("tokenize") or {}
     tokenized = tokenize_to_disk(
         examples,
@@ -159,11 +180,35 @@ def _train_stage(
         batch_size=int(tokenize.get("batch_size") or 64),
     )
     _report_skipped(stage, tokenized)
+    data_metrics = {
+        "skipped_examples": float(tokenized.skipped),
+        "critique_examples": float(tokenized.critique_examples),
+        "tokenization_reused": float(tokenized.reused),
+    }
+    return _run_stage(
+        stage, base_model, tokenized.path, tokenized.fingerprint, settings, plan, data_metrics
+    )
+
+
+def _run_stage(
+    stage: str,
+    base_model: str,
+    data_path: str,
+    data_fingerprint: str,
+    settings: TrainerSettings,
+    plan: dict[str, Any],
+    data_metrics: dict[str, float],
+    dpo: DPOSettings | None = None,
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Train a stage (SFT, or DPO with `dpo`) on prepared data, or reuse the same stage's model when
+    it has finished before; log its checkpoint to MLflow. Returns (final dir, metrics)."""
+    distributed = DistributedSettings.from_dict(plan["distributed"])
     # One working folder per (base model, settings, data): an interrupted run of the same stage
     # resumes from its last checkpoint, a changed run starts clean.
-    fingerprint = stable_id(
-        base_model, settings.to_dict(), tokenized.fingerprint, plan["distributed"]
-    )
+    parts = [base_model, settings.to_dict(), data_fingerprint, plan["distributed"]]
+    if dpo is not None:  # min_pairs is a check, not a training setting
+        parts.append({k: v for k, v in dpo.to_dict().items() if k != "min_pairs"})
+    fingerprint = stable_id(*parts)
     output_dir = Path(plan["work_dir"]) / f"{stage}-{fingerprint}"
     finished = output_dir / FINISHED_MARKER
     if finished.is_file():
@@ -174,7 +219,7 @@ def _train_stage(
             logger.info("%s: finished before in %s, reused", stage, output_dir)
             metrics = {**done["metrics"], "reused": 1.0}
             return done["final_dir"], {k: {"value": v, "step": 0} for k, v in metrics.items()}
-    result = launch_stage(base_model, tokenized.path, output_dir, settings, distributed, stage)
+    result = launch_stage(base_model, data_path, output_dir, settings, distributed, stage, dpo=dpo)
     if not plan["keep_trainer_checkpoints"]:
         for checkpoint in output_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)
@@ -182,9 +227,7 @@ def _train_stage(
         **result.metrics,
         "global_step": float(result.global_step),
         "resumed": float(result.resumed_from is not None),
-        "skipped_examples": float(tokenized.skipped),
-        "critique_examples": float(tokenized.critique_examples),
-        "tokenization_reused": float(tokenized.reused),
+        **data_metrics,
     }
     _log_checkpoint(stage, Path(result.final_dir), plan["mlflow"])
     finished.write_text(json.dumps({"final_dir": str(result.final_dir), "metrics": metrics}))
@@ -235,3 +278,76 @@ def train_stage2(
         logger.info("stage 2 not trained (stages: %s): final checkpoint = stage 1", plan["stages"])
         return stage1_checkpoint, {"trained": {"value": 0.0, "step": 0}}
     return _train_stage("stage2", examples, stage1_checkpoint, plan)
+
+
+def _pairs_file(pairs: pl.LazyFrame, work_dir: Path) -> tuple[Path, str]:
+    """The pairs' prompt/chosen/rejected columns streamed into work_dir/preferences/<hash>/ as
+    parquet (the pairs table's other columns stay behind), and the content hash. The same pairs
+    land in the same folder, so a rerun reuses it and the Arrow cache `datasets` builds beside it."""
+    folder = work_dir / PREFERENCES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "pairs.parquet.partial"
+    pairs.select(PAIR_COLUMNS).sink_parquet(partial, engine="streaming")
+    digest = hashlib.sha256()
+    with partial.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    fingerprint = digest.hexdigest()[:16]
+    target = folder / fingerprint / "pairs.parquet"
+    if target.is_file():
+        partial.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.rename(target)
+    return target, fingerprint
+
+
+def _pair_counts(pairs: pl.LazyFrame) -> dict[str, float]:
+    """How many pairs, and per `pair_source` (execution / critique) when the table has it; from the
+    narrow columns only."""
+    names = pairs.collect_schema().names()
+    counts = {"pairs_in_table": float(pairs.select(pl.len()).collect().item())}
+    if "pair_source" in names:
+        by_source = pairs.group_by("pair_source").agg(pl.len()).collect()
+        for source, count in by_source.iter_rows():
+            counts[f"pairs_{source or 'unknown'}"] = float(count)
+    return counts
+
+
+def train_dpo(
+    pairs: pl.LazyFrame | pl.DataFrame, sft_checkpoint: str | None, plan: dict[str, Any]
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Preference optimization (TRL's DPOTrainer) of the final SFT checkpoint on the preference
+    pairs; when the plan's stages have no `dpo`, the SFT checkpoint itself is the final model.
+
+    Too few pairs (< dpo.min_pairs) is an error raised before any model is loaded."""
+    if sft_checkpoint is None:
+        raise FileNotFoundError(
+            "DPO starts from the final SFT checkpoint and there is none yet: run the whole "
+            "training pipeline (`kedro run --pipelines training`)"
+        )
+    if "dpo" not in plan.get("stages", []):
+        logger.info("DPO not trained (stages: %s): final checkpoint = SFT", plan["stages"])
+        return sft_checkpoint, {"trained": {"value": 0.0, "step": 0}}
+    dpo = DPOSettings.from_dict(plan["dpo_settings"])
+    pairs = pairs.lazy()
+    missing = set(PAIR_COLUMNS) - set(pairs.collect_schema().names())
+    if missing:
+        raise ValueError(
+            f"preference_pairs lacks the columns {sorted(missing)}: rebuild it with the dataset "
+            "pipeline (`kedro run --pipelines dataset`)"
+        )
+    counts = _pair_counts(pairs)
+    if counts["pairs_in_table"] < dpo.min_pairs:
+        raise ValueError(
+            f"DPO needs at least training.dpo.min_pairs={dpo.min_pairs} preference pairs and "
+            f"preference_pairs holds {int(counts['pairs_in_table'])} (why each question yielded "
+            "none is in preference_rejects). Get more: more samples per question "
+            "(generation.samples_per_question), so that questions have both passing and failing "
+            "solutions; critique-only pairs (dataset.preferences.critique_pairs: true); no cap "
+            "(dataset.preferences.mode: all, max_pairs_per_question: null). Or train without "
+            "DPO: training.stages without dpo."
+        )
+    settings = TrainerSettings.from_dict(plan["dpo"])
+    path, fingerprint = _pairs_file(pairs, Path(plan["work_dir"]))
+    return _run_stage("dpo", sft_checkpoint, str(path), fingerprint, settings, plan, counts, dpo)

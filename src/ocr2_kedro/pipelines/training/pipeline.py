@@ -1,13 +1,25 @@
 """Training wiring: the settings are validated into a plan, then a template trains stage 1 and stage
-2 from an export; the ablations pipeline reuses the template, namespaced once per variant."""
+2 from an export and DPO from the preference pairs; the ablations pipeline reuses the template,
+namespaced once per variant. Stages the plan leaves out pass the previous checkpoint on, so
+`dpo_checkpoint` is always the run's final model."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_sft_examples, train_stage1, train_stage2, validate_training_config
+from .nodes import (
+    build_sft_examples,
+    train_dpo,
+    train_stage1,
+    train_stage2,
+    validate_training_config,
+)
+
+# The run's final model, whatever its stages: DPO's, or the SFT checkpoint passed through.
+FINAL_CHECKPOINT = "dpo_checkpoint"
 
 
 def create_training_template() -> Pipeline:
-    """Export + plan -> SFT examples -> stage-1 checkpoint -> stage-2 checkpoint."""
+    """Export + plan -> SFT examples -> stage-1 checkpoint -> stage-2 checkpoint; + preference pairs
+    -> DPO checkpoint (the final model)."""
     return Pipeline(
         [
             Node(
@@ -27,6 +39,12 @@ def create_training_template() -> Pipeline:
                 inputs=["sft_stage2_examples", "sft_stage1_checkpoint", "training_plan"],
                 outputs=["sft_stage2_checkpoint", "sft_stage2_metrics"],
                 name="train_stage2",
+            ),
+            Node(
+                train_dpo,
+                inputs=["preference_pairs", "sft_stage2_checkpoint", "training_plan"],
+                outputs=[FINAL_CHECKPOINT, "dpo_metrics"],
+                name="train_dpo",
             ),
         ]
     )
