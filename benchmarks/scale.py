@@ -1103,25 +1103,18 @@ NEW_NODES = {
     "plot": ("dataset", ["plot_dataset_overview"]),
     "sft": ("training", None),  # every node of the training template up to the trainer launch
 }
-SFT_TRAIN_NODES = ("train_stage1", "train_stage2")
+SFT_TRAIN_NODES = ("train_stage1", "train_stage2", "train_dpo")
+# Optional sections of the dataset card made by other nodes (preference pairs, reasoning patterns):
+# the card operation renders without them, as a card given no such report does.
+OPTIONAL_CARD_REPORTS = ("preference_statistics", "reasoning_patterns_summary")
 
 
 def new_tokenize_stage(stage: str, examples, plan: dict[str, Any]) -> dict[str, Any]:
-    """The data half of `ocr2_kedro.pipelines.training.nodes._train_stage`: the same
-    `tokenize_to_disk` call on the stage's examples; the trainer launch that follows is left out
-    (as in the eager baseline)."""
-    from ocr2_kedro.training import TrainerSettings, tokenize_to_disk
+    """The data half of a training stage (`ocr2_kedro.pipelines.training.nodes.tokenize_stage`);
+    the trainer launch that follows is left out (as in the eager baseline)."""
+    from ocr2_kedro.pipelines.training.nodes import tokenize_stage
 
-    settings = TrainerSettings.from_dict(plan[stage])
-    tokenize = plan.get("tokenize") or {}
-    tokenized = tokenize_to_disk(
-        examples,
-        plan["student"],
-        Path(plan["work_dir"]) / "tokenized",
-        settings.max_length,
-        num_proc=tokenize.get("num_proc"),
-        batch_size=int(tokenize.get("batch_size") or 64),
-    )
+    tokenized = tokenize_stage(stage, examples, plan["student"], plan)
     return {
         "path": str(tokenized.path),
         "examples": tokenized.examples,
@@ -1164,6 +1157,23 @@ def _flatten_params(prefix: str, value: Any, into: dict[str, Any]) -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
             _flatten_params(f"{prefix}.{key}", inner, into)
+
+
+def no_report():
+    """A catalog entry that loads None (kedro's MemoryDataset cannot hold None)."""
+    from kedro.io import AbstractDataset
+
+    class NoReport(AbstractDataset):
+        def load(self) -> None:
+            return None
+
+        def save(self, data) -> None:
+            raise NotImplementedError("a report the benchmark does not build")
+
+        def _describe(self) -> dict:
+            return {}
+
+    return NoReport()
 
 
 def build_catalog(entries: dict[str, dict[str, Any]], work: Path, inputs: Path, params: dict):
@@ -1228,6 +1238,9 @@ def run_operation(operation: str, implementation: str, work: Path, inputs: Path,
         entries = {**inputs_entries, **_eager_catalog_entries()}
         pipeline = eager_pipelines()[operation]
     catalog = build_catalog(entries, work, inputs, params)
+    if implementation == "new":
+        for name in OPTIONAL_CARD_REPORTS:
+            catalog[name] = no_report()
     if implementation == "eager":
         from kedro.io import MemoryDataset
 

@@ -166,19 +166,28 @@ def _report_skipped(stage: str, tokenized: TokenizedData) -> None:
         mlflow.log_artifact(tokenized.skipped_path, artifact_path=f"training/{stage}_skipped")
 
 
+def tokenize_stage(
+    stage: str, examples: pl.LazyFrame | pl.DataFrame, base_model: str, plan: dict[str, Any]
+) -> TokenizedData:
+    """The stage's examples tokenized once (or reused) under work_dir/tokenized, with the plan's
+    tokenizer processes and the stage's max_length (the data half of a stage; benchmarks/scale.py
+    measures it alone)."""
+    tokenize = plan.get("tokenize") or {}
+    return tokenize_to_disk(
+        examples,
+        base_model,
+        Path(plan["work_dir"]) / TOKENIZED_DIR,
+        TrainerSettings.from_dict(plan[stage]).max_length,
+        num_proc=tokenize.get("num_proc"),
+        batch_size=int(tokenize.get("batch_size") or 64),
+    )
+
+
 def _train_stage(
     stage: str, examples: pl.LazyFrame | pl.DataFrame, base_model: str, plan: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, float]]]:
     settings = TrainerSettings.from_dict(plan[stage])
-    tokenize = plan.get("tokenize") or {}
-    tokenized = tokenize_to_disk(
-        examples,
-        base_model,
-        Path(plan["work_dir"]) / TOKENIZED_DIR,
-        settings.max_length,
-        num_proc=tokenize.get("num_proc"),
-        batch_size=int(tokenize.get("batch_size") or 64),
-    )
+    tokenized = tokenize_stage(stage, examples, base_model, plan)
     _report_skipped(stage, tokenized)
     data_metrics = {
         "skipped_examples": float(tokenized.skipped),
