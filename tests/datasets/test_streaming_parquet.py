@@ -98,3 +98,24 @@ def test_ndjson_is_written_batch_by_batch_from_a_lazy_frame_or_batches(tmp_path)
         batches.save(iter([]))
     with pytest.raises(DatasetError, match="ndjson only"):
         StreamingNdjsonDataset(filepath=str(tmp_path / "t.csv"), file_format="csv")
+
+
+def test_an_optional_report_loads_as_none_until_written(tmp_path):
+    from ocr2_kedro.datasets import OptionalJSONDataset
+
+    report = OptionalJSONDataset(
+        filepath=str(tmp_path / "summary.json"), version=Version(None, None)
+    )
+    assert report.load() is None
+    report.save({"traces": 4})
+    reloaded = OptionalJSONDataset(
+        filepath=str(tmp_path / "summary.json"), version=Version(None, None)
+    )
+    assert reloaded.load() == {"traces": 4}
+    # A report that exists but is broken is an error, not "no report".
+    [written] = (tmp_path / "summary.json").glob("*/summary.json")
+    written.write_text("{not json")
+    with pytest.raises(DatasetError):
+        OptionalJSONDataset(
+            filepath=str(tmp_path / "summary.json"), version=Version(None, None)
+        ).load()

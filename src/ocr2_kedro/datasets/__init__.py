@@ -2,11 +2,13 @@
 
 from .hf_checkpoint import HFCheckpointDataset
 from .native_source import NativeSourceDataset
+from .optional_json import OptionalJSONDataset
 from .streaming_parquet import StreamingParquetDataset, write_batches
 
 __all__ = [
     "HFCheckpointDataset",
     "NativeSourceDataset",
+    "OptionalJSONDataset",
     "StreamingParquetDataset",
     "write_batches",
 ]
