@@ -30,6 +30,7 @@ BETWEEN_STAGES = {
     "critiques",
     "verifications",
     "ocr2_export",
+    "preference_pairs",
     "sft_stage1_checkpoint",
     "sft_stage2_checkpoint",
 }

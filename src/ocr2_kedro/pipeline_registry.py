@@ -10,6 +10,12 @@ from kedro.pipeline import Pipeline
 DISTILL = ("ingestion", "dedup", "generation", "critique", "verify", "patterns", "dataset")
 
 
+# Pipelines drawn inside another stage's box in `kedro viz`: the reasoning-pattern analysis reads the
+# primary tables and feeds the dataset card (a reporting input), so as a box of its own next to the
+# dataset stage its layers would form a cycle (reporting -> primary), and kedro viz drops them all.
+STAGE_OF = {"patterns": "dataset.patterns"}
+
+
 def as_stage(name: str, pipeline: Pipeline) -> Pipeline:
     """`pipeline` with every node in the namespace `name` (a modular pipeline, one box in `kedro viz`'s
     collapsed view). Nodes already under `name` (`evaluation.base`, `ingestion.taco`, ...) stay as
@@ -30,7 +36,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     # composites need every member, so discovery always covers all pipelines.
     project_pipelines.set_requested(None)
     pipelines = {
-        name: as_stage(name, pipeline)
+        name: as_stage(STAGE_OF.get(name, name), pipeline)
         for name, pipeline in find_pipelines(raise_errors=True).items()
         if name != "__default__"  # find_pipelines' sum of everything; replaced below
     }
