@@ -150,6 +150,20 @@ def drivers(project: Path, env: dict[str, str], stage: str) -> list[str]:
     return logs
 
 
+def collect(project: Path, stage: str) -> None:
+    """The collecting run of `stage`: it must find every chunk done (require_complete)."""
+    run_kedro(
+        project,
+        "run",
+        "--env",
+        ENV,
+        "--pipelines",
+        stage,
+        "--params",
+        f"{stage}.drivers.require_complete=true",
+    )
+
+
 def completed_chunks(log: str) -> set[int]:
     [found] = re.findall(r"driver \d of 2 completed chunks \[([\d, -]*)\]", log)
     chunks: set[int] = set()
@@ -197,16 +211,7 @@ def test_two_driver_processes_split_generation_then_a_run_collects(project_copy,
             names = [a.path for a in client.list_artifacts(run.info.run_id, "shards")]
             assert names == [f"shards/generation-driver-{index}-of-2.json"]
 
-        run_kedro(
-            project,
-            "run",
-            "--env",
-            ENV,
-            "--pipelines",
-            "generation",
-            "--params",
-            "generation.drivers.require_complete=true",
-        )
+        collect(project, "generation")
         assert state.requests == 20  # the collecting run generated nothing
 
         # The same job by a single driver (a shard directory of its own) gives the same table.
@@ -231,16 +236,7 @@ def test_two_driver_processes_split_generation_then_a_run_collects(project_copy,
         assert [completed_chunks(log) for log in logs] == [{0, 2, 4, 6}, {1, 3, 5}]
         sent = state.requests - 40  # 20 critiques and the follow-ups of those without a verdict
         assert sent > 20
-        run_kedro(
-            project,
-            "run",
-            "--env",
-            ENV,
-            "--pipelines",
-            "critique",
-            "--params",
-            "critique.drivers.require_complete=true",
-        )
+        collect(project, "critique")
         assert state.requests == 40 + sent  # the collecting run sent nothing
     [critiques] = versions(primary / "critiques.parquet")
     assert critiques.height == 20
