@@ -36,10 +36,13 @@ from kedro_datasets.polars import LazyPolarsDataset
 DEFAULT_ROW_GROUP_SIZE = 2_000
 
 # polars' streaming parquet reader fetches at least 16 row groups ahead by default; at 2,000 rows of
-# tens of KB a row group is ~60 MB, so a scan of an export held ~1 GB in read-ahead alone. Four is
-# enough for a local or mounted disk (measured: build_export at 20K rows, 877 -> 677 MB peak RSS).
-# Set by the project's streaming tables for the whole process; an explicit setting wins.
-os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "4")
+# tens of KB a row group is ~60 MB, so a scan of an export held ~1 GB in read-ahead alone, and a
+# sink slower than the reader (sink_ndjson) let it grow with the file. One row group ahead keeps a
+# scan flat at no measurable cost on a local disk (benchmarks/scale.py, split at 20K -> 100K rows:
+# 0.76 -> 1.55 GB peak with 4 ahead, 0.69 -> 0.78 GB with 1; export 1.01 -> 0.99 GB at 20K).
+# Set by the project's streaming tables for the whole process; an explicit setting wins (a slow
+# network filesystem may want more).
+os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "1")
 
 
 class StreamingParquetDataset(LazyPolarsDataset):
