@@ -59,10 +59,11 @@ def test_tokenized_dataset_equals_tokenize_example_row_by_row(
     assert info.num_proc == 2 and not info.reused
     dataset = info.load()
     assert dataset.cache_files  # memory-mapped from the saved files, not held in memory
-    assert dataset.column_names == ["id", "kind", "input_ids", "labels"]
-    assert dataset.to_list() == [
+    assert dataset.column_names == ["id", "kind", "content_key", "input_ids", "labels"]
+    assert dataset.select_columns(["id", "kind", "input_ids", "labels"]).to_list() == [
         {key: row[key] for key in ("id", "kind", "input_ids", "labels")} for row in expected
     ]
+    assert len(set(dataset["content_key"])) == len(dataset)
     skipped = info.skipped_examples()
     assert skipped == expected_skipped
     assert info.skipped == len(expected_skipped)
@@ -110,6 +111,45 @@ def test_a_finished_tokenization_is_reused_without_tokenizing(
     rebuilt = tokenize_to_disk(stage2_examples, tiny_model_dir, root, 256, num_proc=1)
     assert not rebuilt.reused and rebuilt.fingerprint == first.fingerprint
     assert not list(root.glob("*.partial"))
+
+
+def test_stage2_takes_the_stage1_rows_and_tokenizes_only_the_rest(
+    tiny_model_dir, export_rows, stage2_examples, tmp_path, monkeypatch
+):
+    stage1 = pl.concat(list(build_examples(pl.DataFrame(export_rows)).stage1))
+    root = tmp_path / "tokenized"
+    max_length = 256
+    first = tokenize_to_disk(stage1, tiny_model_dir, root, max_length, num_proc=1)
+    assert first.reused_rows == 0 and first.reused_from is None
+
+    tokenized_ids = []
+    tokenize_batch = data_module._tokenize_batch
+
+    def counting(batch, **kwargs):
+        tokenized_ids.extend(batch["id"])
+        return tokenize_batch(batch, **kwargs)
+
+    monkeypatch.setattr(data_module, "_tokenize_batch", counting)
+    second = tokenize_to_disk(stage2_examples, tiny_model_dir, root, max_length, num_proc=1)
+    stage2 = stage2_examples.collect()
+    critiques = stage2.filter(pl.col("kind") == "critique")
+    # Every stage-1 example that was kept is lent; only critiques (and skipped ones) are tokenized.
+    assert second.reused_from == first.fingerprint and second.reused_rows == first.examples
+    assert len(tokenized_ids) == stage2.height - first.examples >= critiques.height > 0
+
+    # The same rows, in the same order, as tokenizing stage 2 from nothing.
+    monkeypatch.undo()
+    alone = tokenize_to_disk(stage2_examples, tiny_model_dir, tmp_path / "alone", max_length)
+    assert alone.reused_rows == 0 and alone.fingerprint == second.fingerprint
+    assert second.load().to_list() == alone.load().to_list()
+    assert second.skipped_examples() == alone.skipped_examples()
+    summary = {"reused_rows", "reused_from", "path", "skipped_path", "num_proc"}
+    assert {k: v for k, v in second.to_dict().items() if k not in summary} == {
+        k: v for k, v in alone.to_dict().items() if k not in summary
+    }
+    # Another max_length lends nothing.
+    other = tokenize_to_disk(stage2_examples, tiny_model_dir, root, max_length - 1, num_proc=1)
+    assert other.reused_rows == 0
 
 
 def test_no_examples_gives_an_empty_dataset(tiny_model_dir, tmp_path):

@@ -13,6 +13,12 @@ The output folder is `output_root/<fingerprint>`, the fingerprint covering the t
 max_length, the examples' content and the tokenization code's version. It is built as
 `<fingerprint>.partial` and renamed into place once complete (with `tokenized.json`, the summary), so
 a rerun finds either a complete folder, which it reuses without tokenizing, or none.
+
+Tokenized once across stages: every row carries `content_key`, a 64-bit hash of the example (id,
+kind, prompt, completion). Before tokenizing, the complete folders under `output_root` made with the
+same tokenizer and max_length are searched for the examples' keys (narrow uint64 columns, joined in
+polars); the folder with the most of them lends its rows, and only the rest are tokenized. Stage 2
+(stage 1's generation examples + critiques) so tokenizes only its critique examples.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from .tokenize import IGNORE_INDEX, tokenize_example, untrainable_reason
 logger = logging.getLogger(__name__)
 
 # Bump when tokenize_example or the stored columns change: old folders are then not reused.
-TOKENIZATION_VERSION = 1
+TOKENIZATION_VERSION = 2
 INFO_FILE = "tokenized.json"
 DATASET_DIR = "dataset"
 SKIPPED_FILE = "skipped.parquet"
@@ -51,10 +57,13 @@ TRAIN_COLUMNS = ["input_ids", "labels"]
 class TokenizedData:
     """A tokenized SFT dataset on disk and what is in it.
 
-    path: the `save_to_disk` folder (columns id, kind, input_ids, labels; kept examples only).
+    path: the `save_to_disk` folder (columns id, kind, content_key, input_ids, labels; kept examples
+    only).
     examples / critique_examples: rows in it; skipped: examples whose prompt filled max_length,
     listed with the reason in `skipped_path` (parquet: id, kind, reason).
     train_tokens: tokens of all rows; trained_tokens: those with a label (the assistant turns).
+    tokenizer_key: `tokenizer_fingerprint` of the tokenizer; reused_rows: examples whose tokens were
+    taken from an earlier tokenization (`reused_from`, its fingerprint) instead of tokenized again.
     """
 
     path: str
@@ -68,6 +77,9 @@ class TokenizedData:
     trained_tokens: int
     skipped_path: str
     num_proc: int
+    tokenizer_key: str = ""
+    reused_rows: int = 0
+    reused_from: str | None = None
     reused: bool = False
 
     def load(self):
@@ -135,6 +147,19 @@ def _frames(
             yield batch.select(columns)
 
 
+def _content_keys(batch: pl.DataFrame) -> list[int]:
+    """A 64-bit hash per example of what decides its tokens (id, kind, prompt, completion)."""
+    keys = []
+    for row in batch.select("id", "kind", "prompt", "completion").iter_rows():
+        digest = hashlib.blake2b(digest_size=8)
+        for value in row:
+            data = ("" if value is None else value).encode()
+            digest.update(len(data).to_bytes(8, "little"))
+            digest.update(data)
+        keys.append(int.from_bytes(digest.digest(), "little"))
+    return keys
+
+
 def _hash_batch(digest: Any, batch: pl.DataFrame) -> None:
     for row in batch.iter_rows():
         for value in row:
@@ -162,6 +187,7 @@ def _raw_features():
             "kind": Value("string"),
             "prompt": Value("large_string"),
             "completion": Value("large_string"),
+            "content_key": Value("uint64"),
         }
     )
 
@@ -173,6 +199,7 @@ def _tokenized_features():
         {
             "id": Value("string"),
             "kind": Value("string"),
+            "content_key": Value("uint64"),
             "input_ids": List(Value("int32")),
             "labels": List(Value("int32")),
             "skip_reason": Value("string"),
@@ -192,6 +219,9 @@ def _write_raw(batches: Iterable[pl.DataFrame], path: Path, digest: Any | None) 
         for batch in batches:
             if digest is not None:
                 _hash_batch(digest, batch)
+            batch = batch.with_columns(
+                pl.Series("content_key", _content_keys(batch), dtype=pl.UInt64)
+            )
             table = pa.Table.from_arrays(
                 [batch[field.name].to_arrow().cast(field.type) for field in schema],
                 schema=schema,
@@ -295,6 +325,72 @@ def _remove_abandoned(output_root: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
+def _empty_tokenized():
+    from datasets import Dataset
+
+    features = _tokenized_features()
+    return Dataset.from_dict({name: [] for name in features}, features=features)
+
+
+def _keys(dataset: Any, row_name: str) -> pl.DataFrame:
+    """(content_key, row number) of a dataset: its narrow uint64 column, from the mapped Arrow."""
+    keys = pl.from_arrow(dataset.data.column("content_key"))
+    return keys.to_frame("content_key").with_row_index(row_name)
+
+
+@dataclass(frozen=True)
+class LentRows:
+    """Rows of an earlier tokenization that hold some of the examples being tokenized.
+
+    pairs: (raw_row, source_row) for each example found in `source` (raw_row: its position in the
+    examples); fresh_rows: the positions of the examples still to tokenize.
+    """
+
+    source: TokenizedData
+    pairs: pl.DataFrame
+    fresh_rows: pl.Series
+
+    @property
+    def rows(self) -> int:
+        return self.pairs.height
+
+    def merge(self, fresh_tokenized: Any) -> Any:
+        """The lent rows and the freshly tokenized ones, in the examples' order."""
+        from datasets import concatenate_datasets
+
+        features = _tokenized_features()
+        lent = self.source.load().select(self.pairs["source_row"].to_numpy())
+        lent = lent.add_column("skip_reason", [None] * len(lent)).cast(features)
+        merged = concatenate_datasets([lent, fresh_tokenized.cast(features)])
+        positions = pl.concat([self.pairs["raw_row"], self.fresh_rows])
+        return merged.select(positions.arg_sort().to_numpy())
+
+
+def _lent_rows(raw: Any, output_root: Path, tokenizer_key: str, max_length: int) -> LentRows | None:
+    """The complete tokenization under `output_root` (same tokenizer and max_length) that holds the
+    most of `raw`'s examples, as `LentRows`; None when none holds any."""
+    wanted = None
+    best: LentRows | None = None
+    for info_path in sorted(output_root.glob(f"*/{INFO_FILE}")):
+        source = _read_info(info_path.parent)
+        if (
+            source is None
+            or source.tokenizer_key != tokenizer_key
+            or source.max_length != max_length
+            or not source.examples
+        ):
+            continue
+        if wanted is None:
+            wanted = _keys(raw, "raw_row")
+        found = _keys(source.load(), "source_row").unique("content_key", keep="first")
+        joined = wanted.join(found, on="content_key", how="left")
+        pairs = joined.filter(pl.col("source_row").is_not_null()).select("raw_row", "source_row")
+        if pairs.height and (best is None or pairs.height > best.rows):
+            fresh = joined.filter(pl.col("source_row").is_null())["raw_row"]
+            best = LentRows(source=source, pairs=pairs, fresh_rows=fresh)
+    return best
+
+
 def _read_info(folder: Path) -> TokenizedData | None:
     info_path = folder / INFO_FILE
     if not info_path.is_file():
@@ -351,7 +447,7 @@ def tokenize_to_disk(
     try:
         digest = None if reiterable else hashlib.sha256()
         raw_path = scratch / "raw.arrow"
-        rows = _write_raw(_frames(examples), raw_path, digest)
+        _write_raw(_frames(examples), raw_path, digest)
         if digest is not None:
             # A one-shot iterable is hashed while it is written; the folder is known only now.
             key, folder = folder_of(digest.hexdigest()[:16])
@@ -359,16 +455,18 @@ def tokenize_to_disk(
             if reused is not None:
                 logger.info("tokenized examples reused from %s", folder)
                 return reused
-        workers = max(1, min(num_proc or default_num_proc(), math.ceil(rows / batch_size)))
         raw = Dataset.from_file(str(raw_path))
+        lent = _lent_rows(raw, output_root, tokenizer_key, max_length)
+        fresh = raw if lent is None else raw.select(lent.fresh_rows.to_numpy())
+        workers = max(1, min(num_proc or default_num_proc(), math.ceil(len(fresh) / batch_size)))
         # `map` over no rows never calls the function, so it would not add the token columns.
         tokenized = (
-            Dataset.from_dict(
-                {name: [] for name in _tokenized_features()}, features=_tokenized_features()
-            )
-            if rows == 0
-            else _tokenize(raw, tokenizer_path, max_length, workers, batch_size, scratch, key)
+            _empty_tokenized()
+            if len(fresh) == 0
+            else _tokenize(fresh, tokenizer_path, max_length, workers, batch_size, scratch, key)
         )
+        if lent is not None:
+            tokenized = lent.merge(tokenized)
         staged = output_root / f"{key}.{os.getpid()}.partial"
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir()
@@ -386,7 +484,7 @@ def tokenize_to_disk(
             input_columns="skip_reason",
             batched=True,
             cache_file_name=str(scratch / "kept-indices.arrow"),
-        ).select_columns(["id", "kind", *TRAIN_COLUMNS])
+        ).select_columns(["id", "kind", "content_key", *TRAIN_COLUMNS])
         # An empty dataset needs one (empty) shard asked for, or it is saved with none and cannot load.
         kept.save_to_disk(str(staged / DATASET_DIR), num_shards=None if len(kept) else 1)
         totals = token_totals(kept)
@@ -402,6 +500,9 @@ def tokenize_to_disk(
             trained_tokens=totals["trained_tokens"],
             skipped_path=str(folder / SKIPPED_FILE),
             num_proc=workers,
+            tokenizer_key=tokenizer_key,
+            reused_rows=0 if lent is None else lent.rows,
+            reused_from=None if lent is None else lent.source.fingerprint,
         )
         # Written last, then the folder is renamed into place: a folder with an info file is complete.
         (staged / INFO_FILE).write_text(json.dumps(info.to_dict(), indent=2))
@@ -414,10 +515,12 @@ def tokenize_to_disk(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     logger.info(
-        "tokenized %d examples (%d tokens, %d skipped) with %d processes into %s",
+        "tokenized %d examples (%d tokens, %d skipped; %d taken from %s) with %d processes into %s",
         info.examples,
         info.train_tokens,
         info.skipped,
+        info.reused_rows,
+        info.reused_from,
         workers,
         folder,
     )

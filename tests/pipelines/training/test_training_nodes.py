@@ -57,6 +57,7 @@ def test_a_finished_stage_is_reused_and_stage1_only_ends_there(tmp_path, tiny_mo
     assert metrics["examples"]["value"] == 2 and metrics["skipped_examples"]["value"] == 0
     assert metrics["trained_tokens"]["value"] < metrics["train_tokens"]["value"]
     assert metrics["tokenization_reused"]["value"] == 0
+    assert metrics["tokenized_examples_lent"]["value"] == 0  # no earlier stage to lend rows
     tokenized = list((tmp_path / "runs" / "tokenized").iterdir())
     assert len(tokenized) == 1 and (tokenized[0] / "tokenized.json").is_file()
     again, metrics = train_stage1(stage1_examples, plan)
