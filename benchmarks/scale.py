@@ -1519,6 +1519,7 @@ def growth(results: list[dict], operation: str, implementation: str) -> dict | N
     sizes = [float(r["size"]) for r in points]
     time_a, time_b, time_r2 = fit_line(sizes, [r["wall_s"] for r in points])
     memory_a, memory_b, _ = fit_line(sizes, [float(r["peak_bytes"]) for r in points])
+    private_a, private_b, _ = fit_line(sizes, [float(r.get("private_bytes") or 0) for r in points])
     cpu_a, cpu_b, cpu_r2 = fit_line(sizes, [r.get("cpu_s", 0.0) for r in points])
     per_row = [r["wall_s"] / r["size"] for r in points]
     return {
@@ -1540,6 +1541,7 @@ def growth(results: list[dict], operation: str, implementation: str) -> dict | N
         "max_private_bytes": max(r.get("private_bytes") or 0 for r in points),
         "paper_time_s": time_a + time_b * PAPER_ROWS,
         "paper_peak_bytes": memory_a + memory_b * PAPER_ROWS,
+        "paper_private_bytes": private_a + private_b * PAPER_ROWS,
     }
 
 
@@ -1606,13 +1608,19 @@ def report(results: list[dict], args, notes: list[str]) -> str:
         "",
         "| operation | impl | sizes | s per 1K rows | R^2 | s/row ratio | CPU s per 1K rows | "
         "CPU R^2 | MB per 1K rows | peak ratio | private ratio | max peak GB | 2.5M rows: time | "
-        "2.5M rows: CPU | 2.5M rows: peak GB | target at the sizes run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "2.5M rows: CPU | 2.5M rows: peak GB | 2.5M rows: private GB | target at the sizes run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for operation in operations:
         for implementation in IMPLEMENTATIONS:
             g = growth(results, operation, implementation)
             if g is None:
+                continue
+            if len(g["sizes"]) < 2:
+                notes = [
+                    *notes,
+                    f"{operation} ({implementation}) ran at one size only: no growth fit.",
+                ]
                 continue
             target = "-"
             if implementation == "new":
@@ -1626,7 +1634,8 @@ def report(results: list[dict], args, notes: list[str]) -> str:
                 f"{'-' if g['private_ratio'] is None else format(g['private_ratio'], '.2f')} | "
                 f"{_gb(g['max_peak_bytes'])} | {g['paper_time_s'] / 3600:.1f} h | "
                 f"{g['paper_cpu_s'] / 3600:.1f} h | "
-                f"{_gb(max(g['paper_peak_bytes'], 0))} | {target} |"
+                f"{_gb(max(g['paper_peak_bytes'], 0))} | "
+                f"{_gb(max(g['paper_private_bytes'], 0))} | {target} |"
             )
     common = [
         (operation, size)
@@ -1705,7 +1714,8 @@ def run(args) -> tuple[list[dict], list[str]]:
         notes.append(
             f"The eager baseline ran at {', '.join(_rows(s) for s in eager_sizes) or 'no size'} "
             f"only (`--eager-sizes`): its time and memory grow linearly with N, so it is not run at "
-            f"{', '.join(_rows(s) for s in skipped_eager)}; its 2.5M figures are extrapolated."
+            f"{', '.join(_rows(s) for s in skipped_eager)}; its 2.5M figures are extrapolated "
+            "(from two sizes or more)."
         )
     if args.memory_limit_gb:
         notes.append(
