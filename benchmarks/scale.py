@@ -1877,22 +1877,16 @@ def parse_args(argv: list[str] | None = None):
     args.all_sizes = sorted(
         set(args.sizes) | (set(args.sft_sizes) if "sft" in args.operations else set())
     )
-    args.command = "python benchmarks/scale.py " + " ".join(
-        part
-        for part in (
-            f"--sizes {' '.join(map(str, args.sizes))}",
-            f"--sft-sizes {' '.join(map(str, args.sft_sizes))}"
-            if args.sft_sizes != args.sizes
-            else "",
-            f"--eager-sizes {' '.join(map(str, args.eager_sizes))}",
-            f"--operations {' '.join(args.operations)}"
-            if args.operations != list(OPERATIONS)
-            else "",
-            f"--memory-limit-gb {args.memory_limit_gb:g}" if args.memory_limit_gb else "",
-            "--write-docs" if args.write_docs else "",
-        )
-        if part
-    )
+    # What was typed (less where the results and docs go), so the line reruns the same measurement.
+    kept, skip = [], False
+    for part in sys.argv[1:] if argv is None else argv:
+        if skip:
+            skip = False
+        elif part in ("--json", "--docs", "--work-dir"):
+            skip = True
+        else:
+            kept.append(part)
+    args.command = " ".join(["python benchmarks/scale.py", *kept])
     return args
 
 
@@ -1913,6 +1907,7 @@ def main(argv: list[str] | None = None) -> None:
             notes += saved["notes"]
             commands.append(saved["command"])
         args.command = "` and `".join(commands)
+        notes = list(dict.fromkeys(notes))  # a note both runs made, once
         args.all_sizes = sorted({r["size"] for r in results})
     else:
         results, notes = run(args)
