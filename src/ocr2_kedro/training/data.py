@@ -372,6 +372,8 @@ def _lent_rows(raw: Any, output_root: Path, tokenizer_key: str, max_length: int)
     wanted = None
     best: LentRows | None = None
     for info_path in sorted(output_root.glob(f"*/{INFO_FILE}")):
+        if info_path.parent.suffix == ".partial":  # another run's, about to be renamed
+            continue
         source = _read_info(info_path.parent)
         if (
             source is None
