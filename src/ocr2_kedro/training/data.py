@@ -147,25 +147,27 @@ def _frames(
             yield batch.select(columns)
 
 
+def _feed(digest: Any, values: Iterable[Any]) -> None:
+    """Length-prefixed values into a hash (so ("ab", "c") and ("a", "bc") differ)."""
+    for value in values:
+        data = ("" if value is None else str(value)).encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+
+
 def _content_keys(batch: pl.DataFrame) -> list[int]:
     """A 64-bit hash per example of what decides its tokens (id, kind, prompt, completion)."""
     keys = []
     for row in batch.select("id", "kind", "prompt", "completion").iter_rows():
         digest = hashlib.blake2b(digest_size=8)
-        for value in row:
-            data = ("" if value is None else value).encode()
-            digest.update(len(data).to_bytes(8, "little"))
-            digest.update(data)
+        _feed(digest, row)
         keys.append(int.from_bytes(digest.digest(), "little"))
     return keys
 
 
 def _hash_batch(digest: Any, batch: pl.DataFrame) -> None:
     for row in batch.iter_rows():
-        for value in row:
-            data = ("" if value is None else str(value)).encode()
-            digest.update(len(data).to_bytes(8, "little"))
-            digest.update(data)
+        _feed(digest, row)
 
 
 def examples_fingerprint(examples: pl.LazyFrame | pl.DataFrame) -> tuple[str, int]:
