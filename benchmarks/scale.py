@@ -1122,7 +1122,7 @@ def new_tokenize_stage(stage: str, examples, plan: dict[str, Any]) -> dict[str, 
         "train_tokens": tokenized.train_tokens,
         "num_proc": tokenized.num_proc,
         "reused": tokenized.reused,
-        "reused_rows": tokenized.reused_rows,
+        "lent_rows": tokenized.lent_rows,
     }
 
 

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"stage 1: {first_s:.1f} s ({first.train_tokens:,} tokens)")
         print(
-            f"stage 2, stage 1's {lent.reused_rows:,} rows lent: {lent_s:.1f} s; "
+            f"stage 2, stage 1's {lent.lent_rows:,} rows lent: {lent_s:.1f} s; "
             f"from nothing: {alone_s:.1f} s; from nothing / lent: {alone_s / lent_s:.2f}x"
         )
         print(f"stage 1 + stage 2: {first_s + lent_s:.1f} s against {first_s + alone_s:.1f} s")

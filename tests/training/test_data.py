@@ -120,7 +120,7 @@ def test_stage2_takes_the_stage1_rows_and_tokenizes_only_the_rest(
     root = tmp_path / "tokenized"
     max_length = 256
     first = tokenize_to_disk(stage1, tiny_model_dir, root, max_length, num_proc=1)
-    assert first.reused_rows == 0 and first.reused_from is None
+    assert first.lent_rows == 0 and first.lent_from is None
 
     tokenized_ids = []
     tokenize_batch = data_module._tokenize_batch
@@ -134,22 +134,22 @@ def test_stage2_takes_the_stage1_rows_and_tokenizes_only_the_rest(
     stage2 = stage2_examples.collect()
     critiques = stage2.filter(pl.col("kind") == "critique")
     # Every stage-1 example that was kept is lent; only critiques (and skipped ones) are tokenized.
-    assert second.reused_from == first.fingerprint and second.reused_rows == first.examples
+    assert second.lent_from == first.fingerprint and second.lent_rows == first.examples
     assert len(tokenized_ids) == stage2.height - first.examples >= critiques.height > 0
 
     # The same rows, in the same order, as tokenizing stage 2 from nothing.
     monkeypatch.undo()
     alone = tokenize_to_disk(stage2_examples, tiny_model_dir, tmp_path / "alone", max_length)
-    assert alone.reused_rows == 0 and alone.fingerprint == second.fingerprint
+    assert alone.lent_rows == 0 and alone.fingerprint == second.fingerprint
     assert second.load().to_list() == alone.load().to_list()
     assert second.skipped_examples() == alone.skipped_examples()
-    summary = {"reused_rows", "reused_from", "path", "skipped_path", "num_proc"}
+    summary = {"lent_rows", "lent_from", "path", "skipped_path", "num_proc"}
     assert {k: v for k, v in second.to_dict().items() if k not in summary} == {
         k: v for k, v in alone.to_dict().items() if k not in summary
     }
     # Another max_length lends nothing.
     other = tokenize_to_disk(stage2_examples, tiny_model_dir, root, max_length - 1, num_proc=1)
-    assert other.reused_rows == 0
+    assert other.lent_rows == 0
 
 
 def test_no_examples_gives_an_empty_dataset(tiny_model_dir, tmp_path):

@@ -62,8 +62,8 @@ class TokenizedData:
     examples / critique_examples: rows in it; skipped: examples whose prompt filled max_length,
     listed with the reason in `skipped_path` (parquet: id, kind, reason).
     train_tokens: tokens of all rows; trained_tokens: those with a label (the assistant turns).
-    tokenizer_key: `tokenizer_fingerprint` of the tokenizer; reused_rows: examples whose tokens were
-    taken from an earlier tokenization (`reused_from`, its fingerprint) instead of tokenized again.
+    tokenizer_key: `tokenizer_fingerprint` of the tokenizer; lent_rows: examples whose tokens were
+    taken from an earlier tokenization (`lent_from`, its fingerprint) instead of tokenized again.
     """
 
     path: str
@@ -78,8 +78,8 @@ class TokenizedData:
     skipped_path: str
     num_proc: int
     tokenizer_key: str = ""
-    reused_rows: int = 0
-    reused_from: str | None = None
+    lent_rows: int = 0
+    lent_from: str | None = None
     reused: bool = False
 
     def load(self):
@@ -505,8 +505,8 @@ def tokenize_to_disk(
             skipped_path=str(folder / SKIPPED_FILE),
             num_proc=workers,
             tokenizer_key=tokenizer_key,
-            reused_rows=0 if lent is None else lent.rows,
-            reused_from=None if lent is None else lent.source.fingerprint,
+            lent_rows=0 if lent is None else lent.rows,
+            lent_from=None if lent is None else lent.source.fingerprint,
         )
         # Written last, then the folder is renamed into place: a folder with an info file is complete.
         (staged / INFO_FILE).write_text(json.dumps(info.to_dict(), indent=2))
@@ -523,8 +523,8 @@ def tokenize_to_disk(
         info.examples,
         info.train_tokens,
         info.skipped,
-        info.reused_rows,
-        info.reused_from,
+        info.lent_rows,
+        info.lent_from,
         workers,
         folder,
     )

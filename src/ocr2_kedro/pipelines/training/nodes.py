@@ -194,7 +194,7 @@ def _train_stage(
         "critique_examples": float(tokenized.critique_examples),
         "tokenization_reused": float(tokenized.reused),
         # Examples whose tokens came from an earlier stage's tokenization (stage 2: stage 1's).
-        "tokenized_examples_lent": float(tokenized.reused_rows),
+        "tokenized_examples_lent": float(tokenized.lent_rows),
     }
     return _run_stage(
         stage, base_model, tokenized.path, tokenized.fingerprint, settings, plan, data_metrics
