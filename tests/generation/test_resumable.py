@@ -17,18 +17,21 @@ import pytest
 
 from ocr2_kedro.generation import ChatRequest, Completion, SamplingConfig, create_backend
 from ocr2_kedro.generation.resumable import (
-    STALE_TEMPORARY_S,
     Completions,
     Drivers,
     IncompleteShardsError,
     ShardStore,
     chunked,
+    fingerprint_request,
     frame_chunks,
     generate_resumable,
+    prompt_fingerprint,
     read_completions,
     rebatched,
+    request_fingerprint,
     run_shards,
 )
+from ocr2_kedro.tables.files import STALE_TEMPORARY_S
 from tests.conftest import REPO
 from tests.generation.resume_driver import prompt
 from tests.support.openai_server import serve
@@ -330,3 +333,59 @@ def test_sigkill_mid_run_then_rerun_gives_every_request_exactly_once(tmp_path, t
         assert state.prompts[prompt(int(rid.split("-")[1]))] == 1
     rerun_requests = state.requests - requests_before
     assert rerun_requests == n - len(finished_before)
+
+
+def test_a_request_fingerprint_changes_with_every_part_of_the_request_and_nothing_else():
+    system = {"role": "system", "content": "You are a careful programmer."}
+    user = {"role": "user", "content": "Print the sum of two integers."}
+    sampling = SamplingConfig(temperature=0.6, top_p=0.95, max_tokens=512, seed=0)
+    base = fingerprint_request("teacher", ChatRequest("a", (system, user), seed=3), sampling)
+    # The request id is the caller's name for it, not part of what the model is asked.
+    assert (
+        fingerprint_request("teacher", ChatRequest("b", (system, user), seed=3), sampling) == base
+    )
+    # Settings written out at their defaults, or a setting that is off, ask for the same thing.
+    assert (
+        fingerprint_request(
+            "teacher",
+            ChatRequest("a", (system, user), seed=3),
+            SamplingConfig.from_dict({"temperature": 0.6, "logprobs": None}),
+        )
+        == base
+    )
+    changed = {
+        "model": fingerprint_request("critic", ChatRequest("a", (system, user), 3), sampling),
+        "system prompt": fingerprint_request(
+            "teacher",
+            ChatRequest("a", ({**system, "content": "Be brief."}, user), 3),
+            sampling,
+        ),
+        "no system prompt": fingerprint_request("teacher", ChatRequest("a", (user,), 3), sampling),
+        "prompt": fingerprint_request(
+            "teacher",
+            ChatRequest("a", (system, {**user, "content": "Print the sum of 2 integers."}), 3),
+            sampling,
+        ),
+        "seed": fingerprint_request("teacher", ChatRequest("a", (system, user), 4), sampling),
+        "temperature": fingerprint_request(
+            "teacher", ChatRequest("a", (system, user), 3), SamplingConfig(temperature=0.7)
+        ),
+        "max_tokens": fingerprint_request(
+            "teacher", ChatRequest("a", (system, user), 3), SamplingConfig(max_tokens=513)
+        ),
+        "logprobs": fingerprint_request(
+            "teacher", ChatRequest("a", (system, user), 3), SamplingConfig(logprobs=5)
+        ),
+    }
+    assert base not in changed.values()
+    assert len(set(changed.values())) == len(changed)
+    # A request without a seed of its own is sampled with the sampling's seed.
+    assert (
+        fingerprint_request(
+            "teacher", ChatRequest("a", (system, user), None), SamplingConfig(seed=3)
+        )
+        == base
+    )
+    # One prompt sampled many times: fingerprinted once, then once per seed.
+    prompt_key = prompt_fingerprint("teacher", (system, user), sampling)
+    assert request_fingerprint(prompt_key, 3) == base

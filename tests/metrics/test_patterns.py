@@ -216,7 +216,7 @@ def test_entropy_from_known_log_probabilities():
 
 
 def test_sampling_logprobs_are_off_by_default_and_bounded():
-    from ocr2_kedro.generation.resumable import run_key
+    from ocr2_kedro.schemas import run_key
 
     # Shards of runs from before the setting existed stay valid while it is off.
     sampling = {"temperature": 0.6, "max_tokens": 8}

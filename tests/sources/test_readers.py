@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from ocr2_kedro.sources.readers import RecordSource, SourceNotFoundError
+from ocr2_kedro.sources.readers import RecordSource, SourceNotFoundError, UnreadableRecord
 
 
 def test_local_files_stream_with_their_split_and_row_index(tmp_path):
@@ -39,3 +39,72 @@ def test_datasets_builders_stream_through_the_hub_code_path(tmp_path):
         hub_id="json", data_files={"valid": str(tmp_path / "rows.jsonl")}, splits=("valid",)
     )
     assert list(source.iter_records()) == [("valid", 0, {"q": "a"}), ("valid", 1, {"q": "b"})]
+
+
+def test_an_unreadable_line_is_named_and_the_rest_is_read(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(
+        b'{"q": "a"}\n'
+        b'{"q": "trunc\n'  # a truncated line
+        b"\n"  # blank lines are not records
+        b"[1, 2]\n"  # JSON, not an object
+        b'{"q": "\xff"}\n'  # not UTF-8
+        b'{"q": "b"}\n'
+    )
+    records = list(RecordSource(path=str(path)).iter_records())
+    assert [(split, index) for split, index, _ in records] == [("train", i) for i in range(5)]
+    assert records[0][2] == {"q": "a"} and records[4][2] == {"q": "b"}
+    unreadable = [record for _, _, record in records[1:4]]
+    assert all(isinstance(record, UnreadableRecord) for record in unreadable)
+    assert [record.where for record in unreadable] == [f"{path}:2", f"{path}:4", f"{path}:5"]
+    assert {record.reason for record in unreadable} == {"unreadable_line"}
+    assert "not JSON" in unreadable[0].error and "not an object" in unreadable[1].error
+
+
+def test_an_unreadable_parquet_file_is_one_record_naming_it(tmp_path):
+    pl.DataFrame({"x": [1, 2]}).write_parquet(tmp_path / "train-00000-of-00002.parquet")
+    (tmp_path / "train-00001-of-00002.parquet").write_bytes(b"PAR1 not really parquet")
+    records = list(RecordSource(path=str(tmp_path)).iter_records())
+    assert [record for _, _, record in records[:2]] == [{"x": 1}, {"x": 2}]
+    (_, _, broken), *rest = records[2:]
+    assert not rest and isinstance(broken, UnreadableRecord)
+    assert broken.reason == "unreadable_file" and broken.where.endswith("00001-of-00002.parquet")
+
+
+def test_a_pinned_hub_revision_is_passed_and_the_resolved_commit_recorded(tmp_path, monkeypatch):
+    """The hub itself is replaced (offline): `datasets.load_dataset_builder` builds the real `json`
+    builder and reports, as it does for a hub repository, the repo and the commit it resolved."""
+    import datasets
+
+    pl.DataFrame({"q": ["a", "b"]}).write_ndjson(tmp_path / "rows.jsonl")
+    real = datasets.load_dataset_builder
+    asked = {}
+
+    def hub_builder(path, name=None, revision=None, **kwargs):
+        asked.update(path=path, revision=revision)
+        builder = real("json", name, **kwargs)
+        builder.repo_id, builder.hash = "org/questions", "c0ffee" * 6 + "c0ff"
+        return builder
+
+    monkeypatch.setattr(datasets, "load_dataset_builder", hub_builder)
+    source = RecordSource(
+        hub_id="org/questions",
+        revision="v1.0",
+        data_files={"test": str(tmp_path / "rows.jsonl")},
+        splits=("test",),
+    )
+    assert source.provenance()["resolved_commit"] is None  # nothing read yet
+    assert [record for _, _, record in source.iter_records()] == [{"q": "a"}, {"q": "b"}]
+    assert asked == {"path": "org/questions", "revision": "v1.0"}
+    assert source.provenance() == {
+        "location": "hf://org/questions",
+        "revision": "v1.0",
+        "resolved_commit": "c0ffee" * 6 + "c0ff",
+    }
+    # A local builder reports no commit (its hash is not one), and nothing is invented.
+    monkeypatch.setattr(datasets, "load_dataset_builder", real)
+    local = RecordSource(
+        hub_id="json", data_files={"test": str(tmp_path / "rows.jsonl")}, splits=("test",)
+    )
+    list(local.iter_records())
+    assert local.provenance()["resolved_commit"] is None

@@ -188,3 +188,123 @@ def test_platform_is_the_judge_where_the_source_names_it():
     assert frame["platform"].to_list() == ["leetcode", None]
     # Rows written without the column (the bundled JSONL, older tables) conform with a null.
     assert conform([{"question_id": "x"}], PROBLEM)["platform"].to_list() == [None]
+
+
+# --- known crashers: each is one reject, named, never an exception -------------------------------
+
+
+def test_taco_input_output_holding_a_json_list_is_a_reject():
+    record = dict(_records("taco")[0], input_output="[1, 2]")
+    row, reject = normalize_taco_or_apps(record, "taco", "train", 0)
+    assert row is None and reject == (
+        "unparseable_tests",
+        "input_output holds a list, expected a dict",
+    )
+
+
+def test_livecodebench_unparseable_date_is_a_reject():
+    record = dict(_records("livecodebench")[1], contest_date="2024-13-45T00:00:00")
+    row, reject = normalize_livecodebench(record)
+    assert row is None and reject[0] == "bad_date" and "2024-13-45" in reject[1]
+
+
+@pytest.mark.parametrize("missing", ["input", "output"])
+def test_a_test_without_input_or_output_is_a_reject(missing):
+    test = {"input": "1\n", "output": "2\n"}
+    del test[missing]
+    record = dict(_records("codeforces")[0], official_tests=[test])
+    row, reject = normalize_codeforces(record)
+    assert row is None and reject == ("unparseable_tests", f"official_tests[0] has no {missing!r}")
+
+
+def test_codecontests_tests_given_as_a_list_of_pairs_are_read():
+    record = dict(
+        _records("codecontests")[0],
+        public_tests=[{"input": "3\n1 2 3\n", "output": "6\n"}],
+        private_tests=None,
+        generated_tests={"input": [], "output": []},
+    )
+    row, reject = normalize_codecontests(record, "train", 0)
+    assert reject is None and row["tests"] == [{"input": "3\n1 2 3\n", "output": "6\n"}]
+    broken = dict(record, public_tests=[["3\n", "6\n"]])
+    assert normalize_codecontests(broken, "train", 0)[1][0] == "unparseable_tests"
+
+
+def test_rows_breaking_the_contract_are_rejects_with_the_field():
+    functional = _records("livecodebench")[0]
+    no_function = dict(functional, metadata="{}")
+    row, reject = normalize_livecodebench(no_function)
+    assert row is None and reject[0] == "contract_violation" and "fn_name" in reject[1]
+    negative = dict(_records("taco")[0], time_limit="-3 seconds", memory_limit=-5)
+    row, reject = normalize_taco_or_apps(negative, "taco", "train", 0)
+    assert row is None and reject == (
+        "contract_violation",
+        "memory_limit_mb=-5 is not a positive 64-bit integer",
+    )
+
+
+# --- LiveCodeBench's call-based inputs: one JSON value per line, one line per argument ----------
+
+
+def _lcb_functional(inputs: list[str]) -> dict:
+    cases = [{"input": text, "output": "0", "testtype": "functional"} for text in inputs]
+    return dict(
+        _records("livecodebench")[0], public_test_cases=json.dumps(cases), private_test_cases=""
+    )
+
+
+def test_a_single_list_argument_stays_one_argument():
+    row, reject = normalize_livecodebench(_lcb_functional(["[1, 2, 3]", "[4, 5]\n6", '"a"\n\n7']))
+    assert reject is None
+    assert [test["input"] for test in row["tests"]] == ["[[1, 2, 3]]", "[[4, 5], 6]", '["a", 7]']
+    assert [len(json.loads(test["input"])) for test in row["tests"]] == [1, 2, 2]
+
+
+def test_arguments_keep_their_exact_text_and_split_only_on_newlines():
+    # U+2028 is a line break to str.splitlines, but JSON allows it unescaped inside a string.
+    separator = "\u2028"
+    huge = "9" * 5000  # an integer Python's json would refuse to convert: kept as written
+    row, reject = normalize_livecodebench(_lcb_functional([f'"a{separator}b"\n{huge}\n1.50']))
+    assert reject is None
+    assert row["tests"][0]["input"] == f'["a{separator}b", {huge}, 1.50]'
+
+
+def test_an_argument_line_that_is_not_json_is_a_reject():
+    row, reject = normalize_livecodebench(_lcb_functional(["1 2"]))
+    assert row is None and reject[0] == "unparseable_tests" and "argument 1" in reject[1]
+
+
+# --- question ids from content, never from row position -------------------------------------------
+
+
+def test_question_ids_do_not_depend_on_row_position(tmp_path):
+    taco = _records("taco")[:2]
+    first = [normalize_taco_or_apps(r, "taco", "train", i)[0] for i, r in enumerate(taco)]
+    moved = [normalize_taco_or_apps(r, "taco", "train", i + 7)[0] for i, r in enumerate(taco)]
+    assert [r["question_id"] for r in first] == [r["question_id"] for r in moved]
+    # The position stays the provenance (OCR-2's `index` into TACO); the id is the content's.
+    assert [r["source_id"] for r in moved] == ["7", "8"]
+    edited = dict(taco[0], question=taco[0]["question"] + " Print a newline.")
+    assert (
+        normalize_taco_or_apps(edited, "taco", "train", 0)[0]["question_id"]
+        != first[0]["question_id"]
+    )
+
+
+def test_local_jsonl_without_source_ids_keeps_ids_when_rows_move(tmp_path):
+    from ocr2_kedro.pipelines.ingestion.nodes import normalize_source
+
+    rows = [
+        {"question": f"Print {n}.", "tests": [{"input": "", "output": f"{n}\n"}]} for n in range(3)
+    ]
+
+    def ids(order: list[int]) -> dict[str, str]:
+        path = tmp_path / f"{''.join(map(str, order))}.jsonl"
+        path.write_text("".join(json.dumps(rows[i]) + "\n" for i in order))
+        problems, rejects = normalize_source(
+            RecordSource(path=str(path)), {"name": "local", "kind": "problems", "enabled": True}
+        )
+        assert rejects.is_empty()
+        return dict(zip(problems["question"], problems["question_id"], strict=True))
+
+    assert ids([0, 1, 2]) == ids([2, 0, 1])

@@ -3,7 +3,11 @@
 It serves `/v1/chat/completions` from any project generation backend (a tiny transformers model in
 tests), counts requests, and can inject faults: the first `fail_first` requests answer 503, and
 `slow_s` delays every answer. With `top_logprobs` (per output position, the log-probabilities of the
-top tokens), a request that asks for log-probabilities gets those, cut to its `top_logprobs`.
+top tokens), a request that asks for log-probabilities gets those, cut to its `top_logprobs`. With
+`reasoning_field` it answers as `vllm serve --reasoning-parser deepseek_r1` does: the `<think>` part
+of the model's output goes into that field of the message (`reasoning_content`, or `reasoning` in
+newer vLLM) and only the rest into `content` (None when the reasoning never ended). The
+Authorization header of every request is recorded (`authorizations`).
 Run it in-process with `serve(...)` as a context manager.
 """
 
@@ -30,14 +34,39 @@ class ServerState:
         fail_first: int = 0,
         slow_s: float = 0.0,
         top_logprobs: list[list[float]] | None = None,
+        reasoning_field: str | None = None,
     ) -> None:
         self.fail_first = fail_first
         self.slow_s = slow_s
         self.top_logprobs = top_logprobs
+        self.reasoning_field = reasoning_field
         self.bodies: list[dict] = []
+        self.authorizations: list[str | None] = []
         self.requests = 0
         self.prompts: Counter[str] = Counter()
         self.lock = threading.Lock()
+
+
+def split_reasoning_as_vllm(text: str) -> tuple[str | None, str | None]:
+    """(reasoning, content) as vLLM's deepseek_r1 reasoning parser splits a model's output: the
+    reasoning ends at `</think>` (the opening tag may be in the prompt); with no `</think>` the whole
+    output is reasoning and there is no content; without either tag, no reasoning."""
+    if "</think>" in text:
+        reasoning, _, content = text.partition("</think>")
+        return reasoning.replace("<think>", "").strip("\n"), content.lstrip("\n") or None
+    if "<think>" in text:
+        return text.partition("<think>")[2].strip("\n"), None
+    return None, text
+
+
+def generate_one(backend: GenerationBackend, request: ChatRequest, sampling: SamplingConfig):
+    """The backend's completions of one request. A StopIteration (a scripted model without an
+    answer for a prompt) cannot travel through the awaited thread and would leave the request
+    hanging; it becomes an error answer (500) instead."""
+    try:
+        return backend.generate([request], sampling)
+    except StopIteration as error:
+        raise RuntimeError(f"the served model has no answer for {request.messages}") from error
 
 
 def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
@@ -51,6 +80,7 @@ def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
             state.requests += 1
             number = state.requests
             state.bodies.append(body)
+            state.authorizations.append(request.headers.get("authorization"))
         if number <= state.fail_first:
             return JSONResponse({"error": {"message": "injected overload"}}, status_code=503)
         if state.slow_s:
@@ -65,15 +95,16 @@ def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
         )
         async with generate_lock:  # one model, one request at a time
             [completion] = await asyncio.to_thread(
-                backend.generate,
-                [ChatRequest(f"req-{number}", messages, body.get("seed"))],
+                generate_one,
+                backend,
+                ChatRequest(f"req-{number}", messages, body.get("seed")),
                 sampling,
             )
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": completion.text},
-            "finish_reason": completion.finish_reason,
-        }
+        message = {"role": "assistant", "content": completion.text}
+        if state.reasoning_field:
+            reasoning, message["content"] = split_reasoning_as_vllm(completion.text)
+            message[state.reasoning_field] = reasoning
+        choice = {"index": 0, "message": message, "finish_reason": completion.finish_reason}
         if body.get("logprobs") and state.top_logprobs is not None:
             k = int(body.get("top_logprobs") or 0)
             choice["logprobs"] = {
@@ -118,9 +149,15 @@ def serve(
     fail_first: int = 0,
     slow_s: float = 0.0,
     top_logprobs: list[list[float]] | None = None,
+    reasoning_field: str | None = None,
 ) -> Iterator[tuple[str, ServerState]]:
     """Yield (base_url, state) of a live server on 127.0.0.1; stopped on exit."""
-    state = ServerState(fail_first=fail_first, slow_s=slow_s, top_logprobs=top_logprobs)
+    state = ServerState(
+        fail_first=fail_first,
+        slow_s=slow_s,
+        top_logprobs=top_logprobs,
+        reasoning_field=reasoning_field,
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(build_app(backend, state), host="127.0.0.1", port=port, log_level="warning")

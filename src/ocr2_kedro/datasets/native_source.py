@@ -6,6 +6,7 @@
     raw_taco_hub:
       type: ocr2_kedro.datasets.NativeSourceDataset
       hub_id: BAAI/TACO                   # read with datasets.load_dataset(..., streaming=True)
+      revision: d593ed0a2becbbc952230bb89be09189bf1056dc   # the hub commit (pinned data)
       splits: [train, test]
 
 Loading returns a lazy `RecordSource`: nothing is read until a node iterates it, so a disabled
@@ -57,4 +58,8 @@ class NativeSourceDataset(AbstractDataset[None, RecordSource]):
         raise DatasetError("NativeSourceDataset is read-only: it names a source, it stores nothing")
 
     def _describe(self) -> dict[str, Any]:
-        return {"source": self._source.describe(), "splits": self._source.splits}
+        return {
+            "source": self._source.describe(),
+            "revision": self._source.revision,
+            "splits": self._source.splits,
+        }

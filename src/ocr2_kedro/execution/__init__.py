@@ -37,13 +37,19 @@ Test conventions
   sandbox, with a precompiled <bits/stdc++.h> when it builds (a failed PCH compile is retried
   plainly); binaries are cached on disk (`OCR2_SANDBOX_CACHE`, default ~/.cache/ocr2_kedro/cpp).
 
-Isolation (see `sandbox.py` / `_zygote.py`): a pre-warmed zygote process per worker in its own network
-and mount namespaces (fresh tmpfs on /tmp, /var/tmp, /dev/shm; project root and home hidden) forks one
-child per test: new session/process group, memory and pids cgroups (v1 or v2, when creatable),
-rlimits (CPU, address space, stack = memory limit, file size, open files, processes), private working
-directory, closed fds, empty environment, a dedicated unprivileged uid, no_new_privs, parent-death
-signal; stdout is capped (OLE) and every process of the test is killed afterwards. Layers the host
-does not allow are skipped, logged once, and absent from `RunResult.isolation`.
+Isolation (see `sandbox.py` / `_zygote.py`), the same as root or as a normal user: a pre-warmed
+zygote per worker in its own user (when not root), network, mount, PID, IPC and UTS namespaces, with a
+read-only allow-list root (/usr, the interpreter's and compiler's prefixes, the compile cache, a few
+/etc files, a minimal /dev, its own /proc; fresh tmpfs /tmp and /dev/shm; nothing else of the host),
+forks one child per test: the init of a PID namespace of its own (everything it starts ends with
+it), new session, rlimits (CPU, address space, stack, file size, open files, and processes where the
+uid is the sandbox's alone), private working directory, closed fds, empty environment, no
+capabilities (a leased host uid as root, plus memory/pids cgroups where creatable), no_new_privs,
+parent-death signal; stdout is capped (OLE), the resident size is watched where no memory cgroup
+limits it (MLE), and the sandbox's own failures travel on a pipe the program never holds (SE cannot
+be forged). Without a network namespace, the private root, a PID namespace and an identity of its
+own the sandbox refuses to run (`SandboxUnavailable`) unless `allow_weak_isolation`; the layers in
+force are on every `RunResult.isolation`.
 """
 
 from .batch import VerifyPool, settings_from, verify_frame
@@ -57,7 +63,7 @@ from .runner import (
     close_default_verifier,
     run_tests,
 )
-from .sandbox import Limits, Sandbox, SandboxError
+from .sandbox import Limits, Sandbox, SandboxError, SandboxUnavailable
 
 __all__ = [
     "BadProblem",
@@ -66,6 +72,7 @@ __all__ = [
     "RunResult",
     "Sandbox",
     "SandboxError",
+    "SandboxUnavailable",
     "TestOutcome",
     "Verifier",
     "close_default_verifier",

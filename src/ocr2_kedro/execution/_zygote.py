@@ -5,14 +5,21 @@ it imports only the standard library. The zygote never receives expected outputs
 code (or the name of a compiled binary) plus test inputs, and sends back raw run facts (exit status,
 CPU and wall time, stdout, stderr tail, functional result) for the parent to judge.
 
-Setup, once per zygote (as root where allowed): a new network namespace (loopback down, no routes),
-a private mount namespace with fresh tmpfs over /tmp, /var/tmp and /dev/shm and empty tmpfs over the
-hidden paths (project root, home) with only the interpreter prefix and the read-only compile cache
-bound back in. Per test child: new session and process group, cgroup (memory, pids) join, rlimits,
-private working directory, all other fds closed, empty environment, setgid/setuid to this zygote's
-unprivileged uid, no_new_privs, parent-death signal; then the solution runs (Python in-process, so no
-interpreter start-up; C++ by fexecve of the cached binary). After each test: every process of the
-test killed and reaped, the working directory and the private tmp dirs emptied.
+Setup, once per zygote, the same whoever runs it: new network (no interface up), mount, PID, IPC
+and UTS namespaces, created from a user namespace when the caller is not root (the caller's uid is
+the only one mapped, as uid 1000 inside). The zygote is PID 1 of its PID namespace, not dumpable (no
+test reads its /proc entries or attaches to it), and replaces its root with an allow-list
+(`build_root`): /usr, the interpreter's and the compiler's prefixes and the C++ cache read-only, a
+few /etc files, a minimal /dev, its own /proc, fresh tmpfs for /tmp, /dev/shm and the working
+directories; nothing else of the host. Per test child: a PID namespace of its own (the child is its
+init: when it ends, everything it started ends), new session, cgroup (memory, pids; root only) join,
+rlimits (RLIMIT_NPROC only where the uid is the sandbox's alone), private working directory, all
+other fds closed, empty environment, then as root setgid/setuid to a leased host uid, or in a user
+namespace no capabilities; no_new_privs, parent-death signal; then the solution runs (Python
+in-process, so no interpreter start-up; C++ by fexecve of the cached binary). The child reports a
+failure of its own set-up on a pipe closed before the solution runs (`STATUS_FD`), so no program can
+forge a sandbox fault. After each test: every process of the test gone, the working directory and
+the private tmp dirs emptied.
 
 Per-test cost is mostly fork itself (page-table copy, copy-on-write faults, exit teardown), so
 whatever is the same for every child is done once here instead: the AST types that compile() builds
@@ -37,6 +44,7 @@ import contextlib
 import copy  # noqa: F401
 import ctypes
 import decimal  # noqa: F401
+import fcntl
 import fractions  # noqa: F401
 import functools  # noqa: F401
 import heapq  # noqa: F401
@@ -61,20 +69,51 @@ import typing  # noqa: F401
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+AT_RECURSIVE = 0x8000
+# Syscalls Python has no wrapper for, by architecture (mount_setattr has one number everywhere).
+SYSCALL_NUMBERS = {
+    "x86_64": {"pivot_root": 155, "capset": 126},
+    "aarch64": {"pivot_root": 41, "capset": 91},
+    "ppc64le": {"pivot_root": 203, "capset": 184},
+}.get(os.uname().machine, {})
+SYS_PIVOT_ROOT = SYSCALL_NUMBERS.get("pivot_root")
+SYS_CAPSET = SYSCALL_NUMBERS.get("capset")
+SYS_MOUNT_SETATTR = 442
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 MFD_CLOEXEC = 1
 CODE_BLOB_CAP = 64 << 20
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# How often the resident size of a test is read where no memory cgroup limits it.
+MEMORY_WATCH_S = 0.005
+# The uid (and gid) the sandbox runs as inside its own user namespace (unprivileged mode): mapped to
+# the caller's uid, the only one an unprivileged process may map.
+NAMESPACE_ID = 1000
+# Where the child reports a failure of its own set-up: a pipe the solution never holds (closed before
+# its code runs, close-on-exec for binaries), so no program can write the sandbox's failure text.
+STATUS_FD = 5
+# /etc entries the dynamic loader, the compiler and the interpreter read; nothing else of /etc.
+ETC_ENTRIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime")
+DEVICES = ("null", "zero", "full", "random", "urandom")
 
 FUNCTIONAL_PRELUDE = (
     "from typing import *\nfrom collections import *\nfrom heapq import *\nfrom bisect import *\n"
@@ -158,48 +197,166 @@ def _inside(path, root):
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def setup_mounts(config, layers, notes):
-    """Private mount namespace: fresh tmp dirs, hidden paths with only the needed ones bound back."""
+def _mount_setattr(path, attributes, recursive, dir_fd=-100):
+    """Set mount attributes (read-only, nosuid, nodev) on a mount, and on its submounts when
+    `recursive`: a remount would change only the top mount of a recursive bind."""
+
+    class MountAttr(ctypes.Structure):
+        _fields_ = [
+            ("attr_set", ctypes.c_uint64),
+            ("attr_clr", ctypes.c_uint64),
+            ("propagation", ctypes.c_uint64),
+            ("userns_fd", ctypes.c_uint64),
+        ]
+
+    attr = MountAttr(attributes, 0, 0, 0)
+    flags = AT_RECURSIVE if recursive else 0
+    result = LIBC.syscall(
+        SYS_MOUNT_SETATTR,
+        ctypes.c_int(dir_fd),
+        path.encode(),
+        ctypes.c_uint(flags),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+    )
+    if result == 0:
+        return
+    errno = ctypes.get_errno()
+    if errno not in (38, 22):  # ENOSYS, EINVAL: an older kernel; remount the top mount instead
+        raise OSError(errno, f"mount_setattr {path}: {os.strerror(errno)}")
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV
+    _mount(None, path, None, flags | (MS_RDONLY if attributes & MOUNT_ATTR_RDONLY else 0), None)
+
+
+def _make_parents(root, path):
+    """Create `path`'s directories under `root` (0755, on the new root's tmpfs)."""
+    os.makedirs(os.path.join(root, os.path.dirname(path).lstrip("/")), 0o755, exist_ok=True)
+
+
+def build_root(config, layers, notes):
+    """Replace the file system the sandbox sees with an allow-list: a fresh read-only root holding
+    /usr (and the merged-/usr links), the interpreter's prefix, the compiler's prefix and the C++
+    cache (read-only, all at their host paths), a few /etc files, a minimal /dev, /proc of this
+    PID namespace, and fresh tmpfs for /tmp, /dev/shm and the working directories. Nothing else of
+    the host (the project, data/, /home, /opt, /srv, the host's /tmp) exists in it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-    tmp_dirs = [tmp for tmp in ("/tmp", "/dev/shm", "/var/tmp") if os.path.isdir(tmp)]
-    staging_root = tmp_dirs[-1]
-    keep = [(path, True) for path in config["keep_readonly"]] + [
-        (path, False) for path in config["keep"]
-    ]
-    keep = [(path, readonly) for path, readonly in keep if os.path.isdir(path)]
-    # Stage the paths to keep on a scratch tmpfs before their parents are covered.
-    _mount("ocr2stage", staging_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m")
-    staged = []
-    for index, (path, readonly) in enumerate(keep):
-        stage = os.path.join(staging_root, f"keep{index}")
-        os.mkdir(stage, 0o700)
-        _mount(path, stage, None, MS_BIND | MS_REC, None)
-        staged.append((path, stage, readonly))
-    hidden = []
-    for path in tmp_dirs[:-1]:
-        _mount("ocr2tmp", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
-        hidden.append(path)
-    for path in config["hide"]:
-        if not os.path.isdir(path) or path == "/" or path in tmp_dirs:
+    binds = ["/usr"]
+    links = {}
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = "/" + top
+        if os.path.islink(host):
+            links[top] = os.readlink(host)
+        elif os.path.isdir(host):
+            binds.append(host)
+    for path in config["binds"]:
+        if os.path.isdir(path) and not any(_inside(path, kept) for kept in binds):
+            binds.append(path)
+    etc = [name for name in ETC_ENTRIES if os.path.exists(os.path.join("/etc", name))]
+    devices = [name for name in DEVICES if os.path.exists(os.path.join("/dev", name))]
+    # Opened before anything is covered, so that a bind source under the staging mount point (or a
+    # bind below another) is still reachable: binds are made from /proc/self/fd/N.
+    flags = os.O_PATH | os.O_CLOEXEC
+    sources = {path: os.open(path, flags) for path in binds}
+    sources.update({f"/etc/{name}": os.open(f"/etc/{name}", flags) for name in etc})
+    sources.update({f"/dev/{name}": os.open(f"/dev/{name}", flags) for name in devices})
+    root = "/tmp"
+    _mount("ocr2root", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
+    for top, target in links.items():
+        os.symlink(target, os.path.join(root, top))
+    for name in ("etc", "dev", "proc", "tmp", "var"):
+        os.mkdir(os.path.join(root, name), 0o755)
+    os.symlink("/tmp", os.path.join(root, "var", "tmp"))
+    os.mkdir(os.path.join(root, "dev", "shm"))
+    # The scratch file systems first: a bind whose host path lies under /tmp (a compile cache in a
+    # temporary directory) then lands inside them instead of being covered by them.
+    scratch = {"/tmp": "2g", "/dev/shm": "1g"}
+    for path, size in scratch.items():
+        _mount(
+            "ocr2tmp",
+            os.path.join(root, path.lstrip("/")),
+            "tmpfs",
+            MS_NOSUID | MS_NODEV,
+            f"mode=1777,size={size}",
+        )
+    try:
+        for path, fd in sources.items():
+            target = os.path.join(root, path.lstrip("/"))
+            _make_parents(root, path)
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.makedirs(target, 0o755, exist_ok=True)
+            else:
+                with open(target, "w"):
+                    pass
+            _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
+            readonly = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+            if not path.startswith("/dev/"):
+                readonly |= MOUNT_ATTR_NODEV
+            _mount_setattr(target, readonly, recursive=True)
+    finally:
+        for fd in sources.values():
+            os.close(fd)
+    # Names for the sandbox identity (some programs look their uid up); no other account exists.
+    uid = config["uid"] if config["uid"] is not None else NAMESPACE_ID
+    with open(os.path.join(root, "etc", "passwd"), "w") as handle:
+        handle.write(
+            f"root:x:0:0::/:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::/tmp:/usr/sbin/nologin\n"
+        )
+    with open(os.path.join(root, "etc", "group"), "w") as handle:
+        handle.write(f"root:x:0:\nsandbox:x:{uid}:\n")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0")):
+        os.symlink(target, os.path.join(root, "dev", name))
+    os.symlink("/proc/self/fd/1", os.path.join(root, "dev", "stdout"))
+    os.symlink("/proc/self/fd/2", os.path.join(root, "dev", "stderr"))
+    # The directories made in /tmp or /dev/shm to hold a bind are frozen read-only (bound onto
+    # themselves), so that no test can rename, empty or chmod what the next test needs; the zygote
+    # leaves them when it empties the scratch file systems after a test.
+    kept = []
+    for path in binds:
+        top = next((tmp for tmp in scratch if _inside(path, tmp) and path != tmp), None)
+        if top is None:
             continue
-        _mount("ocr2hide", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-        hidden.append(path)
-    for path, stage, readonly in staged:
-        if any(_inside(path, root) for root in hidden + [staging_root]):
-            os.makedirs(path, 0o755, exist_ok=True)
-            _mount(stage, path, None, MS_BIND | MS_REC, None)
-            if readonly:
-                _mount(
-                    None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None
-                )
-        _umount(stage)
-    _umount(staging_root)
-    _mount("ocr2tmp", staging_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
-    for root in hidden:
-        if root not in tmp_dirs:
-            _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
-    layers.append("mount_ns")
-    notes.append("hidden: " + ", ".join(hidden))
+        entry = os.path.join(top, os.path.relpath(path, top).split("/")[0])
+        if entry not in kept:
+            kept.append(entry)
+            target = os.path.join(root, entry.lstrip("/"))
+            _mount(target, target, None, MS_BIND | MS_REC, None)
+            _mount_setattr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, True)
+    config["kept_in_scratch"] = kept
+    proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    for options in ("hidepid=invisible", "hidepid=2", None):
+        try:
+            # Only the processes the reader may trace are listed: the zygote (not dumpable) is not.
+            _mount("proc", os.path.join(root, "proc"), "proc", proc_flags, options)
+            layers.append("proc_private")
+            break
+        except OSError as error:
+            proc_error = error
+    else:
+        notes.append(f"no /proc in the sandbox: {proc_error}")
+    os.chdir(root)
+    if SYS_PIVOT_ROOT is None:
+        raise OSError(38, f"pivot_root: no syscall number known for {os.uname().machine}")
+    if LIBC.syscall(SYS_PIVOT_ROOT, b".", b".") != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"pivot_root: {os.strerror(errno)}")
+    # The old root is stacked under the new one at "/": detach it (and every host mount with it).
+    _umount(".")
+    os.chdir("/")
+    _mount_setattr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, recursive=False)
+    layers += ["mount_ns", "minimal_root", "private_tmp"]
+    notes.append("visible: " + ", ".join(["/usr", *binds[1:], "/etc (" + ", ".join(etc) + ")"]))
+
+
+def _drop_capabilities():
+    """Empty the permitted, effective and inheritable sets: a child of a zygote that owns its user
+    namespace would otherwise hold every capability there (mounts, network set-up)."""
+    if SYS_CAPSET is None:
+        raise OSError(38, f"capset: no syscall number known for {os.uname().machine}")
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    if LIBC.syscall(SYS_CAPSET, header, data) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"capset: {os.strerror(errno)}")
 
 
 def make_child_streams():
@@ -230,27 +387,73 @@ def make_child_streams():
             os.close(fd)
 
 
+def _become_namespace_init():
+    """After unshare(CLONE_NEWPID) only children enter the new PID namespace: fork, and let the
+    child go on as the zygote (PID 1 there, out of reach of every test's signals); this process
+    only waits for it and mirrors its exit."""
+    child = os.fork()
+    if child:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _write_id_maps(host_uid, host_gid):
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{NAMESPACE_ID} {host_uid} 1"),
+        ("gid_map", f"{NAMESPACE_ID} {host_gid} 1"),
+    ):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+
+
 def setup(config):
+    """Isolate this zygote: user (when not root), network, mount, PID, IPC and UTS namespaces,
+    then the allow-list root. Whatever the host refuses is left out of `layers` and said in
+    `notes`; the parent decides whether that is acceptable (Sandbox's minimum isolation)."""
     layers, notes = [], []
+    # Opened before the root is replaced: the compile cache (written by the zygote only) and the
+    # cgroup directories live outside the sandbox's view.
     config["cache_fd"] = (
         os.open(config["cache_dir"], os.O_RDONLY | os.O_DIRECTORY) if config["cache_dir"] else None
     )
+    config["cgroup_fds"] = {
+        key: os.open(config[key], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        for key in ("cgroup_memory", "cgroup_pids")
+        if config[key]
+    }
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != config["parent_pid"]:
         os._exit(0)
-    if config["use_namespaces"]:
-        if LIBC.unshare(CLONE_NEWNET) == 0:
-            layers.append("net_ns")
+    config["pid_ns_fd"] = None
+    if config["isolate"]:
+        user_ns = config["user_ns"]
+        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+        host_uid, host_gid = os.geteuid(), os.getegid()
+        if LIBC.unshare(flags | (CLONE_NEWUSER if user_ns else 0)) != 0:
+            kind = "user, " if user_ns else ""
+            error = os.strerror(ctypes.get_errno())
+            notes.append(f"unshare of the {kind}network, mount and PID namespaces failed: {error}")
         else:
-            notes.append(f"net_ns unavailable: {os.strerror(ctypes.get_errno())}")
-        if LIBC.unshare(CLONE_NEWNS) == 0:
+            if user_ns:
+                _write_id_maps(host_uid, host_gid)
+                layers.append("user_ns")
+            _become_namespace_init()
+            config["pid_ns_fd"] = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            layers += ["net_ns", "pid_ns", "ipc_ns"]
+            LIBC.sethostname(b"sandbox", 7)
             try:
-                setup_mounts(config, layers, notes)
+                build_root(config, layers, notes)
             except OSError as error:
-                notes.append(f"mount_ns setup failed: {error}")
-        else:
-            notes.append(f"mount_ns unavailable: {os.strerror(ctypes.get_errno())}")
+                notes.append(f"private file system view failed: {error}")
     uid = config["uid"]
     if uid is not None:
         probe = os.fork()
@@ -268,6 +471,8 @@ def setup(config):
         else:
             notes.append(f"setuid to {uid} failed; children keep uid {os.getuid()}")
             config["uid"] = None
+    # Tests read nothing of the zygote through /proc, and cannot attach to it: not dumpable.
+    _prctl(PR_SET_DUMPABLE, 0)
     # Inherited by every child and irrevocable, so setting it once here is the same as per child;
     # it does not restrict setuid() in the zygote's helpers, only privilege gain through execve.
     config["no_new_privs_inherited"] = _prctl(PR_SET_NO_NEW_PRIVS, 1) == 0
@@ -275,31 +480,44 @@ def setup(config):
         layers.append("cgroup_memory")
     if config["cgroup_pids"]:
         layers.append("cgroup_pids")
-    layers += ["session", "rlimits", "private_tmp", "empty_env", "close_fds", "no_new_privs"]
-    layers.append("pdeathsig")
+    if "user_ns" in layers:
+        layers.append("no_caps")
+    # RLIMIT_NPROC counts the processes of a uid in a user namespace: only a uid of its own (leased
+    # host uid, or this user namespace) makes it a per-sandbox limit.
+    config["limit_processes"] = "setuid" in layers or "user_ns" in layers
+    if config["limit_processes"]:
+        layers.append("nproc_limit")
+    layers += ["session", "rlimits", "empty_env", "close_fds", "no_new_privs", "pdeathsig"]
     return layers, notes
 
 
 class Zygote:
-    def __init__(self, config):
+    def __init__(self, config, layers):
         self.config = config
         self.uid = config["uid"]
-        self.work_root = config["work_root"]
+        self.isolated = "minimal_root" in layers
+        self.pid_ns_fd = config["pid_ns_fd"]
+        self.limit_processes = config["limit_processes"]
+        # Inside the allow-list root the working directories sit in the private /tmp (one file
+        # system, as on a judge: a solution may move files between them); otherwise a fresh host
+        # directory.
+        self.work_root = "/tmp/ocr2_sandbox" if self.isolated else config["host_work_root"]
+        self.tmp_dirs = ("/tmp", "/dev/shm") if self.isolated else ()
+        self.kept_in_scratch = config.get("kept_in_scratch", [])
         self.cache_fd = config["cache_fd"]
-        self.cg_mem = config["cgroup_memory"]
-        self.cg_pids = config["cgroup_pids"]
+        self.cg_mem = config["cgroup_fds"].get("cgroup_memory")
+        self.cg_pids = config["cgroup_fds"].get("cgroup_pids")
         self.cg_version = config["cgroup_version"]
         self.current_memory_limit = None
-        self.tmp_stamps = {}
         # Marshalled code object of the Python solution being served (see _compiled), and its
         # source when a request asked to keep it for the next request (see _begin_run).
         self.code_blob = None
         self.code_source = None
         self.sends_code = False
-        self.kept_paths = [self.work_root, *config["keep"], *config["keep_readonly"]]
         self.must_restart = False
         self.no_new_privs_inherited = config.get("no_new_privs_inherited", False)
         os.makedirs(self.work_root, 0o711, exist_ok=True)
+        os.chmod(self.work_root, 0o711)
         # One working directory path per zygote, emptied and re-created after every test, so that
         # the children's environment can be prepared here once instead of in every child.
         self.workdir = os.path.join(self.work_root, "w")
@@ -317,19 +535,19 @@ class Zygote:
         # without re-opening files (all close-on-exec, and closed in the child before user code).
         flags = os.O_CLOEXEC
         self.cg_join_fds = [
-            os.open(os.path.join(group, "cgroup.procs"), os.O_WRONLY | flags)
+            os.open("cgroup.procs", os.O_WRONLY | flags, dir_fd=group)
             for group in (self.cg_mem, self.cg_pids)
-            if group
+            if group is not None
         ]
         self.oom_fd = self.peak_fd = None
-        if self.cg_mem:
+        if self.cg_mem is not None:
             name = "memory.events" if self.cg_version == 2 else "memory.oom_control"
             with contextlib.suppress(OSError):
-                self.oom_fd = os.open(os.path.join(self.cg_mem, name), os.O_RDONLY | flags)
+                self.oom_fd = os.open(name, os.O_RDONLY | flags, dir_fd=self.cg_mem)
             if self.cg_version == 1:
                 with contextlib.suppress(OSError):
                     self.peak_fd = os.open(
-                        os.path.join(self.cg_mem, "memory.max_usage_in_bytes"), os.O_RDWR | flags
+                        "memory.max_usage_in_bytes", os.O_RDWR | flags, dir_fd=self.cg_mem
                     )
 
     def _reset_workdir(self):
@@ -340,6 +558,9 @@ class Zygote:
             pass
         except OSError:
             self._remove(self.workdir)
+        # A solution running under this zygote's own uid (user namespace) may have removed the
+        # work root itself.
+        os.makedirs(self.work_root, 0o711, exist_ok=True)
         os.mkdir(self.workdir, 0o700)
         if self.uid is not None:
             os.chown(self.workdir, self.uid, self.uid)
@@ -354,34 +575,46 @@ class Zygote:
             self.must_restart = True
             stale = os.path.join(os.path.dirname(path), f".stale{time.monotonic_ns()}")
             os.rename(path, stale)
-            os.lchown(stale, 0, 0)
-            if not os.path.islink(stale):
-                os.chmod(stale, 0)
+            # Under a user namespace the sandbox uid is this zygote's own: nothing to take away,
+            # the restart is what protects the next test.
+            with contextlib.suppress(OSError):
+                os.lchown(stale, 0, 0)
+                if not os.path.islink(stale):
+                    os.chmod(stale, 0)
 
     # --- cgroups -------------------------------------------------------------------------------
-    def _write(self, path, value):
-        with open(path, "w") as handle:
-            handle.write(str(value))
+    def _write(self, name, value):
+        """Write a memory cgroup file (the cgroup is outside the sandbox's view: by directory fd)."""
+        fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.cg_mem)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
+
+    def _cg_exists(self, name):
+        try:
+            os.stat(name, dir_fd=self.cg_mem)
+            return True
+        except OSError:
+            return False
 
     def _set_memory_limit(self, limit_bytes):
-        if not self.cg_mem or limit_bytes == self.current_memory_limit:
+        if self.cg_mem is None or limit_bytes == self.current_memory_limit:
             return
         if self.cg_version == 2:
-            self._write(os.path.join(self.cg_mem, "memory.max"), limit_bytes)
-            swap = os.path.join(self.cg_mem, "memory.swap.max")
-            if os.path.exists(swap):
-                self._write(swap, 0)
+            self._write("memory.max", limit_bytes)
+            if self._cg_exists("memory.swap.max"):
+                self._write("memory.swap.max", 0)
         else:
-            memsw = os.path.join(self.cg_mem, "memory.memsw.limit_in_bytes")
-            limit = os.path.join(self.cg_mem, "memory.limit_in_bytes")
+            memsw, limit = "memory.memsw.limit_in_bytes", "memory.limit_in_bytes"
             raising = self.current_memory_limit is None or limit_bytes > self.current_memory_limit
             order = [memsw, limit] if raising else [limit, memsw]
-            for path in order:
-                if os.path.exists(path):
+            for name in order:
+                if self._cg_exists(name):
                     try:
-                        self._write(path, limit_bytes)
+                        self._write(name, limit_bytes)
                     except OSError:
-                        if path == limit:
+                        if name == limit:
                             raise
         self.current_memory_limit = limit_bytes
 
@@ -414,9 +647,9 @@ class Zygote:
     def _cgroup_pids(self):
         pids = set()
         for group in (self.cg_pids, self.cg_mem):
-            if group:
+            if group is not None:
                 try:
-                    fd = os.open(os.path.join(group, "cgroup.procs"), os.O_RDONLY | os.O_CLOEXEC)
+                    fd = os.open("cgroup.procs", os.O_RDONLY | os.O_CLOEXEC, dir_fd=group)
                 except OSError:
                     continue
                 try:
@@ -457,10 +690,16 @@ class Zygote:
                 time.sleep(0.001)
 
     def _sweep(self, pgid):
-        """Kill everything the test started: its process group, its cgroups, and (by uid) the rest."""
+        """Kill everything the test started. In a PID namespace of its own the test's first process
+        is that namespace's init: once it is gone (reaped in `_collect`) the kernel has killed and
+        reaped every other process in it, setsid() escapees included. Without one: its process
+        group, its cgroups, and (by uid) the rest."""
+        if self.pid_ns_fd is not None:
+            self._reap(blocking=False)
+            return
         with contextlib.suppress(OSError):
             os.killpg(pgid, signal.SIGKILL)
-        has_cgroup = bool(self.cg_mem or self.cg_pids)
+        has_cgroup = self.cg_mem is not None or self.cg_pids is not None
         if self.uid is not None and (not has_cgroup or self._cgroup_pids()):
             self._kill_uid()
         if has_cgroup:
@@ -477,65 +716,52 @@ class Zygote:
         # Orphans are re-parented to us (child subreaper); everything left was sent SIGKILL.
         self._reap(blocking=self.uid is not None or has_cgroup)
 
-    @staticmethod
-    def _dir_stamp(path):
-        st = os.stat(path)
-        return (st.st_size, st.st_nlink, st.st_mtime_ns, st.st_ctime_ns)
-
     def _clean_tmp(self):
-        """Empty the private /tmp, /var/tmp and /dev/shm (fresh tmpfs mounts of this zygote).
-
-        A directory whose stamp is unchanged since it was last emptied is skipped: on tmpfs a
-        directory's size grows with every entry added (link, create, rename in), and the only entry
-        left after emptying (the root-owned work root, in a sticky directory) cannot be removed or
-        renamed by the sandbox uid, so an unchanged size means no new entry, whatever the clock
-        granularity of the times.
-        """
-        for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-            if not self.config["private_tmp_mounts"]:
-                break
+        """Empty the private /tmp and /dev/shm (fresh tmpfs mounts of this zygote, shared with
+        nothing): what one test leaves there never reaches the next."""
+        for tmp in self.tmp_dirs:
             try:
-                if self.tmp_stamps.get(tmp) == self._dir_stamp(tmp):
-                    continue
                 entries = os.listdir(tmp)
             except OSError:
                 continue
             for name in entries:
                 path = os.path.join(tmp, name)
-                # The work root and the paths bound back in (with the root-owned directories made
-                # to hold them, which the sandbox uid cannot write to) stay.
-                if any(_inside(kept, path) for kept in self.kept_paths):
-                    continue
-                self._remove(path)
-            with contextlib.suppress(OSError):
-                self.tmp_stamps[tmp] = self._dir_stamp(tmp)
+                if path != self.work_root and path not in self.kept_in_scratch:
+                    self._remove(path)
 
     # --- child ---------------------------------------------------------------------------------
     def _child_setup(
-        self, workdir, stdin_fd, out_w, err_w, res_w, limits, binary_fd=None, code_w=None
+        self, workdir, stdin_fd, out_w, err_w, res_w, limits, binary_fd, code_w, status_w
     ):
+        # Each source is copied above the target range first, so that placing one never closes
+        # another that happened to sit on a target number.
+        placed = [
+            (stdin_fd, 0, True),
+            (out_w, 1, True),
+            (err_w, 2, True),
+            (res_w, 3, True),
+            # fexecve's binary (close-on-exec: the program never sees it), or the pipe the first
+            # test of a Python request sends its compiled code on (closed before the solution runs).
+            (binary_fd if binary_fd is not None else code_w, 4, code_w is not None),
+            (status_w, STATUS_FD, False),
+        ]
+        high = [
+            (fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, 64), target, inheritable)
+            for source, target, inheritable in placed
+            if source is not None
+        ]
+        for source, target, inheritable in high:
+            os.dup2(source, target, inheritable=inheritable)
+        self.report_fd = STATUS_FD
         os.setsid()
         for fd in self.cg_join_fds:
             os.write(fd, b"0")
-        os.dup2(stdin_fd, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        if res_w is not None:
-            os.dup2(res_w, 3)
-        if binary_fd is not None:
-            # Kept (close-on-exec) for fexecve; the program never sees it.
-            os.dup2(binary_fd, 4, inheritable=False)
-        elif code_w is not None:
-            # Where the first test of a Python request sends its compiled code (closed before the
-            # solution runs).
-            os.dup2(code_w, 4)
-        # Everything else goes, including whatever of the zygote's own fds sat at 3 or 4 (its
-        # request pipe did: fd 4 used to stay open in Python children).
-        if res_w is None:
-            os.closerange(3, 4)
-        if binary_fd is None and code_w is None:
-            os.closerange(4, 5)
-        os.closerange(5, 1 << 16)
+        kept = {target for _, target, _ in high}
+        for fd in range(STATUS_FD + 1):
+            if fd not in kept:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        os.closerange(STATUS_FD + 1, 1 << 16)
         os.chdir(workdir)
         cpu = limits["cpu_s"]
         memory = limits["address_space_bytes"]
@@ -546,11 +772,14 @@ class Zygote:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+        if self.limit_processes:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
         if self.uid is not None:
             os.setgroups([])
             os.setgid(self.uid)
             os.setuid(self.uid)
+        elif "user_ns" in self.config["layers"]:
+            _drop_capabilities()
         if not self.no_new_privs_inherited:
             _prctl(PR_SET_NO_NEW_PRIVS, 1)
         # Cleared by setuid(), so set after it. The environment (PATH, LANG, HOME and TMPDIR = the
@@ -563,6 +792,8 @@ class Zygote:
         sys.stdin = sys.__stdin__ = CHILD_STREAMS[0]
         sys.stdout = sys.__stdout__ = CHILD_STREAMS[1]
         sys.stderr = sys.__stderr__ = CHILD_STREAMS[2]
+        # From here on failures are the solution's: the sandbox's own channel is gone.
+        os.close(STATUS_FD)
         module = types.ModuleType("__main__")
         module.__file__ = "solution.py"
         if mode == "functional":
@@ -628,8 +859,26 @@ class Zygote:
         self.code_source = request.get("code") if keep else None
 
     def _call_function(self, namespace, fn_name):
+        # Python refuses int <-> str of over 4,300 digits by default: a test argument or a result
+        # that long is lifted for the JSON conversions only, so the solution's own int/str
+        # behaviour is what it would be anywhere else.
+        get_digits = getattr(sys, "get_int_max_str_digits", None)
+
+        @contextlib.contextmanager
+        def any_integer_length():
+            if get_digits is None:
+                yield
+                return
+            limit = get_digits()
+            sys.set_int_max_str_digits(0)
+            try:
+                yield
+            finally:
+                sys.set_int_max_str_digits(limit)
+
         raw_args = sys.stdin.read()
-        args = json.loads(raw_args)
+        with any_integer_length():
+            args = json.loads(raw_args)
         if not isinstance(args, list):
             args = [args]
         solution_class = namespace.get("Solution")
@@ -647,7 +896,8 @@ class Zygote:
                 return sorted(item, key=repr)
             raise TypeError(f"result of type {type(item).__name__} is not JSON serialisable")
 
-        payload = json.dumps({"result": value}, default=plain, allow_nan=True).encode()
+        with any_integer_length():
+            payload = json.dumps({"result": value}, default=plain, allow_nan=True).encode()
         view = memoryview(payload)
         while view:
             written = os.write(3, view)
@@ -672,15 +922,28 @@ class Zygote:
             binary_fd = os.open(request["binary"], os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.cache_fd)
         self.sends_code = request["kind"] == "python" and self.code_blob is None
         code_r, code_w = os.pipe2(os.O_CLOEXEC) if self.sends_code else (None, None)
-        if self.cg_mem:
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        if self.cg_mem is not None:
             self._set_memory_limit(limits["memory_bytes"])
             self._reset_peak()
         oom_before = self._oom_kills()
+        # The test's first process is PID 1 of a namespace of its own: it sees no process of
+        # anyone else, and when it ends the kernel ends every process it left behind.
+        if self.pid_ns_fd is not None and LIBC.unshare(CLONE_NEWPID) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWPID) for a test failed")
         started = time.monotonic()
-        pid = os.fork()
+        self.report_fd = status_w
+        try:
+            pid = os.fork()
+        finally:
+            if self.pid_ns_fd is not None and LIBC.setns(self.pid_ns_fd, CLONE_NEWPID) != 0:
+                # Every later fork would land in the test's namespace: start afresh instead.
+                self.must_restart = True
         if pid == 0:
             try:
-                self._child_setup(workdir, memfd, out_w, err_w, res_w, limits, binary_fd, code_w)
+                self._child_setup(
+                    workdir, memfd, out_w, err_w, res_w, limits, binary_fd, code_w, status_w
+                )
                 if request["kind"] == "python":
                     self._run_python_child(request["code"], request["mode"], request.get("fn_name"))
                 elif request["kind"] == "binary":
@@ -690,14 +953,14 @@ class Zygote:
                     os.execve(argv[0], argv, dict(os.environ))
             except BaseException:
                 try:
-                    os.write(2, ("sandbox child setup failed:\n" + traceback.format_exc()).encode())
+                    os.write(self.report_fd, traceback.format_exc().encode()[-8192:])
                 finally:
                     os._exit(121)
-        for fd in (memfd, out_w, err_w, res_w, binary_fd, code_w):
+        for fd in (memfd, out_w, err_w, res_w, binary_fd, code_w, status_w):
             if fd is not None:
                 os.close(fd)
         outcome, blobs, code_bytes = self._collect(
-            pid, out_r, err_r, res_r, code_r, request, started
+            pid, out_r, err_r, res_r, code_r, status_r, request, started
         )
         if code_bytes[8:] and struct.unpack("<Q", code_bytes[:8])[0] == len(code_bytes) - 8:
             self.code_blob = bytes(code_bytes[8:])
@@ -709,7 +972,7 @@ class Zygote:
         self._clean_tmp()
         return outcome, blobs
 
-    def _collect(self, pid, out_r, err_r, res_r, code_r, request, started):
+    def _collect(self, pid, out_r, err_r, res_r, code_r, status_r, request, started):
         limits = request["limits"]
         deadline = started + limits["wall_s"]
         output_cap = limits["output_bytes"]
@@ -722,13 +985,23 @@ class Zygote:
         if code_r is not None:
             buffers[code_r] = bytearray()
             caps[code_r] = CODE_BLOB_CAP
+        buffers[status_r] = bytearray()
+        caps[status_r] = 8192
         poller = select.poll()
         for fd in buffers:
             poller.register(fd, select.POLLIN)
         poller.register(pidfd, select.POLLIN)
         open_fds = set(buffers)
-        timed_out = output_exceeded = False
+        timed_out = output_exceeded = memory_exceeded = False
         exited = False
+        # Without a memory cgroup, the resident size of the test's process is read every few ms
+        # and the test stopped once over its limit (MLE, as its peak would say): otherwise only
+        # the address-space backstop (limit + 1 GiB) stops it, after zero-filling all of that.
+        statm_fd = None
+        if self.cg_mem is None:
+            with contextlib.suppress(OSError):
+                statm_fd = os.open(f"/proc/{pid}/statm", os.O_RDONLY | os.O_CLOEXEC)
+        memory_cap_pages = limits["memory_bytes"] // PAGE_SIZE
         while open_fds:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -736,6 +1009,11 @@ class Zygote:
                 break
             if exited:
                 remaining = 0
+            elif statm_fd is not None:
+                if self._resident_pages(statm_fd) > memory_cap_pages:
+                    memory_exceeded = True
+                    break
+                remaining = min(remaining, MEMORY_WATCH_S)
             events = poller.poll(remaining * 1000)
             if not events:
                 if exited:
@@ -754,13 +1032,15 @@ class Zygote:
                 buffer = buffers[fd]
                 if len(buffer) + len(chunk) > caps[fd]:
                     buffer += chunk[: max(0, caps[fd] - len(buffer))]
-                    if fd not in (err_r, code_r):
+                    if fd not in (err_r, code_r, status_r):
                         output_exceeded = True
                 else:
                     buffer += chunk
             if output_exceeded:
                 break
-        if timed_out or output_exceeded or not exited:
+        if statm_fd is not None:
+            os.close(statm_fd)
+        if timed_out or output_exceeded or memory_exceeded or not exited:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
@@ -777,10 +1057,20 @@ class Zygote:
             "max_rss_kb": usage.ru_maxrss,
             "timed_out": timed_out,
             "output_exceeded": output_exceeded,
+            "memory_exceeded": memory_exceeded,
+            # Written only by the child's own set-up, before the solution holds any fd.
+            "setup_error": buffers[status_r].decode("utf-8", "replace") or None,
         }
         blobs = [bytes(buffers[out_r]), bytes(buffers[err_r][-8192:])]
         blobs.append(bytes(buffers[res_r]) if res_r is not None else b"")
         return outcome, blobs, buffers[code_r] if code_r is not None else b""
+
+    @staticmethod
+    def _resident_pages(statm_fd):
+        try:
+            return int(os.pread(statm_fd, 128, 0).split()[1])
+        except (OSError, ValueError, IndexError):  # the process is gone
+            return 0
 
     def compile(self, request, source):
         """Compile untrusted C++ inside the jail, then publish the binary into the cache (as root)."""
@@ -798,8 +1088,11 @@ class Zygote:
             outcome, blobs = self.run_one(sub, b"", keep_workdir=True)
             results.append((outcome, blobs))
             if outcome["exit_code"] == 0 and os.path.exists(binary_path):
-                temp_name = f".{request['key']}.{os.getpid()}.tmp"
-                with open(binary_path, "rb") as handle:
+                # Every zygote is PID 1 of its own namespace: the pid names no writer uniquely.
+                temp_name = f".{request['key']}.{os.urandom(8).hex()}.tmp"
+                # The compiler ran as the sandbox: what it left is read without following links.
+                source_fd = os.open(binary_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                with os.fdopen(source_fd, "rb") as handle:
                     data = handle.read()
                 fd = os.open(
                     temp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755, dir_fd=self.cache_fd
@@ -878,8 +1171,8 @@ def main():
     _thread.stack_size(64 * 1024 * 1024)
     CHILD_STREAMS.extend(make_child_streams())
     layers, notes = setup(config)
-    config["private_tmp_mounts"] = "mount_ns" in layers
-    zygote = Zygote(config)
+    config["layers"] = layers
+    zygote = Zygote(config, layers)
     hello = json.dumps({"layers": layers, "notes": notes, "uid": config["uid"]}).encode()
     os.write(resp_fd, struct.pack("<I", len(hello)) + hello)
     zygote.serve(req_fd, resp_fd)

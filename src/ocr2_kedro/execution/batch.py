@@ -9,9 +9,12 @@ batches starts them once).
 
 from __future__ import annotations
 
+import math
+import os
 import queue
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
@@ -19,8 +22,9 @@ from tqdm.auto import tqdm
 
 from ocr2_kedro.schemas import VERIFICATION, conform
 
-from .runner import CompileCache, RunResult, TestOutcome, Verifier
-from .sandbox import default_cache_dir
+from .compare import COMPARE_MODES
+from .runner import CompileCache, RunResult, TestOutcome, Verifier, internal_error_result
+from .sandbox import SandboxUnavailable, default_cache_dir
 
 PROBLEM_COLUMNS = ("tests", "test_type", "fn_name", "time_limit_s", "memory_limit_mb")
 BACKENDS = ("local", "ray")
@@ -59,7 +63,21 @@ def _row_limits(row: dict, settings: dict) -> tuple[float, int]:
 
 
 def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
-    """Judge one joined row; never raises for bad input (the row carries the error)."""
+    """Judge one joined row. Never raises for one row (bad input, a fault of ours): the row
+    carries the error as SE; only a host that cannot give the required isolation
+    (`SandboxUnavailable`) stops the run."""
+    try:
+        return _verify_row(verifier, row, settings)
+    except SandboxUnavailable:
+        raise
+    except Exception as error:  # noqa: BLE001 - one solution never ends a run
+        output = internal_error_result(error, 0).to_row()
+        output.update(generation_id=row.get("generation_id"), isolation=[], tests_truncated=0)
+        return output
+
+
+def _verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
+    truncated = 0
     if not row.get("_has_problem"):
         result = RunResult(
             "SE",
@@ -72,6 +90,7 @@ def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
     else:
         tests = row.get("tests")
         if settings.get("max_tests") and tests:
+            truncated = max(0, len(tests) - int(settings["max_tests"]))
             tests = tests[: int(settings["max_tests"])]
         time_limit, memory_limit = _row_limits(row, settings)
         solution = row.get("solution")
@@ -96,6 +115,7 @@ def verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
     output = result.to_row()
     output["generation_id"] = row["generation_id"]
     output["isolation"] = result.isolation or verifier.sandbox.layers
+    output["tests_truncated"] = truncated
     return output
 
 
@@ -112,19 +132,85 @@ DEFAULT_SETTINGS = {
     "use_pch": True,
     "stop_at_first_failure": False,
     "wall_factor": None,
+    "allow_weak_isolation": False,
+    "sandbox_uids": None,
+}
+# How many sandboxes and where, beside the judging settings: what `VerifyPool` takes besides them.
+POOL_SETTINGS = ("workers", "backend", "ray_address", "ray_batch_size", "progress")
+UID_RANGE = re.compile(r"(\d+)-(\d+)\Z")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _uid_range(value: object) -> bool:
+    match = UID_RANGE.match(value) if isinstance(value, str) else None
+    return bool(match) and 0 < int(match[1]) <= int(match[2])
+
+
+# What each setting may be (null always means its default): a test and the words for an error.
+SETTING_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "compare_mode": (lambda v: v in COMPARE_MODES, f"one of {list(COMPARE_MODES)}"),
+    "time_limit_s": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "memory_limit_mb": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "default_time_limit_s": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "default_memory_limit_mb": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "time_limit_factor": (lambda v: _number(v) and v > 0, "a positive number"),
+    "max_tests": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "cache_dir": (lambda v: isinstance(v, str | os.PathLike) and bool(str(v)), "a directory path"),
+    "use_pch": (lambda v: isinstance(v, bool), "true or false"),
+    "stop_at_first_failure": (lambda v: isinstance(v, bool), "true or false"),
+    "wall_factor": (lambda v: _number(v) and v > 0, "a positive number"),
+    "allow_weak_isolation": (lambda v: isinstance(v, bool), "true or false"),
+    "sandbox_uids": (_uid_range, 'a uid range "first-last", e.g. "61000-61999"'),
+    "workers": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "backend": (lambda v: v in BACKENDS, f"one of {list(BACKENDS)}"),
+    "ray_address": (lambda v: isinstance(v, str), '"auto" or an address'),
+    "ray_batch_size": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "progress": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
-def settings_from(params: dict) -> dict:
-    """The verify settings named in `params` (a pipeline's parameters), unset ones left out."""
+def setting_problems(
+    params: Mapping, path: str, also_known: Iterable[str] = POOL_SETTINGS
+) -> list[str]:
+    """What is wrong with `params` (judging settings, the pool settings in `also_known`, and any
+    other keys the caller reads, listed there too), one line per key with its full path:
+    `verify.time_limt_s: unknown setting; known: ...`, `verify.max_tests: -1 is not ...`."""
+    known = [*DEFAULT_SETTINGS, *also_known]
+    problems = []
+    for key, value in params.items():
+        if key not in known:
+            problems.append(f"{path}.{key}: unknown setting; known: {', '.join(sorted(known))}")
+        elif value is not None and key in SETTING_RULES:
+            accepts, meaning = SETTING_RULES[key]
+            if not accepts(value):
+                problems.append(f"{path}.{key}: {value!r} is not {meaning}")
+    return problems
+
+
+def settings_from(
+    params: Mapping, path: str = "verify", also_known: Iterable[str] = POOL_SETTINGS
+) -> dict:
+    """The judging settings named in `params` (a pipeline's parameters at `path`), unset ones left
+    out, after checking every key of `params` (see `setting_problems`): an unknown key or a bad
+    value is a ValueError naming each one, never silently dropped."""
+    problems = setting_problems(params, path, also_known)
+    if problems:
+        raise ValueError("settings that cannot work:\n" + "\n".join(problems))
     return {key: params[key] for key in DEFAULT_SETTINGS if params.get(key) is not None}
 
 
 def _settings(**kwargs) -> dict:
     settings = dict(DEFAULT_SETTINGS)
-    unknown = set(kwargs) - set(settings)
-    if unknown:
-        raise TypeError(f"unknown verify settings {sorted(unknown)}")
+    problems = setting_problems(kwargs, "settings", also_known=())
+    if problems:
+        raise ValueError("verify settings that cannot work:\n" + "\n".join(problems))
     settings.update({k: v for k, v in kwargs.items() if v is not None})
     settings["cache_dir"] = settings["cache_dir"] or default_cache_dir()
     return settings
@@ -139,13 +225,23 @@ def _to_frame(rows: Iterable[dict], order: list[str]) -> pl.DataFrame:
     return conform(pl.DataFrame(rows, infer_schema_length=None), VERIFICATION)
 
 
+def new_verifier(cache: CompileCache, settings: dict) -> Verifier:
+    """One warm sandbox with the pool's compile cache and judging and isolation settings."""
+    return Verifier(
+        compile_cache=cache,
+        compare_mode=settings["compare_mode"],
+        allow_weak_isolation=settings["allow_weak_isolation"],
+        uid_range=settings["sandbox_uids"],
+    )
+
+
 class RayVerifyActor:
     """A Ray actor: one warm sandbox and compile cache, reused for every block it is given."""
 
     def __init__(self, settings: dict) -> None:
         self.settings = settings
         cache = CompileCache(settings["cache_dir"], use_pch=settings["use_pch"])
-        self.verifier = Verifier(compile_cache=cache, compare_mode=settings["compare_mode"])
+        self.verifier = new_verifier(cache, settings)
 
     def verify(self, block):
         import pyarrow as pa
@@ -225,9 +321,7 @@ class VerifyPool:
                 ).start()
         threads = min(self.workers, len(rows))
         while len(self._verifiers) < threads:
-            verifier = Verifier(
-                compile_cache=self._cache, compare_mode=self.settings["compare_mode"]
-            )
+            verifier = new_verifier(self._cache, self.settings)
             self._verifiers.append(verifier)
             self._idle.put(verifier)
         # Dynamic scheduling: each row takes whichever warm sandbox is free, so one slow C++ compile
@@ -307,9 +401,12 @@ def verify_frame(
     Returns one row per generation conforming to `schemas.VERIFICATION`, in input order. Settings:
     compare_mode ("tokens" | "lines"), time_limit_s / memory_limit_mb (override the problem's),
     default_time_limit_s / default_memory_limit_mb (when the problem has none), time_limit_factor,
-    max_tests, cache_dir (C++ compile cache), use_pch, stop_at_first_failure and wall_factor (see
-    `Verifier.run_tests`: evaluation's mode; pass/fail exact, pass_rate a lower bound). One frame,
-    one pool: see `VerifyPool` for many frames on the same sandboxes.
+    max_tests (the tests left out are the row's `tests_truncated`), cache_dir (C++ compile cache),
+    use_pch, stop_at_first_failure and wall_factor (see `Verifier.run_tests`: evaluation's mode;
+    pass/fail exact, pass_rate a lower bound), allow_weak_isolation and sandbox_uids (see
+    `Verifier`). An unknown setting or a bad value is a ValueError (`setting_problems`); an error
+    while judging one row is that row's SE. One frame, one pool: see `VerifyPool` for many frames
+    on the same sandboxes.
     """
     with VerifyPool(
         workers,

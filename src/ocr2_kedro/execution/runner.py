@@ -7,21 +7,32 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 
-from .compare import COMPARE_MODES, compare_json, compare_stdout
-from .sandbox import Limits, Sandbox, SandboxError, default_cache_dir, log_once, which_or_none
+from .compare import COMPARE_MODES, compare_json, compare_stdout, dump_json, load_json
+from .sandbox import (
+    Limits,
+    Sandbox,
+    SandboxError,
+    SandboxUnavailable,
+    default_cache_dir,
+    log_once,
+    which_or_none,
+)
+
+logger = logging.getLogger(__name__)
 
 CPP_FLAGS = ("-O2", "-std=c++17", "-pipe")
 COMPILE_LIMITS = Limits(
     time_limit_s=30.0, memory_limit_mb=2048, output_limit_mb=1, file_size_mb=512, processes=32
 )
-SETUP_FAILURE_EXIT = 121
 SE_RETRIES = 2
 # Wall deadline when a wall_factor is given: max(wall_factor x limit, limit + this). Covers the
 # child's start (fork, exec) and the zygote's wake-up, so that a solution under the limit is not
@@ -59,6 +70,21 @@ class RunResult:
         return row
 
 
+def internal_error_result(error: BaseException, total: int) -> RunResult:
+    """The SE result of a solution whose judging raised (a fault here, not the solution's): the
+    error's type and message on the row, the traceback logged once per error type."""
+    kind = type(error).__name__
+    if kind not in _reported_errors:
+        _reported_errors.add(kind)
+        logger.warning("judging a solution raised %s; it is judged SE", kind, exc_info=error)
+    return RunResult(
+        "SE", 0, total, 0.0, [TestOutcome("SE", 0.0)] * total, f"internal error: {kind}: {error}"
+    )
+
+
+_reported_errors: set[str] = set()
+
+
 class BadProblem(ValueError):
     """The problem (not the solution) is unusable: no tests, malformed JSON, unknown type."""
 
@@ -70,15 +96,24 @@ class PreparedTest:
 
 
 def _parse_functional_args(text: str) -> list:
+    """A functional test's input as the problem contract states it: a JSON array of the arguments
+    (`[[1, 2, 3]]` is one list argument). Anything else is a BadProblem: guessing (a bare value as
+    the only argument, one argument per line) misreads a single list argument `[1, 2, 3]` as three
+    arguments. Ingestion turns LiveCodeBench's one-argument-per-line text into the array."""
+    # ValueError: JSONDecodeError or a non-str input; RecursionError: nesting deeper than Python's.
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        # LiveCodeBench stores one JSON value per line, one line per argument.
-        try:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
-            raise BadProblem(f"functional test input is not JSON: {error}") from error
-    return value if isinstance(value, list) else [value]
+        value = load_json(text)
+    except (ValueError, TypeError, RecursionError) as error:
+        raise BadProblem(
+            "functional test input is not JSON (the contract wants a JSON array of the "
+            f"arguments): {error}"
+        ) from error
+    if not isinstance(value, list):
+        raise BadProblem(
+            f"functional test input is a JSON {type(value).__name__}; the contract wants a JSON "
+            "array of the arguments (re-run ingestion to normalize the source's format)"
+        )
+    return value
 
 
 def prepare_tests(
@@ -99,10 +134,11 @@ def prepare_tests(
             continue
         args = _parse_functional_args(test["input"])
         try:
-            expected = json.loads(test["output"])
-        except json.JSONDecodeError as error:
+            expected = load_json(test["output"])
+            arguments = dump_json(args)
+        except (ValueError, TypeError, RecursionError) as error:
             raise BadProblem(f"test {index} expected output is not JSON: {error}") from error
-        prepared.append(PreparedTest((json.dumps(args) + "\n").encode(), expected))
+        prepared.append(PreparedTest((arguments + "\n").encode(), expected))
     return prepared
 
 
@@ -219,10 +255,8 @@ class CompileCache:
             started = time.perf_counter()
             outcome, diagnostics = sandbox.compile(source.encode(), key, attempts, COMPILE_LIMITS)
             seconds = time.perf_counter() - started
-            if outcome["exit_code"] == SETUP_FAILURE_EXIT and diagnostics.startswith(
-                b"sandbox child setup failed"
-            ):
-                raise SandboxError(diagnostics.decode("utf-8", "replace"))
+            if outcome.get("setup_error"):
+                raise SandboxError(f"compiler sandbox set-up failed: {outcome['setup_error']}")
             if outcome["exit_code"] == 0 and os.path.exists(binary):
                 return key, None, seconds
             if outcome["timed_out"] or outcome["signal"] is not None:
@@ -231,7 +265,16 @@ class CompileCache:
                     "timed out" if outcome["timed_out"] else f"killed by signal {outcome['signal']}"
                 )
                 return None, f"compiler {reason}", seconds
-            message = diagnostics.decode("utf-8", errors="replace")[-4000:] or "compilation failed"
+            text = diagnostics.decode("utf-8", errors="replace")
+            message = source_diagnostics(text)
+            if message is None:
+                # Not the source's fault as far as the compiler says (no process slot, a missing
+                # tool, an out-of-memory message): never cached, and judged SE after retries.
+                first = next((line for line in text.splitlines() if line.strip()), "no output")
+                raise SandboxError(
+                    f"compiler exited {outcome['exit_code']} without a diagnostic on the source: "
+                    f"{first[:200]}"
+                )
             temp = f"{error_file}.{os.getpid()}.{threading.get_ident()}"
             with open(temp, "w", encoding="utf-8") as handle:
                 handle.write(message)
@@ -239,23 +282,63 @@ class CompileCache:
             return None, message, seconds
 
 
+SOURCE_NAME = "solution.cpp"
+LINKER_MARKERS = ("undefined reference to", "multiple definition of", "collect2: error:")
+# "file:line:col: error: ..." (or "fatal error") about any file: the compiler judged the source.
+FILE_DIAGNOSTIC = re.compile(r"^[^\s:][^:]*:\d+(?::\d+)?: (?:fatal )?error: ")
+DIAGNOSTIC_LINES = 30
+DIAGNOSTIC_CHARS = 2000
+
+
+def source_diagnostics(text: str) -> str | None:
+    """The compiler's diagnostics when it judged the source (an error at a line of the solution or
+    of a file it includes, or the linker's about its symbols), keeping only the lines about the
+    solution's own file, cut short; None when the compiler said nothing of the kind (it could not
+    run: no process slot, a missing tool, killed). Lines about other files are left out, so a
+    solution that includes a host file cannot copy its contents into the table."""
+    lines = text.splitlines()
+    judged = any(
+        FILE_DIAGNOSTIC.match(line) or any(marker in line for marker in LINKER_MARKERS)
+        for line in lines
+    )
+    if not judged:
+        return None
+    kept = [
+        line
+        for line in lines
+        if line.startswith(f"{SOURCE_NAME}:")
+        or line.startswith(f"In file included from {SOURCE_NAME}:")
+        or any(marker in line for marker in LINKER_MARKERS)
+    ]
+    elsewhere = sum(
+        bool(FILE_DIAGNOSTIC.match(line)) and not line.startswith(f"{SOURCE_NAME}:")
+        for line in lines
+    )
+    if elsewhere:
+        kept.append(f"({elsewhere} errors in included files, not shown)")
+    message = "\n".join(kept[:DIAGNOSTIC_LINES])
+    return message if len(message) <= DIAGNOSTIC_CHARS else message[:DIAGNOSTIC_CHARS] + " ..."
+
+
 def classify(outcome: dict, stderr: bytes, limits: Limits, language: str) -> str | None:
-    """Verdict from how the process ended, or None when it ended normally (then compare output)."""
-    if outcome["exit_code"] == SETUP_FAILURE_EXIT and stderr.startswith(
-        b"sandbox child setup failed"
-    ):
+    """Verdict from how the process ended, or None when it ended normally (then compare output).
+    SE only from the sandbox's own channel (`setup_error`): nothing the program prints or exits
+    with can make its run a sandbox fault."""
+    if outcome.get("setup_error"):
         return "SE"
     if outcome["output_exceeded"]:
         return "OLE"
     signal_number = outcome["signal"]
+    # Killed by the memory cgroup: MLE, even when reclaim before the kill pushed its CPU time (the
+    # kernel's page zeroing and reclaim count as the process's) over the limit on a busy host.
+    if (outcome["oom_killed"] or outcome.get("memory_exceeded")) and not outcome["timed_out"]:
+        return "MLE"
     if (
         outcome["timed_out"]
         or outcome["cpu_s"] > limits.time_limit_s
         or signal_number == signal.SIGXCPU
     ):
         return "TLE"
-    if outcome["oom_killed"]:
-        return "MLE"
     if language == "python" and b"MemoryError" in stderr[-2000:]:
         return "MLE"
     if language == "cpp" and b"std::bad_alloc" in stderr[-2000:]:
@@ -278,15 +361,24 @@ class Verifier:
         compare_mode: str = "tokens",
         tolerance: float = 1e-6,
         use_pch: bool = True,
-        hide: list[str] | None = None,
         compile_cache: CompileCache | None = None,
         disable: tuple[str, ...] = (),
+        allow_weak_isolation: bool = False,
+        uid_range: str | None = None,
     ) -> None:
+        """`allow_weak_isolation`: run even where the host cannot give the minimum isolation
+        (`sandbox.REQUIRED_LAYERS`); otherwise the first solution raises `SandboxUnavailable`.
+        `uid_range` ("first-last"): host uids leased to sandboxes when running as root."""
         if compare_mode not in COMPARE_MODES:
             raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
         cache_dir = cache_dir or default_cache_dir()
         self.compile_cache = compile_cache or CompileCache(cache_dir, use_pch=use_pch)
-        self.sandbox = Sandbox(self.compile_cache.cache_dir, hide=hide, disable=disable)
+        self.sandbox = Sandbox(
+            self.compile_cache.cache_dir,
+            disable=disable,
+            allow_weak_isolation=allow_weak_isolation,
+            uid_range=uid_range,
+        )
         self.compare_mode = compare_mode
         self.tolerance = tolerance
 
@@ -304,6 +396,46 @@ class Verifier:
         return self.sandbox.ensure_started()
 
     def run_tests(
+        self,
+        code: str | None,
+        language: str,
+        tests: list[dict] | None,
+        test_type: str = "stdin",
+        fn_name: str | None = None,
+        time_limit_s: float = 2.0,
+        memory_limit_mb: int = 256,
+        compare_mode: str | None = None,
+        stop_at_first_failure: bool = False,
+        wall_factor: float | None = None,
+    ) -> RunResult:
+        """Judge `code` on `tests` (see `_run_tests`). Settings that cannot work (compare_mode,
+        wall_factor) raise; whatever else goes wrong while judging this one solution becomes its SE
+        result with the error's type and message, at once: SandboxErrors are retried inside, an
+        error of this code is deterministic and retrying it would only fail three times. Only
+        `SandboxUnavailable` (the host cannot give the required isolation) ends the run."""
+        if compare_mode is not None and compare_mode not in COMPARE_MODES:
+            raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
+        if wall_factor is not None and not wall_factor > 0:
+            raise ValueError(f"wall_factor must be positive, not {wall_factor!r}")
+        try:
+            return self._run_tests(
+                code,
+                language,
+                tests,
+                test_type,
+                fn_name,
+                time_limit_s,
+                memory_limit_mb,
+                compare_mode,
+                stop_at_first_failure,
+                wall_factor,
+            )
+        except SandboxUnavailable:
+            raise  # the host cannot give the required isolation: the run stops, by design
+        except Exception as error:  # noqa: BLE001 - one solution never ends a run
+            return internal_error_result(error, len(tests) if isinstance(tests, list) else 0)
+
+    def _run_tests(
         self,
         code: str | None,
         language: str,
@@ -349,8 +481,6 @@ class Verifier:
         if wall_factor is None and stop_at_first_failure:
             wall_factor = FAST_WALL_FACTOR
         if wall_factor is not None:
-            if wall_factor <= 0:
-                raise ValueError(f"wall_factor must be positive, not {wall_factor!r}")
             limits = replace(
                 limits, wall_factor=float(wall_factor), wall_slack_s=CHEAP_WALL_SLACK_S
             )
@@ -427,9 +557,8 @@ class Verifier:
             if verdict is None:
                 verdict = self._compare(test, stdout, result_bytes, test_type, language, mode)
             if verdict == "SE":
-                return RunResult(
-                    "SE", 0, total, 0.0, [], stderr.decode("utf-8", "replace"), self.sandbox.layers
-                )
+                error = outcome.get("setup_error") or "sandbox fault"
+                return RunResult("SE", 0, total, 0.0, [], error, self.sandbox.layers)
             if verdict != "AC" and first_error is None:
                 detail = stderr.decode("utf-8", "replace").strip()[-2000:]
                 first_error = f"{verdict}: {detail}" if detail else None
@@ -459,15 +588,21 @@ class Verifier:
                 else "WA"
             )
         payload = result_bytes if language == "python" else stdout
+        # ValueError covers bad JSON and bad UTF-8; RecursionError a value nested past Python's
+        # recursion limit (written by the solution: its wrong answer, not our fault).
         try:
-            value = json.loads(payload)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            value = load_json(payload)
+        except (ValueError, RecursionError):
             return "RE" if language == "python" else "WA"
         if language == "python":
             if not isinstance(value, dict) or set(value) != {"result"}:
                 return "WA"
             value = value["result"]
-        return "AC" if compare_json(value, test.expected, self.tolerance) else "WA"
+        try:
+            same = compare_json(value, test.expected, self.tolerance)
+        except RecursionError:
+            same = False
+        return "AC" if same else "WA"
 
 
 _default_verifier: Verifier | None = None

@@ -1,9 +1,13 @@
 """Parent side of the sandbox: starts and talks to a zygote (`_zygote.py`), one per worker slot.
 
-A `Sandbox` owns one zygote process, one unprivileged uid (reserved host-wide with a lock file so that
-two sandboxes never share a uid: `kill(-1)` or RLIMIT_NPROC in one cannot touch another), and one
-cgroup per controller (memory, pids) where the host lets us create them. It restarts its zygote when
-the zygote dies and reports which isolation layers are in force (`Sandbox.layers`).
+A `Sandbox` owns one zygote process isolated in its own namespaces (`_zygote.py`): as root, with one
+unprivileged host uid for its tests (leased host-wide with a lock file so that two sandboxes never
+share a uid) and one cgroup per controller (memory, pids) where the host lets us create them; as a
+normal user, inside an unprivileged user namespace. It restarts its zygote when the zygote dies and
+reports which isolation layers are in force (`Sandbox.layers`). Untrusted code does not run with less
+than a network namespace, a private file system view, a PID namespace per test and an identity of
+its own (`REQUIRED_LAYERS`) unless `allow_weak_isolation` says so: otherwise the first request raises
+`SandboxUnavailable`, naming what the host lacks.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import json
 import logging
 import math
 import os
+import pwd
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -26,7 +32,20 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
-UID_RANGE = range(61000, 62000)
+# Host uids leased to sandboxes when running as root: far from the ranges distributions hand out
+# (system and login users, systemd's DynamicUser 61184-65519, container subuid ranges from 100000),
+# and each one is still checked against the user database and running processes before use.
+DEFAULT_UID_RANGE = range(2_000_000_000, 2_000_001_000)
+# Lease files live where only root can create entries (another user could otherwise pre-create them).
+UID_LEASE_DIR = "/run/ocr2_kedro/sandbox_uids"
+# layer (or alternatives) -> what the minimum isolation needs it for.
+REQUIRED_LAYERS = {
+    ("net_ns",): "no network (a network namespace)",
+    ("minimal_root",): "a private read-only file system view (a mount namespace and pivot_root)",
+    ("pid_ns",): "no process outside its test to see or signal (a PID namespace per test)",
+    ("setuid", "user_ns"): "an identity of its own (a leased uid as root, or a user namespace)",
+}
+WEAK_ISOLATION_SETTING = "allow_weak_isolation"
 _LOGGED: set[str] = set()
 
 
@@ -38,6 +57,35 @@ def log_once(message: str) -> None:
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed (not the solution): becomes verdict SE after retries."""
+
+
+class SandboxUnavailable(RuntimeError):
+    """The host cannot give the minimum isolation and no setting accepts less: ends the run before
+    the first solution runs (never a verdict)."""
+
+
+def missing_layers(layers: list[str]) -> list[str]:
+    """What of `REQUIRED_LAYERS` is not in `layers`, as descriptions."""
+    return [need for names, need in REQUIRED_LAYERS.items() if not set(names) & set(layers)]
+
+
+def unavailable_message(missing: list[str], notes: list[str]) -> str:
+    lines = [
+        "The sandbox cannot isolate untrusted code on this host. Missing:",
+        *(f"  - {need}" for need in missing),
+    ]
+    if notes:
+        lines += ["The host said:", *(f"  - {note}" for note in notes)]
+    lines += [
+        "Fix: run where unprivileged user namespaces are enabled (sysctl user.max_user_namespaces > 0;",
+        "kernel.unprivileged_userns_clone=1 on kernels that have it; Ubuntu 24.04+: "
+        "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile allowing userns), or",
+        "run as root (a container). To run with what the host gives, set "
+        f"`verify.{WEAK_ISOLATION_SETTING}: true` (evaluation: "
+        f"`evaluation.execution.{WEAK_ISOLATION_SETTING}: true`);",
+        "the layers in force are then recorded on every row.",
+    ]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -187,43 +235,128 @@ def create_cgroup_slot(name: str) -> CgroupSlot:
     return slot
 
 
+def parse_uid_range(value: str | range | None) -> range:
+    """A uid range from "first-last" (inclusive), a range, or None (the default)."""
+    if value is None:
+        return DEFAULT_UID_RANGE
+    if isinstance(value, range):
+        return value
+    first, sep, last = str(value).partition("-")
+    try:
+        uids = range(int(first), int(last) + 1)
+    except ValueError:
+        uids = range(0)
+    if not sep or not uids or uids.start < 1000 or uids.stop - 1 > 4_294_967_294:
+        raise ValueError(
+            f"sandbox uid range must be 'first-last' within 1000-4294967294, not {value!r}"
+        )
+    return uids
+
+
+def _uids_in_use() -> set[int]:
+    """Uids of the user database and of every running process (real, effective, saved, fs)."""
+    used = {entry.pw_uid for entry in pwd.getpwall()}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError), open(f"/proc/{entry}/status") as handle:
+            for line in handle:
+                if line.startswith("Uid:"):
+                    used.update(int(uid) for uid in line.split()[1:5])
+                    break
+    return used
+
+
+def _private_directory(path: str) -> int:
+    """Open (creating, mode 0700) a directory only root can write to, refusing links and
+    directories another user owns or may write into; returns an O_DIRECTORY fd."""
+    parts = [part for part in path.split("/") if part]
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for index, part in enumerate(parts):
+            is_ours = index >= 1  # /run itself is the system's; below it we create
+            if is_ours:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o700, dir_fd=fd)
+            child = os.open(
+                part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
+            )
+            os.close(fd)
+            fd = child
+            info = os.fstat(fd)
+            if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise SandboxError(
+                    f"sandbox uid leases: {'/' + '/'.join(parts[: index + 1])} is not a directory "
+                    "only root can write to; remove it"
+                )
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class _UidLease:
-    """Reserve a sandbox uid host-wide for this process's lifetime (flock on a lock file)."""
+    """Reserve a sandbox uid host-wide for this process's lifetime (flock on a lock file in a
+    root-only directory, opened without following links); uids of real users or of running
+    processes are never leased."""
 
-    lock_dir = Path(tempfile.gettempdir()) / "ocr2_kedro_sandbox_uids"
-
-    def __init__(self) -> None:
+    def __init__(self, uids: range = DEFAULT_UID_RANGE, lease_dir: str = UID_LEASE_DIR) -> None:
         self.uid: int | None = None
-        self._handle = None
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        for uid in UID_RANGE:
-            handle = open(self.lock_dir / f"{uid}.lock", "w")  # noqa: SIM115 - held for the lease
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                continue
-            self.uid, self._handle = uid, handle
-            return
-        raise SandboxError("no free sandbox uid")
+        self._handle: int | None = None
+        directory = _private_directory(lease_dir)
+        try:
+            in_use = None
+            for uid in uids:
+                try:
+                    handle = os.open(
+                        f"{uid}.lock",
+                        os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        0o600,
+                        dir_fd=directory,
+                    )
+                except OSError:  # a link or something else put there: not ours to use
+                    continue
+                info = os.fstat(handle)
+                if not stat.S_ISREG(info.st_mode) or info.st_uid != 0:
+                    os.close(handle)
+                    continue
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(handle)
+                    continue
+                in_use = _uids_in_use() if in_use is None else in_use
+                if uid in in_use:
+                    # A real user or a live process has it (a stale sandbox child included).
+                    os.close(handle)
+                    continue
+                self.uid, self._handle = uid, handle
+                return
+        finally:
+            os.close(directory)
+        raise SandboxError(
+            f"no free sandbox uid in {uids.start}-{uids.stop - 1} (all leased, or used by users "
+            "or processes): set verify.sandbox_uids to another range"
+        )
 
     def release(self) -> None:
         if self._handle is not None:
-            self._handle.close()
+            os.close(self._handle)
             self._handle = None
 
 
-def _hidden_paths(extra: list[str]) -> list[str]:
-    candidates = [os.getcwd(), os.path.expanduser("~"), *extra]
-    paths = []
-    for path in candidates:
-        real = os.path.realpath(path)
-        if (
-            real not in ("/", "/usr", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev")
-            and real not in paths
-        ):
-            paths.append(real)
-    return paths
+def _tool_prefixes() -> list[str]:
+    """Directories outside /usr the sandbox must see read-only: the interpreter's prefix (pyenv,
+    conda, a module system's) and the C++ compiler's."""
+    prefixes = [os.path.realpath(sys.base_prefix)]
+    compiler = which_or_none("g++")
+    if compiler:
+        prefixes.append(os.path.dirname(os.path.dirname(compiler)))
+    return [
+        prefix
+        for prefix in dict.fromkeys(prefixes)
+        if prefix != "/" and not (prefix + "/").startswith("/usr/")
+    ]
 
 
 class Sandbox:
@@ -232,21 +365,25 @@ class Sandbox:
     def __init__(
         self,
         cache_dir: str | os.PathLike,
-        hide: list[str] | None = None,
         disable: tuple[str, ...] = (),
+        allow_weak_isolation: bool = False,
+        uid_range: str | range | None = None,
     ) -> None:
         """`disable` switches layers off ("namespaces", "setuid", "cgroups"): the degraded mode a
-        host without them gets, kept testable on a host that has them."""
+        host without them gets, kept testable on a host that has them (it needs
+        `allow_weak_isolation`). `uid_range`: the host uids leased to sandboxes as root."""
         unknown = set(disable) - {"namespaces", "setuid", "cgroups"}
         if unknown:
             raise ValueError(f"unknown sandbox layers to disable: {sorted(unknown)}")
         self.cache_dir = os.path.realpath(cache_dir)
         os.makedirs(self.cache_dir, exist_ok=True)
-        self.extra_hidden = list(hide or [])
-        self.use_namespaces = os.geteuid() == 0 and "namespaces" not in disable
+        self.allow_weak_isolation = bool(allow_weak_isolation)
+        self.is_root = os.geteuid() == 0
+        self.use_namespaces = "namespaces" not in disable
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
-        self._uid_lease = _UidLease() if os.geteuid() == 0 and "setuid" not in disable else None
+        uids = parse_uid_range(uid_range)
+        self._uid_lease = _UidLease(uids) if self.is_root and "setuid" not in disable else None
         self.uid = self._uid_lease.uid if self._uid_lease else None
         name = f"ocr2_sandbox_{os.getpid()}_{self.uid or id(self)}"
         self._cgroups = CgroupSlot() if "cgroups" in disable else create_cgroup_slot(name)
@@ -258,17 +395,16 @@ class Sandbox:
     # --- lifecycle ---------------------------------------------------------------------------
     def _start(self) -> None:
         interpreter = os.path.realpath(sys.executable)
-        prefix = os.path.realpath(sys.base_prefix)
         config = {
             "parent_pid": os.getpid(),
             "uid": self.uid,
-            "use_namespaces": self.use_namespaces,
-            "keep": [prefix],
-            "keep_readonly": [self.cache_dir],
-            "hide": _hidden_paths(self.extra_hidden),
+            "isolate": self.use_namespaces,
+            # Not root: the namespaces come from an unprivileged user namespace.
+            "user_ns": not self.is_root,
+            "binds": [*_tool_prefixes(), self.cache_dir],
             "cache_dir": self.cache_dir,
-            # Inside the private /tmp when namespaced; otherwise a fresh host directory.
-            "work_root": self._work_root(),
+            # Used only where the private file system view cannot be made.
+            "host_work_root": self._work_root(),
             "cgroup_version": self._cgroups.version,
             "cgroup_memory": self._cgroups.memory,
             "cgroup_pids": self._cgroups.pids,
@@ -313,13 +449,20 @@ class Sandbox:
         self.layers = hello["layers"]
         self.notes = hello["notes"]
         for note in self.notes:
-            log_once(f"sandbox: {note}")
+            log.debug("sandbox: %s", note)
         if "setuid" not in self.layers:
             self.uid = None
+        missing = missing_layers(self.layers)
+        if missing and not self.allow_weak_isolation:
+            self._stop()
+            raise SandboxUnavailable(unavailable_message(missing, self.notes))
+        if missing:
+            log_once(
+                "sandbox: running untrusted code with weak isolation "
+                f"({WEAK_ISOLATION_SETTING}): missing " + "; ".join(missing)
+            )
 
     def _work_root(self) -> str:
-        if self.use_namespaces:
-            return "/tmp/ocr2_sandbox"
         if self._host_work_root is None:
             self._host_work_root = tempfile.mkdtemp(prefix="ocr2_sandbox_")
             os.chmod(self._host_work_root, 0o711)
@@ -450,6 +593,17 @@ class Sandbox:
             (outcome, blobs[3 * index], blobs[3 * index + 1], blobs[3 * index + 2])
             for index, outcome in enumerate(header["outcomes"])
         ]
+
+
+def probe_isolation(allow_weak_isolation: bool = False, uid_range: str | None = None) -> list[str]:
+    """Start a sandbox once, as a run would, and return its layers: `SandboxUnavailable` (what is
+    missing, and the setting that accepts less) before any work when the host cannot isolate."""
+    with tempfile.TemporaryDirectory(prefix="ocr2_sandbox_probe_") as cache:
+        sandbox = Sandbox(cache, allow_weak_isolation=allow_weak_isolation, uid_range=uid_range)
+        try:
+            return sandbox.ensure_started()
+        finally:
+            sandbox.close()
 
 
 def default_cache_dir() -> str:

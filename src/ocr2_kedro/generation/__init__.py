@@ -16,9 +16,15 @@ def create_backend(config: Mapping) -> GenerationBackend:
 
     `config` holds `backend`, `model` and one optional mapping of options per backend
     (`vllm: {...}`, `transformers: {...}`, `openai: {...}`), as in conf/*/parameters_generation.yml.
+    The openai backend reads its API key from the environment variable `openai.api_key_env` names
+    (OPENAI_API_KEY by default); an `api_key` setting is refused (settings are logged to MLflow).
     `data_parallel_size > 1` in the vllm/transformers options gives a pool of that many engines, each
     on `tensor_parallel_size` devices of its own.
     """
+    from ocr2_kedro.generation.openai_backend import refuse_literal_api_keys
+
+    # Keys come from the environment (`openai.api_key_env`), never from settings, which are logged.
+    refuse_literal_api_keys(config)
     backend = config.get("backend")
     if backend not in BACKENDS:
         raise ValueError(f"generation backend must be one of {BACKENDS}, got {backend!r}")

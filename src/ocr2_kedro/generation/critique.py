@@ -7,14 +7,16 @@ unparseable is returned with judgement None.
 
 Critiques are sharded like every generation job (`resumable`): chunk i of the critique requests is
 done when its critiques are stored and, with the follow-up on, so are the follow-up answers of its
-critiques that lack a judgement (kept in `<shard_dir>-judgement`, chunk for chunk).
+critiques that lack a judgement (kept in `<shard_dir>-judgement-<key of the follow-up question and
+sampling>`, chunk for chunk). Callers make request ids from the fingerprint of the exact request
+(`resumable.fingerprint_request`), so a changed prompt is never answered from an old shard.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ocr2_kedro.generation.base import ChatRequest, Completion, GenerationBackend, SamplingConfig
 from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP
@@ -30,6 +32,7 @@ from ocr2_kedro.generation.resumable import (
     run_shards,
 )
 from ocr2_kedro.parsing import parse_judgement, parse_verdict_answer, split_reasoning
+from ocr2_kedro.schemas import run_key
 
 BackendOpener = Callable[[], AbstractContextManager[GenerationBackend]]
 
@@ -78,8 +81,18 @@ def _needs_follow_up(completion: Completion) -> bool:
     return completion.finish_reason != "error" and parse_judgement(completion.text) is None
 
 
-def follow_up_store(shard_dir: str) -> ShardStore:
-    return ShardStore(f"{shard_dir}-judgement")
+def follow_up_sampling(max_tokens: int) -> SamplingConfig:
+    """The second turn is greedy and short: it only asks for the judgement."""
+    return SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=int(max_tokens))
+
+
+def follow_up_store(shard_dir: str, max_tokens: int) -> ShardStore:
+    """The follow-up answers to the critiques stored in `shard_dir`. A follow-up request is the
+    critique request (fixed by the critique's id, made from its fingerprint), the critique, the
+    follow-up question and its sampling: the last two key the directory, so a changed question or
+    token limit asks again instead of reusing old answers."""
+    key = run_key("follow-up", JUDGEMENT_FOLLOW_UP, asdict(follow_up_sampling(max_tokens)))
+    return ShardStore(f"{shard_dir}-judgement-{key}")
 
 
 @dataclass
@@ -138,8 +151,8 @@ def critique_work(
 ) -> CritiqueWork:
     follow_up = (
         Completions(
-            follow_up_store(shard_dir),
-            SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=int(follow_up_max_tokens)),
+            follow_up_store(shard_dir, follow_up_max_tokens),
+            follow_up_sampling(follow_up_max_tokens),
             backend,
         )
         if follow_up_max_tokens
@@ -227,7 +240,7 @@ def run_critiques(
         description=description,
     )
     critiques = ShardStore(shard_dir)
-    follow_ups = follow_up_store(shard_dir) if follow_up_max_tokens else None
+    follow_ups = follow_up_store(shard_dir, follow_up_max_tokens) if follow_up_max_tokens else None
     return [
         judged
         for index, chunk in enumerate(chunked(ids, chunk_size))

@@ -21,9 +21,9 @@ Failed requests are kept apart, never counted as done, so the next run retries t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from ocr2_kedro.generation.base import ChatRequest, Completion, GenerationBackend, SamplingConfig
 from ocr2_kedro.schemas import stable_id
+from ocr2_kedro.tables.files import is_stale_temporary, write_parquet_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +53,6 @@ SHARD_SCHEMA = pl.Schema(
     }
 )
 ERROR_SCHEMA = pl.Schema({**SHARD_SCHEMA, "error": pl.String})
-
-# A temporary file older than this is left over from a dead writer on some node: removed.
-STALE_TEMPORARY_S = 24 * 3600
 
 
 class IncompleteShardsError(RuntimeError):
@@ -125,36 +123,6 @@ def _completions(frame: pl.DataFrame) -> Iterator[Completion]:
         )
 
 
-def _write_atomically(frame: pl.DataFrame, target: Path) -> Path:
-    # Named by host and process: drivers on several nodes share the directory.
-    temporary = target.with_name(f".tmp-{target.name}@{socket.gethostname()}@{os.getpid()}")
-    frame.write_parquet(temporary)
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)  # atomic: a chunk is either all there or not at all
-    return target
-
-
-def _is_stale(temporary: Path) -> bool:
-    """A temporary file of a writer that died: one of this host whose process is gone, or any old
-    one. Another driver's file being written right now (same shared directory) is left alone."""
-    try:
-        if time.time() - temporary.stat().st_mtime > STALE_TEMPORARY_S:
-            return True
-    except FileNotFoundError:
-        return False
-    parts = temporary.name.split("@")
-    if len(parts) != 3 or parts[1] != socket.gethostname() or not parts[2].isdigit():
-        return False
-    try:
-        os.kill(int(parts[2]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
 class ShardStore:
     """The chunk files of one run: which chunks are done, read a chunk, add one atomically."""
 
@@ -164,7 +132,7 @@ class ShardStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         for folder in (self.directory, self.errors_directory):
             for temporary in folder.glob(".tmp-*"):
-                if _is_stale(temporary):
+                if is_stale_temporary(temporary):
                     temporary.unlink(missing_ok=True)
         self._index: pl.DataFrame | None = None
         self._paths: list[str] = []
@@ -235,14 +203,14 @@ class ShardStore:
         if not completions:
             return None
         target = self.directory / chunk_name(index, [c.request_id for c in completions])
-        return _write_atomically(_frame(completions, SHARD_SCHEMA), target)
+        return write_parquet_atomically(_frame(completions, SHARD_SCHEMA), target)
 
     def write_errors(self, index: int, ids: Sequence[str], errors: Sequence[Completion]) -> None:
         """Replace chunk `index`'s failed requests (none: the file goes)."""
         path = self.errors_directory / chunk_name(index, ids)
         if errors:
             path.parent.mkdir(exist_ok=True)
-            _write_atomically(_frame(errors, ERROR_SCHEMA), path)
+            write_parquet_atomically(_frame(errors, ERROR_SCHEMA), path)
         else:
             path.unlink(missing_ok=True)
 
@@ -301,19 +269,34 @@ def read_completions(store: ShardStore, index: int, ids: Sequence[str]) -> list[
     return [done[i] for i in ids]
 
 
-def run_key(*parts: object) -> str:
-    """A fingerprint of the settings that shape a completion (model, sampling, system prompt...).
+def prompt_fingerprint(model: str, messages: Sequence[Mapping], sampling: SamplingConfig) -> str:
+    """A fingerprint of everything a request asks a backend except its seed: the model, the chat
+    messages (system prompt and prompt, so the prompt template and the question text) and the
+    sampling settings. A setting that is off (null, e.g. `logprobs`) is left out, as in `run_key`.
+    `request_fingerprint` adds the seed; one prompt sampled many times is fingerprinted once."""
+    settings = {
+        name: value
+        for name, value in asdict(sampling).items()
+        if value is not None and name != "seed"
+    }
+    return stable_id("prompt", model, [dict(m) for m in messages], settings, length=32)
 
-    A setting left null in a mapping part (e.g. `sampling.logprobs: null`, off) is left out, so an
-    optional setting added to the configuration keeps the shards of earlier runs valid."""
-    return stable_id(
-        *(
-            {name: value for name, value in part.items() if value is not None}
-            if isinstance(part, Mapping)
-            else part
-            for part in parts
-        )
-    )
+
+def request_fingerprint(prompt_key: str, seed: int) -> str:
+    """The fingerprint of one exact request: its `prompt_fingerprint` and the seed it is sampled
+    with. Ids made from it (generation, critique and evaluation sample ids) change whenever the
+    model, a message, a sampling setting or the seed does, so a changed prompt template, system
+    prompt or question is generated afresh while an unchanged request resumes from its shard."""
+    # Called once per sample (millions at paper scale): a plain digest of two unambiguous parts
+    # (a hex key and an integer), without stable_id's JSON encoding.
+    return hashlib.sha256(f"request/{prompt_key}/{int(seed)}".encode()).hexdigest()[:32]
+
+
+def fingerprint_request(model: str, request: ChatRequest, sampling: SamplingConfig) -> str:
+    """`request_fingerprint` of `request` as a backend samples it (its own seed, else the
+    sampling's)."""
+    seed = request.seed if request.seed is not None else sampling.seed
+    return request_fingerprint(prompt_fingerprint(model, request.messages, sampling), seed)
 
 
 def chunked(items: Iterable, chunk_size: int) -> Iterator[list]:

@@ -3,18 +3,36 @@
 A `RecordSource` names where the records are (local parquet/JSONL files, or a Hugging Face hub data
 set) and touches nothing until it is iterated, so a disabled source costs nothing and a source with
 millions of rows is read batch by batch instead of being held in memory.
+
+A JSONL line that cannot be read (truncated, not JSON, not an object) does not end the source: it is
+yielded as an `UnreadableRecord` naming its file and line, and the lines after it are read. A parquet
+file that cannot be read is one `UnreadableRecord` naming the file.
 """
 
 from __future__ import annotations
 
 import glob
+import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as pads
 
 _FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A record that could not be read: `where` is "<file>:<line>" (or the file), `reason`
+    "unreadable_line" or "unreadable_file", `error` what went wrong."""
+
+    where: str
+    reason: str
+    error: str
 
 
 class SourceNotFoundError(FileNotFoundError):
@@ -39,6 +57,10 @@ class RecordSource:
     splits: tuple[str, ...] = ("train",)
     batch_size: int = 1024
     load_args: Mapping = field(default_factory=dict)
+    # Filled while a hub source is read: split -> the commit the hub resolved `revision` to.
+    resolved_commits: dict[str, str] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if bool(self.path) == bool(self.hub_id):
@@ -53,6 +75,16 @@ class RecordSource:
 
     def describe(self) -> str:
         return self.path or f"hf://{self.hub_id}" + (f" ({self.name})" if self.name else "")
+
+    def provenance(self) -> dict[str, str | None]:
+        """Where the records came from: `location`, the pinned `revision` (None: unpinned) and, for
+        a hub source already read, the `resolved_commit` the datasets library reported."""
+        commits = sorted(set(self.resolved_commits.values()))
+        return {
+            "location": self.describe(),
+            "revision": self.revision,
+            "resolved_commit": ",".join(commits) or None,
+        }
 
     def files(self) -> list[str]:
         """The local files this source reads, sorted; an error that says what to do if none."""
@@ -71,8 +103,9 @@ class RecordSource:
             )
         return found
 
-    def iter_records(self) -> Iterator[tuple[str, int, dict]]:
-        """(split, index within that split, record) for every record, in source order."""
+    def iter_records(self) -> Iterator[tuple[str, int, dict | UnreadableRecord]]:
+        """(split, index within that split, record) for every record, in source order; a record
+        that cannot be read is an UnreadableRecord in its place."""
         if self.path:
             yield from self._iter_local()
         else:
@@ -82,30 +115,66 @@ class RecordSource:
         name = Path(file).name
         return next((split for split in self.splits if name.startswith(split)), self.splits[0])
 
-    def _iter_local(self) -> Iterator[tuple[str, int, dict]]:
+    def _iter_local(self) -> Iterator[tuple[str, int, dict | UnreadableRecord]]:
         index: dict[str, int] = {}
         for file in self.files():
             split = self.split_of(file)
-            dataset = pads.dataset(file, format=_FORMATS[Path(file).suffix])
-            for batch in dataset.to_batches(batch_size=self.batch_size):
+            reader = _json_lines if _FORMATS[Path(file).suffix] == "json" else self._parquet_rows
+            for record in reader(file):
+                position = index.get(split, 0)
+                index[split] = position + 1
+                yield split, position, record
+
+    def _parquet_rows(self, file: str) -> Iterator[dict | UnreadableRecord]:
+        read = 0
+        try:
+            for batch in pads.dataset(file, format="parquet").to_batches(
+                batch_size=self.batch_size
+            ):
                 for record in batch.to_pylist():
-                    position = index.get(split, 0)
-                    index[split] = position + 1
-                    yield split, position, record
+                    read += 1
+                    yield record
+        except (pa.ArrowException, OSError) as error:
+            yield UnreadableRecord(
+                file, "unreadable_file", f"unreadable after {read} rows: {error}"[:1000]
+            )
 
     def _iter_hub(self) -> Iterator[tuple[str, int, dict]]:
         # Imported here: `datasets` is heavy and only needed when a hub source is really read.
         import datasets
 
         for split in self.splits:
-            stream = datasets.load_dataset(
+            # load_dataset(..., streaming=True) is these two calls; the builder says which commit
+            # of the hub repository `revision` resolved to.
+            builder = datasets.load_dataset_builder(
                 self.hub_id,
                 self.name,
-                split=split,
                 revision=self.revision,
                 data_files=self.data_files,
-                streaming=True,
                 **self.load_args,
             )
-            for index, record in enumerate(stream):
+            if getattr(builder, "repo_id", None) and _COMMIT.fullmatch(str(builder.hash)):
+                self.resolved_commits[split] = str(builder.hash)
+            for index, record in enumerate(builder.as_streaming_dataset(split=split)):
                 yield split, index, record
+
+
+def _json_lines(file: str) -> Iterator[dict | UnreadableRecord]:
+    """The objects of a JSONL file, one per non-blank line; an UnreadableRecord for a line that is
+    not a JSON object (truncated, corrupt, not UTF-8), and the lines after it are still read."""
+    with open(file, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError) as error:
+                yield UnreadableRecord(f"{file}:{number}", "unreadable_line", f"not JSON: {error}")
+                continue
+            if not isinstance(record, dict):
+                kind = type(record).__name__
+                yield UnreadableRecord(
+                    f"{file}:{number}", "unreadable_line", f"a JSON {kind}, not an object"
+                )
+                continue
+            yield record

@@ -63,7 +63,7 @@ def params(**overrides) -> dict:
 def critiques_of(generations, problems, run_params) -> pl.DataFrame:
     """Both nodes as the pipeline runs them: shards, then the table from its batches."""
     shards = critique_solutions(generations, problems, run_params)
-    batches = collect_critiques(generations, shards, run_params)
+    batches = collect_critiques(generations, problems, shards, run_params)
     assert not isinstance(batches, pl.DataFrame)  # a generator, written batch by batch
     return pl.concat(list(batches))
 
@@ -104,20 +104,24 @@ class ScriptedCritic:
 
         out = []
         for request in requests:
-            prompt = request.messages[0]["content"]
+            # The critique prompt (after the system prompt, when the run has one).
+            prompt = next(m["content"] for m in request.messages if m["role"] == "user")
             script = self.answers
             if request.messages[-1]["content"] == JUDGEMENT_FOLLOW_UP:
                 # The second turn carries the critique back as the assistant's message.
-                assert request.messages[1]["role"] == "assistant"
+                assert request.messages[-2]["role"] == "assistant"
                 script = self.follow_up_answers
             text = next(a for key, a in script.items() if key in prompt)
             out.append(Completion(request.request_id, text, "stop", len(text.split()), "scripted"))
         return out
 
 
-def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path):
+# None: the critic's reasoning comes inline (`<think>...</think>`); otherwise the server returns it
+# in that field of the message, as `vllm serve --reasoning-parser` does.
+@pytest.mark.parametrize("reasoning_field", [None, "reasoning_content", "reasoning"])
+def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path, reasoning_field):
     generations, problems = frames()
-    with serve(ScriptedCritic()) as (url, _state):
+    with serve(ScriptedCritic(), reasoning_field=reasoning_field) as (url, _state):
         run_params = params(
             backend="openai",
             openai={"endpoints": [url], "backoff_s": 0.01},
@@ -125,10 +129,20 @@ def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path):
         )
         critiques = critiques_of(generations, problems, run_params)
     assert critiques.schema == CRITIQUE
+    fingerprints = critiques["request_fingerprint"].to_list()
     assert critiques.rows() == [
-        ("g-ok", "critic", critiques["critique"][0], "It prints 1.", "right", "critique"),
-        ("g-cpp", "critic", critiques["critique"][1], "", None, None),
+        (
+            "g-ok",
+            "critic",
+            critiques["critique"][0],
+            "It prints 1.",
+            "right",
+            "critique",
+            fingerprints[0],
+        ),
+        ("g-cpp", "critic", critiques["critique"][1], "", None, None, fingerprints[1]),
     ]
+    assert len(set(fingerprints)) == 2 and None not in fingerprints
     metrics = summarize_critiques(critiques)
     assert metrics["unparsed"]["value"] == 1 and metrics["parse_rate"]["value"] == 0.5
     assert metrics["right"]["value"] == 1 and metrics["wrong"]["value"] == 0
@@ -170,7 +184,7 @@ def test_critique_with_a_real_model(tmp_path, tiny_model_dir):
     # Random weights write no judgement, not even when asked again: kept, with a null judgement.
     assert critiques["judgement"].null_count() == 2
     assert critiques["judgement_source"].null_count() == 2
-    assert len(list(tmp_path.glob("*-judgement/chunk-*.parquet"))) == 1  # the second turn ran
+    assert len(list(tmp_path.glob("*-judgement-*/chunk-*.parquet"))) == 1  # the second turn ran
 
 
 def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
@@ -192,7 +206,7 @@ def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
         # A driver does not build the table; a collecting run that must not generate names
         # the chunk no driver finished.
         with pytest.raises(ValueError, match="a driver run writes shards only"):
-            collect_critiques(generations, first, run_params(drivers={"count": 2}))
+            collect_critiques(generations, problems, first, run_params(drivers={"count": 2}))
         with pytest.raises(IncompleteShardsError, match=r"1 of 2 chunks are not done.*chunks 1\."):
             critique_solutions(
                 generations, problems, run_params(drivers={"require_complete": True})
@@ -206,7 +220,7 @@ def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
         collecting = run_params(drivers={"require_complete": "true"})  # as oc.env gives it
         shards = critique_solutions(generations, problems, collecting)
         assert shards["requests_sent"] == 0 and shards["chunks_done_before"] == 2
-        collected = pl.concat(collect_critiques(generations, shards, collecting))
+        collected = pl.concat(collect_critiques(generations, problems, shards, collecting))
         assert state.requests == 3
         single = critiques_of(
             generations,
@@ -219,3 +233,49 @@ def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
         ("g-cpp", "follow_up"),
     ]
     assert summarize_critiques(collected.lazy())["critiques"]["value"] == 2
+
+
+def test_a_changed_critique_request_is_asked_afresh_and_an_unchanged_one_resumes(tmp_path):
+    generations, problems = frames()
+    with serve(ScriptedCritic()) as (url, state):
+        run_params = params(
+            backend="openai",
+            openai={"endpoints": [url], "backoff_s": 0.01},
+            resume={"shard_dir": str(tmp_path)},
+            judgement_follow_up={"enabled": True, "max_tokens": 8},
+        )
+
+        def critique(questions: pl.DataFrame, settings: dict) -> tuple[pl.DataFrame, int]:
+            """The critiques table and how many requests reached the critic."""
+            before = state.requests
+            table = critiques_of(generations, questions, settings)
+            return table, state.requests - before
+
+        first, sent = critique(problems, run_params)
+        assert sent == 3  # two critiques, one follow-up (g-cpp's critique has no judgement)
+        assert first["request_fingerprint"].null_count() == 0
+
+        again, sent = critique(problems, run_params)
+        assert sent == 0 and again.equals(first)
+
+        # The question text changed: both critique prompts are new (and so is the follow-up of the
+        # critique without a judgement).
+        edited = problems.with_columns(question=pl.lit("Print the number 1."))
+        changed, sent = critique(edited, run_params)
+        assert sent == 3
+        assert "Print the number 1." in state.bodies[-2]["messages"][0]["content"]
+        assert set(changed["request_fingerprint"]).isdisjoint(first["request_fingerprint"])
+
+        # Another critic temperature, or a system prompt: asked afresh.
+        hotter = {**run_params, "sampling": {**run_params["sampling"], "temperature": 0.9}}
+        assert critique(problems, hotter)[1] == 3
+        system = {**run_params, "system_prompt": "You are a strict reviewer."}
+        assert critique(problems, system)[1] == 3
+
+        # Another follow-up token limit: the critiques resume, the follow-up is asked again.
+        longer = {**run_params, "judgement_follow_up": {"enabled": True, "max_tokens": 12}}
+        assert critique(problems, longer)[1] == 1
+        assert state.bodies[-1]["max_tokens"] == 12
+
+        # The first settings again: everything resumes.
+        assert critique(problems, run_params)[1] == 0

@@ -81,15 +81,33 @@ def test_leaked_benchmark_question_is_caught_and_dropped(pools, params):
     assert not {"ocr2-038", "ocr2-041"} & set(kept["source_id"])
 
 
-def test_benchmark_window_limits_the_pool(pools, params):
+def test_undated_benchmark_questions_are_checked_for_leaks(pools, params):
+    # conf/paper holds out CodeContests' test split, which has no dates: a training copy of one of
+    # its questions is a leak like any other (evaluation scores the question).
     train, benchmark = pools
-    window = dict(
+    undated = benchmark.with_columns(
+        pl.lit("codecontests").alias("source"), pl.lit(None, pl.Date).alias("contest_date")
+    )
+    paper = yaml.safe_load((REPO / "conf/paper/parameters_dedup.yml").read_text())["dedup"]
+    settings = dict(
+        params, contamination={**params["contamination"], **(paper.get("contamination") or {})}
+    )
+    contamination = find_benchmark_contamination(train, undated, settings)
+    assert _source_ids(train, contamination["question_id"]) == {"ocr2-041"}
+    assert contamination["benchmark_contest_date"].null_count() == contamination.height
+    assert set(contamination["benchmark_source"]) == {"codecontests"}
+
+
+def test_a_date_window_for_decontamination_is_refused(pools, params):
+    train, benchmark = pools
+    windowed = dict(
         params,
         contamination=dict(
             params["contamination"], benchmark_window={"start": "2025-03-01", "end": None}
         ),
     )
-    assert find_benchmark_contamination(train, benchmark, window).is_empty()
+    with pytest.raises(ValueError, match="every held-out question whatever its date"):
+        find_benchmark_contamination(train, benchmark, windowed)
 
 
 @pytest.mark.slow

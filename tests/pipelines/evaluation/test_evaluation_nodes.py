@@ -13,6 +13,7 @@ from ocr2_kedro.pipelines.evaluation.nodes import (
     collect_references,
     compare_models,
     evaluation_metrics,
+    execute_samples,
     plot_evaluation,
     prepare_benchmark,
     resolve_model,
@@ -20,6 +21,7 @@ from ocr2_kedro.pipelines.evaluation.nodes import (
     summarize_evaluation,
 )
 from ocr2_kedro.schemas import PROBLEM, conform
+from tests.support.path import path_without
 
 PARAMS = {
     "languages": ["python", "cpp"],
@@ -186,3 +188,186 @@ def test_summary_has_means_with_errors_per_breakdown_and_the_critic_agreement():
     )
     assert wide.filter(pl.col("language") == "python")["reference_loss"].to_list() == [1.5]
     assert "pass_at_1_select_at_2" in markdown and not math.isnan(wide["pass_at_1"][0])
+
+
+def _sample_frame(rows: list[tuple[str, str, str, int, str | None]]) -> pl.DataFrame:
+    """(sample_id, question_id, language, sample_idx, solution) rows of model "m" at t=0.6."""
+    sample_id, question_id, language, sample_idx, solution = zip(*rows, strict=True)
+    return pl.DataFrame(
+        {
+            "sample_id": sample_id,
+            "model": ["m"] * len(rows),
+            "question_id": question_id,
+            "language": language,
+            "temperature": [0.6] * len(rows),
+            "sample_idx": sample_idx,
+            "solution": solution,
+        }
+    )
+
+
+def _overall(summary: pl.DataFrame, language: str) -> dict[str, dict]:
+    rows = summary.filter((pl.col("breakdown") == "all") & (pl.col("language") == language))
+    return {row["metric"]: row for row in rows.iter_rows(named=True)}
+
+
+def test_se_samples_leave_n_and_c_and_are_counted_hand_worked():
+    """q1: AC, WA and two SE samples the model judged right with the shortest critiques; q2: two AC,
+    two WA. SE samples are left out of n and c: q1 is n = 2, c = 1 (pass@1 = 0.5, pass@2 = 1; as
+    failures it would be n = 4: pass@1 = 0.25, pass@2 = 1 - C(3,2)/C(4,2) = 0.5, and select@2
+    would pick an SE sample in 5 of 6 pairs: 1/6). pass@4 is not estimated for q1 (2 samples left).
+    q2: pass@2 = 1 - C(2,2)/C(4,2) = 5/6; select@2 over its 6 pairs = (1+0+1+0+0.5+0)/6 = 5/12."""
+    samples = _sample_frame(
+        [
+            ("a", "q1", "python", 0, "x"),
+            ("b", "q1", "python", 1, "x"),
+            ("c", "q1", "python", 2, "x"),
+            ("d", "q1", "python", 3, "x"),
+            ("e", "q2", "python", 0, "x"),
+            ("f", "q2", "python", 1, "x"),
+            ("g", "q2", "python", 2, "x"),
+            ("h", "q2", "python", 3, "x"),
+        ]
+    )
+    critiques = pl.DataFrame(
+        {
+            "sample_id": list("abcdefgh"),
+            "judgement": ["right", "wrong", "right", "right", "right", "wrong", "right", "wrong"],
+            "critique_length": [10, 5, 1, 2, 4, 6, 2, 8],
+        }
+    )
+    fault = "sandbox fault after retries: zygote died"
+    executions = pl.DataFrame(
+        {
+            "sample_id": list("abcdefgh"),
+            "verdict": ["AC", "WA", "SE", "SE", "AC", "AC", "WA", "WA"],
+            "error": [None, "WA: 1 != 2", fault, fault, None, None, None, None],
+        }
+    )
+    problems = conform(
+        [
+            problem("q1", [{"input": "1", "output": "1"}]),
+            problem("q2", [{"input": "1", "output": "1"}]),
+        ],
+        PROBLEM,
+    )
+    params = {**PARAMS, "samples_per_problem": 4, "ks": [1, 2, 4]}
+    sample_results, problem_results = score_samples(
+        samples, critiques, executions, problems, params
+    )
+    assert sample_results.filter(pl.col("system_error"))["sample_id"].to_list() == ["c", "d"]
+    assert sample_results.filter(pl.col("sample_id") == "c")["error"].to_list() == [fault]
+    rows = {row["question_id"]: row for row in problem_results.iter_rows(named=True)}
+    q1, q2 = rows["q1"], rows["q2"]
+    assert (q1["n"], q1["correct"], q1["se_count"], q1["se_error"]) == (2, 1, 2, fault)
+    assert q1["pass_at_1"] == 0.5 and q1["pass_at_2"] == 1.0 and q1["pass_at_4"] is None
+    assert q1["pass_at_1_select_at_2"] == 1.0
+    assert (q2["n"], q2["correct"], q2["se_count"], q2["se_error"]) == (4, 2, 0, None)
+    assert q2["pass_at_2"] == pytest.approx(5 / 6) and q2["pass_at_4"] == 1.0
+    assert q2["pass_at_1_select_at_2"] == pytest.approx(5 / 12)
+
+    summary = summarize_evaluation(problem_results, sample_results, params)
+    python = _overall(summary, "python")
+    assert python["pass_at_1"]["mean"] == pytest.approx(0.5)
+    assert python["pass_at_2"]["mean"] == pytest.approx((1 + 5 / 6) / 2)
+    assert (python["pass_at_4"]["mean"], python["pass_at_4"]["problems"]) == (1.0, 1)
+    assert python["pass_at_1_select_at_2"]["mean"] == pytest.approx((1 + 5 / 12) / 2)
+    assert (python["se_count"]["mean"], python["se_count"]["samples"]) == (2, 8)
+    assert python["se_share"]["mean"] == pytest.approx(0.25)
+    # The critic against execution over the 6 samples with a verdict: a TP, b TN, e TP, f FN,
+    # g FP, h TN.
+    assert python["critic_accuracy"]["samples"] == 6
+    assert python["critic_accuracy"]["mean"] == pytest.approx(4 / 6)
+    assert python["critic_precision"]["mean"] == pytest.approx(2 / 3)
+
+
+def test_se_samples_from_a_real_sandbox_are_counted_per_language_and_warned_about(
+    tmp_path, monkeypatch, caplog
+):
+    """Through the real sandbox, on a host without g++: a good problem's Python samples get
+    verdicts, its C++ samples end in SE (no compiler) and a malformed problem's samples in SE (bad
+    problem). The SE samples are counted per language, logged, kept with their errors, and left
+    out of pass@k instead of counting as failures."""
+    monkeypatch.setenv("PATH", path_without("g++", tmp_path / "bin"))
+    problems = conform(
+        [
+            problem("echo", [{"input": "3\n", "output": "3\n"}, {"input": "5\n", "output": "5\n"}]),
+            problem("broken", [{"input": "[1,", "output": "1"}], "functional", "f"),
+        ],
+        PROBLEM,
+    )
+    cpp_echo = "#include <iostream>\nint main(){int x;std::cin>>x;std::cout<<x;}"
+    samples = _sample_frame(
+        [
+            ("py_ac", "echo", "python", 0, "print(input())"),
+            ("py_wa", "echo", "python", 1, "print(0)"),
+            ("cpp_1", "echo", "cpp", 0, cpp_echo),
+            ("cpp_2", "echo", "cpp", 1, "int main(){return 0;}"),
+            ("bad_1", "broken", "python", 0, "def f(x):\n    return x"),
+            ("bad_2", "broken", "python", 1, "def f(x):\n    return 1"),
+        ]
+    )
+    params = {
+        **PARAMS,
+        "execution": {
+            "stop_at_first_failure": True,
+            "workers": 1,
+            "progress": False,
+            "cache_dir": str(tmp_path / "cpp_cache"),
+        },
+    }
+    executions = execute_samples(samples, problems, params)
+    critiques = pl.DataFrame(
+        {"sample_id": samples["sample_id"], "judgement": ["right"] * 6, "critique_length": [9] * 6}
+    )
+    with caplog.at_level("WARNING", logger="ocr2_kedro.pipelines.evaluation.nodes"):
+        sample_results, problem_results = score_samples(
+            samples, critiques, executions, problems, params
+        )
+
+    verdicts = dict(zip(sample_results["sample_id"], sample_results["verdict"], strict=True))
+    assert verdicts == {
+        "py_ac": "AC",
+        "py_wa": "WA",
+        "cpp_1": "SE",
+        "cpp_2": "SE",
+        "bad_1": "SE",
+        "bad_2": "SE",
+    }
+    errors = dict(zip(sample_results["sample_id"], sample_results["error"], strict=True))
+    assert "g++" in errors["cpp_1"] and "bad problem" in errors["bad_1"]
+    rows = {(r["question_id"], r["language"]): r for r in problem_results.iter_rows(named=True)}
+    echo_python = rows[("echo", "python")]
+    assert (echo_python["n"], echo_python["correct"], echo_python["se_count"]) == (2, 1, 0)
+    assert echo_python["pass_at_1"] == 0.5 and echo_python["pass_at_2"] == 1.0
+    for key in (("echo", "cpp"), ("broken", "python")):
+        assert (rows[key]["n"], rows[key]["se_count"], rows[key]["pass_at_1"]) == (0, 2, None)
+    assert "g++" in rows[("echo", "cpp")]["se_error"]
+    assert "bad problem" in rows[("broken", "python")]["se_error"]
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("2 of 2 cpp samples ended in SE" in w and "g++" in w for w in warnings)
+    assert any("2 of 4 python samples ended in SE" in w and "bad problem" in w for w in warnings)
+
+    summary = summarize_evaluation(problem_results, sample_results, params)
+    python, cpp, every = (_overall(summary, lang) for lang in ("python", "cpp", "all"))
+    # Counted as failures, the broken problem would halve Python's pass@1 to 0.25.
+    assert (python["pass_at_1"]["mean"], python["pass_at_1"]["problems"]) == (0.5, 1)
+    assert (python["se_count"]["mean"], python["se_share"]["mean"]) == (2, 0.5)
+    assert (cpp["se_count"]["mean"], cpp["se_share"]["mean"]) == (2, 1.0)
+    assert cpp["pass_at_1"]["problems"] == 0 and math.isnan(cpp["pass_at_1"]["mean"])
+    assert every["se_share"]["mean"] == pytest.approx(4 / 6)
+
+    logged = evaluation_metrics(summary, pl.DataFrame({"language": [], "loss_per_token": []}))
+    assert logged["python.t0.6.se_count"]["value"] == 2
+    assert logged["cpp.t0.6.se_share"]["value"] == 1.0
+    assert logged["all.t0.6.se_count"]["value"] == 4
+    assert "cpp.t0.6.pass_at_1" not in logged  # no C++ problem has a verdict: nothing to average
+    assert all("@" not in name for name in logged)
+
+    wide, markdown = compare_models(summary, pl.DataFrame())
+    assert wide.filter(pl.col("language") == "cpp")["se_count"].to_list() == [2]
+    header = markdown.splitlines()[2]
+    assert "se_count" in header and "se_share" in header
+    assert "m cpp t=0.6: 2 samples (100.0%)" in markdown
+    assert "m python t=0.6: 2 samples (50.0%)" in markdown

@@ -20,6 +20,7 @@ import pytest
 from ocr2_kedro.generation.base import BackendBase, ChatRequest, Completion, SamplingConfig
 from tests.conftest import REPO, kedro_failure, run_kedro
 from tests.support.openai_server import serve
+from tests.support.path import path_without
 from tests.support.versions import latest_path, read_latest
 
 BUNDLED = [json.loads(line) for line in (REPO / "data/01_raw/bundled/problems.jsonl").open()]
@@ -114,6 +115,8 @@ def test_scripted_models_give_the_expected_pass_select_and_critique_numbers(proj
                 pytest.approx(0.5)
             )
             assert f"{python}.pass_at_1_stderr" in metrics
+            # Logged in every run, also when no sample ended in SE.
+            assert metrics[f"{python}.se_count"] == metrics[f"{cpp}.se_share"] == 0
 
     reports = project_copy / "data/08_reporting/evaluation"
     summary = pl.read_csv(latest_path(reports / "stage2/summary.csv"))
@@ -179,3 +182,13 @@ def test_a_missing_training_checkpoint_fails_at_pipeline_start_with_what_to_do(p
     proc = kedro_failure(project_copy, "run", "--env", "test", "--pipelines", "evaluation")
     assert "sft_stage1_checkpoint" in proc and "kedro run --pipelines training" in proc
     assert "Completed 1 out of" not in proc
+
+
+def test_evaluating_cpp_on_a_host_without_gpp_fails_at_pipeline_start(
+    project_copy, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PATH", path_without("g++", tmp_path / "bin"))
+    proc = kedro_failure(project_copy, "run", "--env", "test", "--pipelines", "evaluation")
+    assert "evaluation.base" in proc and "g++ is not on PATH" in proc
+    assert "evaluation.languages=[python]" in proc
+    assert "Completed 1 out of" not in proc  # nothing ran

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ocr2_kedro.generation import Completion
 from ocr2_kedro.pipelines.generation.nodes import (
     build_generation_requests,
     collect_generation_rejects,
@@ -14,6 +15,7 @@ from ocr2_kedro.pipelines.generation.nodes import (
     generate_solutions,
 )
 from ocr2_kedro.schemas import GENERATION, PROBLEM, REJECT, conform
+from tests.support.openai_server import serve
 
 
 def problems() -> pl.DataFrame:
@@ -148,3 +150,75 @@ def test_paper_drivers_come_from_the_slurm_job_array(monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "4")
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
     assert drivers("generation") == drivers("critique") == Drivers(4, 2)
+
+
+class ScriptedTeacher:
+    """A teacher that answers every request with a solution (served over the loopback HTTP API)."""
+
+    model_name = "scripted"
+
+    def generate(self, requests, sampling):
+        text = "<think>Add them.</think>\n```python\nprint(sum(map(int, input().split())))\n```"
+        return [Completion(r.request_id, text, "stop", 9, "scripted") for r in requests]
+
+
+def test_a_changed_request_is_generated_afresh_and_an_unchanged_one_resumes(tmp_path):
+    with serve(ScriptedTeacher()) as (url, state):
+        run_params = params(
+            backend="openai",
+            model="scripted",
+            openai={"endpoints": [url], "backoff_s": 0.01},
+            languages=["python"],
+            max_question_tokens=None,
+            resume={"shard_dir": str(tmp_path), "chunk_size": 2},
+        )
+
+        def generate(questions: pl.DataFrame, settings: dict) -> tuple[pl.DataFrame, int]:
+            """The generations table and how many requests reached the teacher."""
+            before = state.requests
+            requests, _ = build_generation_requests(questions, "python", settings)
+            shards = generate_solutions(requests, settings)
+            table = pl.concat(list(collect_generations(requests, shards, settings)))
+            return table, state.requests - before
+
+        first, sent = generate(problems(), run_params)
+        assert sent == first.height == 6  # 3 questions x 2 samples
+        assert first["request_fingerprint"].null_count() == 0
+        assert first["request_fingerprint"].n_unique() == 6
+
+        # Unchanged: every completion comes from the shards, none from the teacher.
+        again, sent = generate(problems(), run_params)
+        assert sent == 0 and again.equals(first)
+
+        # One question's text changed (as a changed prompt template would change every prompt):
+        # its two samples are generated afresh under new ids; the other four resume.
+        edited = problems().with_columns(
+            question=pl.when(pl.col("question_id") == "q-add")
+            .then(pl.lit("Read two integers a and b; print a + b."))
+            .otherwise(pl.col("question"))
+        )
+        changed, sent = generate(edited, run_params)
+        assert sent == 2
+        assert all("a + b" in body["messages"][-1]["content"] for body in state.bodies[-2:])
+        renamed = set(changed["generation_id"]) - set(first["generation_id"])
+        assert renamed == set(changed.filter(pl.col("question_id") == "q-add")["generation_id"])
+
+        # A system prompt: every request is a new one.
+        system = {**run_params, "system_prompt": "You are a careful competitive programmer."}
+        with_system, sent = generate(problems(), system)
+        assert sent == 6
+        assert state.bodies[-1]["messages"][0] == {
+            "role": "system",
+            "content": "You are a careful competitive programmer.",
+        }
+        assert set(with_system["generation_id"]).isdisjoint(first["generation_id"])
+
+        # Another sampling temperature: every request is a new one.
+        hotter = {**run_params, "sampling": {**run_params["sampling"], "temperature": 0.9}}
+        hot, sent = generate(problems(), hotter)
+        assert sent == 6 and state.bodies[-1]["temperature"] == 0.9
+        assert set(hot["request_fingerprint"]).isdisjoint(first["request_fingerprint"])
+
+        # Back to the first settings: still all in the shards.
+        _, sent = generate(problems(), run_params)
+        assert sent == 0

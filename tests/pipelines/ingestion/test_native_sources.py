@@ -125,3 +125,98 @@ def test_a_crafted_pickle_in_a_source_file_runs_nothing_and_lands_in_rejects(tmp
     assert problems.height == 1
     assert rejects.select("record_id", "reason").rows() == [("test/1", "unsafe_pickle")]
     assert "posix.system" in rejects["detail"][0] or "os.system" in rejects["detail"][0]
+
+
+def test_ocr2_rows_that_are_not_references_are_rejects(tmp_path):
+    from ocr2_kedro.pipelines.ingestion.nodes import resolve_ocr2_questions
+    from ocr2_kedro.sources.readers import RecordSource
+
+    good = json.loads((FIXTURES / "ocr2.jsonl").read_text().splitlines()[0])
+    lines = [
+        json.dumps(good),
+        json.dumps(dict(good, index="abc")),
+        json.dumps(dict(good, index=-1)),
+        json.dumps(dict(good, index=1.5)),
+        json.dumps(dict(good, split=None)),
+        json.dumps(good)[:30],
+        json.dumps(dict(good, index=" 0 ")),  # a padded number is the same reference
+    ]
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    problems, rejects = resolve_ocr2_questions(
+        RecordSource(path=str(path)),
+        {"name": "ocr2", "enabled": True, "datasets": {"open-r1/codeforces": "codeforces"}},
+        codeforces=RecordSource(path=str(FIXTURES / "codeforces.jsonl")),
+    )
+    assert problems["source_id"].to_list() == ["2000A"]
+    assert rejects.select("record_id", "reason").rows() == [
+        ("train/1", "bad_reference"),
+        ("train/2", "bad_reference"),
+        ("train/3", "bad_reference"),
+        ("train/4", "bad_reference"),
+        ("train/5", "unreadable_line"),
+    ]
+    assert "index='abc' is not a row number" in rejects["detail"][0]
+    assert rejects["detail"][4].startswith(f"{path}:6: not JSON")
+
+
+def test_the_revision_and_resolved_commit_of_a_hub_source_go_to_mlflow(tmp_path, monkeypatch):
+    """The hub is replaced (offline): the real `json` builder, reporting a repository and the commit
+    the revision resolved to as `datasets` does for a hub data set."""
+    import datasets
+    import mlflow
+
+    from ocr2_kedro.sources.readers import RecordSource
+
+    rows = tmp_path / "test.jsonl"
+    shutil.copy(FIXTURES / "livecodebench.jsonl", rows)
+    real = datasets.load_dataset_builder
+    commit = "0123456789abcdef" * 2 + "01234567"
+
+    def hub_builder(path, name=None, revision=None, **kwargs):
+        assert (path, revision) == ("livecodebench/code_generation_lite", "release_v6")
+        builder = real("json", name, **kwargs)
+        builder.repo_id, builder.hash = path, commit
+        return builder
+
+    monkeypatch.setattr(datasets, "load_dataset_builder", hub_builder)
+    source = RecordSource(
+        hub_id="livecodebench/code_generation_lite",
+        revision="release_v6",
+        data_files={"test": str(rows)},
+        splits=("test",),
+    )
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            problems, _ = normalize_source(
+                source, {"name": "livecodebench", "kind": "livecodebench", "enabled": True}
+            )
+        data = mlflow.get_run(run.info.run_id).data
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert problems.height == 2
+    assert data.params["ingestion_livecodebench_revision"] == "release_v6"
+    assert data.params["ingestion_livecodebench_location"] == (
+        "hf://livecodebench/code_generation_lite"
+    )
+    assert data.tags["ingestion.livecodebench.resolved_commit"] == commit
+
+
+def test_every_paper_hub_source_is_pinned_to_a_commit():
+    import re
+
+    import yaml
+
+    catalog = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / "conf/paper/catalog_ingestion.yml").read_text()
+    )
+    hub = {name: entry for name, entry in catalog.items() if "hub_id" in entry}
+    assert set(hub) == {f"raw_{source}" for source in LAYOUT}
+    unpinned = {
+        name: entry.get("revision")
+        for name, entry in hub.items()
+        if not re.fullmatch(r"[0-9a-f]{40}", str(entry.get("revision")))
+    }
+    assert unpinned == {}

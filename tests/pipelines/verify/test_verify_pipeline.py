@@ -15,7 +15,11 @@ from ocr2_kedro.datasets import StreamingParquetDataset
 from ocr2_kedro.execution import verify_frame
 from ocr2_kedro.execution.batch import DEFAULT_SETTINGS
 from ocr2_kedro.pipelines.verify import create_pipeline
-from ocr2_kedro.pipelines.verify.nodes import verdict_summary, verify_generations
+from ocr2_kedro.pipelines.verify.nodes import (
+    check_verify_settings,
+    verdict_summary,
+    verify_generations,
+)
 from ocr2_kedro.schemas import GENERATION, PROBLEM, VERIFICATION, conform
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 
@@ -68,22 +72,26 @@ def verify_params(env: str) -> dict:
 @pytest.mark.parametrize("env", ["base", "test", "paper"])
 def test_every_environment_has_valid_verify_settings(env):
     params = verify_params(env)
+    settings = check_verify_settings(params)
+    assert set(settings) <= set(DEFAULT_SETTINGS)
     assert params["backend"] in ("local", "ray")
     assert int(params["workers"]) >= 1
-    unknown = (
-        set(params)
-        - set(DEFAULT_SETTINGS)
-        - {"workers", "backend", "ray_address", "ray_batch_size", "progress", "batch_rows"}
-    )
-    assert not unknown
     assert int(params["batch_rows"]) >= 1
+    # The sandbox's isolation settings are spelled out, strict by default.
+    assert params["allow_weak_isolation"] is False and "sandbox_uids" in params
+    assert params["resume"]["shard_dir"]
 
 
 def test_pipeline_runs_on_test_settings(tmp_path):
     """As the catalog runs it: generations scanned from a parquet file, verifications written by
     the streaming dataset batch by batch (one row per batch here)."""
     generations, problems = frames()
-    params = dict(verify_params("test"), cache_dir=str(tmp_path / "cpp"), batch_rows=1)
+    params = dict(
+        verify_params("test"),
+        cache_dir=str(tmp_path / "cpp"),
+        batch_rows=1,
+        resume={"shard_dir": str(tmp_path / "verify_shards")},
+    )
     stored = StreamingParquetDataset(filepath=str(tmp_path / "generations.parquet"))
     stored.save(generations)
     verifications = StreamingParquetDataset(filepath=str(tmp_path / "verifications.parquet"))
@@ -166,3 +174,26 @@ def test_node_with_lines_mode_and_summary(tmp_path):
     assert summary["verify_mean_pass_rate"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="compare_mode"):
         verify_generations(generations, problems, {"compare_mode": "fuzzy", "progress": False})
+
+
+def test_summary_counts_truncated_test_lists_and_isolation_layers(tmp_path):
+    generations, problems = frames()
+    five_tests = [{"input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(5)]
+    problems = problems.with_columns(pl.lit(five_tests).alias("tests"))
+    params = {"progress": False, "cache_dir": str(tmp_path), "max_tests": 2}
+    result = pl.concat(verify_generations(generations, problems, params))
+    assert result["tests_truncated"].to_list() == [3, 3, 3]
+    summary = verdict_summary(result)
+    assert summary["verify_rows_tests_truncated"] == 3
+    layers = set(result["isolation"][0])
+    assert layers  # the sandbox started for the first row and says what was in force
+    assert all(set(row) == layers for row in result["isolation"])
+    assert {k for k in summary if k.startswith("verify_rows_isolation_")} == {
+        f"verify_rows_isolation_{layer}" for layer in layers
+    }
+    assert all(summary[f"verify_rows_isolation_{layer}"] == 1.0 for layer in layers)
+    # A row without layers (e.g. a table written before the column) lowers the share.
+    older = pl.concat(
+        [result, result.head(1).with_columns(pl.lit([], pl.List(pl.String)).alias("isolation"))]
+    )
+    assert verdict_summary(older)[f"verify_rows_isolation_{next(iter(layers))}"] == 0.75

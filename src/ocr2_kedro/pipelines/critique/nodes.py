@@ -25,17 +25,17 @@ from ocr2_kedro.generation.prompts import critique_prompt
 from ocr2_kedro.generation.resumable import (
     Drivers,
     ShardStore,
+    fingerprint_request,
     flag,
     frame_chunks,
     rebatched,
-    run_key,
 )
 from ocr2_kedro.pipelines.generation.nodes import (
     BATCH_ROWS,
     log_shard_report,
     refuse_driver_collect,
 )
-from ocr2_kedro.schemas import CRITIQUE, conform, stable_id
+from ocr2_kedro.schemas import CRITIQUE, conform, run_key, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ CRITIQUE_REQUEST_SCHEMA = pl.Schema(
         "generation_id": pl.String,
         "seed": pl.Int64,
         "prompt": pl.String,
+        # Of the exact critique request (critic, messages, sampling, seed): part of critique_id.
+        "request_fingerprint": pl.String,
     }
 )
 
@@ -98,24 +100,34 @@ def _check_questions(
 def critique_request_chunks(
     generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict, chunk_size: int
 ) -> Iterator[pl.DataFrame]:
-    """The critique requests (critique_id, generation_id, seed, prompt), `chunk_size` at a time,
-    in table order: chunk i is the same in every driver."""
+    """The critique requests (critique_id, generation_id, seed, prompt, request_fingerprint),
+    `chunk_size` at a time, in table order: chunk i is the same in every driver. A critique_id is
+    made from the generation it judges and the fingerprint of the exact request (critic, system
+    prompt and prompt, with the question and the solution, sampling, seed): a changed critique
+    prompt, question or extracted solution is critiqued afresh, an unchanged one resumes."""
     questions = problems.lazy().select("question_id", "question").collect()
     seed = int(params["sampling"].get("seed", 0))
+    sampling = SamplingConfig.from_dict(params["sampling"])
+    system_prompt = params.get("system_prompt")
     columns = _candidates(generations, params).select(
         "generation_id", "question_id", "language", "solution"
     )
     for chunk in frame_chunks(columns, chunk_size):
         joined = chunk.join(questions, on="question_id", how="left", maintain_order="left")
-        rows = [
-            {
-                "critique_id": stable_id(row["generation_id"], params["model"]),
-                "generation_id": row["generation_id"],
-                "seed": seed,
-                "prompt": critique_prompt(row["question"], row["language"], row["solution"]),
-            }
-            for row in joined.iter_rows(named=True)
-        ]
+        rows = []
+        for row in joined.iter_rows(named=True):
+            prompt = critique_prompt(row["question"], row["language"], row["solution"])
+            request = chat_request("", prompt, seed, system_prompt)
+            fingerprint = fingerprint_request(params["model"], request, sampling)
+            rows.append(
+                {
+                    "critique_id": stable_id(row["generation_id"], fingerprint),
+                    "generation_id": row["generation_id"],
+                    "seed": seed,
+                    "prompt": prompt,
+                    "request_fingerprint": fingerprint,
+                }
+            )
         yield pl.DataFrame(rows, schema=CRITIQUE_REQUEST_SCHEMA)
 
 
@@ -161,47 +173,59 @@ def critique_solutions(
         require_complete=flag(drivers_params.get("require_complete", False)),
         description="critique",
     )
-    manifest = {**report.to_dict(), "follow_up": _follow_up_tokens(params) is not None}
+    manifest = {
+        **report.to_dict(),
+        "follow_up": _follow_up_tokens(params) is not None,
+        "follow_up_max_tokens": _follow_up_tokens(params),
+    }
     log_shard_report("critique", manifest)
     return manifest
 
 
 def collect_critiques(
-    generations: pl.DataFrame | pl.LazyFrame, shards: dict, params: dict
+    generations: pl.DataFrame | pl.LazyFrame,
+    problems: pl.DataFrame,
+    shards: dict,
+    params: dict,
 ) -> Iterator[pl.DataFrame]:
     """The `critiques` table, built shard by shard (a generator of batches: no step holds all
-    shards); only the candidates' ids are read from `generations`."""
+    shards); the requests are rebuilt chunk by chunk, as `critique_solutions` built them, to find
+    each critique by the fingerprint of its exact request."""
     refuse_driver_collect("critique", Drivers.from_params(params.get("drivers")))
     critiques = ShardStore(shards["shard_dir"])
-    follow_ups = follow_up_store(shards["shard_dir"]) if shards["follow_up"] else None
-    ids = _candidates(generations, params).select("generation_id")
-    batches = _critique_batches(ids, critiques, follow_ups, int(shards["chunk_size"]), params)
+    follow_ups = (
+        follow_up_store(
+            shards["shard_dir"], shards.get("follow_up_max_tokens") or _follow_up_tokens(params)
+        )
+        if shards["follow_up"]
+        else None
+    )
+    chunk_size = int(shards["chunk_size"])
+    requests = critique_request_chunks(generations, problems, params, chunk_size)
+    batches = _critique_batches(requests, critiques, follow_ups)
     return rebatched(batches, BATCH_ROWS, CRITIQUE)
 
 
 def _critique_batches(
-    ids: pl.LazyFrame,
+    requests: Iterator[pl.DataFrame],
     critiques: ShardStore,
     follow_ups: ShardStore | None,
-    chunk_size: int,
-    params: dict,
 ) -> Iterator[pl.DataFrame]:
     total = unparsed = from_follow_up = 0
-    for index, chunk in enumerate(frame_chunks(ids, chunk_size)):
-        generation_ids = chunk["generation_id"].to_list()
-        critique_ids = [stable_id(g, params["model"]) for g in generation_ids]
-        judged = read_judged(critiques, follow_ups, index, critique_ids)
+    for index, chunk in enumerate(requests):
+        judged = read_judged(critiques, follow_ups, index, chunk["critique_id"].to_list())
         batch = conform(
             [
                 {
-                    "generation_id": generation_id,
+                    "generation_id": row["generation_id"],
                     "critic_model": item.completion.model,
                     "critique": item.completion.text,
                     "critique_reasoning": item.reasoning,
                     "judgement": item.judgement,
                     "judgement_source": item.source,
+                    "request_fingerprint": row["request_fingerprint"],
                 }
-                for generation_id, item in zip(generation_ids, judged, strict=True)
+                for row, item in zip(chunk.iter_rows(named=True), judged, strict=True)
             ],
             CRITIQUE,
         )

@@ -18,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 collect_critiques,
-                inputs=["generations", "critique_shards", "params:critique"],
+                inputs=["generations", "problems_dedup", "critique_shards", "params:critique"],
                 outputs="critiques",
                 name="collect_critiques",
             ),

@@ -330,6 +330,7 @@ def dataset_statistics(
             pl.len().alias("verified"), (pl.col("verdict") == "AC").sum().alias("accepted")
         )
     ).row(0, named=True)
+    truncated, isolation = _sandbox_counts(verifications)
 
     def n_unique(frame: Frame) -> int:
         return _collect(frame.lazy().select(pl.col("question_id").n_unique())).item()
@@ -353,7 +354,31 @@ def dataset_statistics(
         "agreement": _agreement(tested),
         "verified": int(verification_totals["verified"]),
         "accepted_by_execution": int(verification_totals["accepted"] or 0),
+        "tests_truncated": truncated,
+        "isolation": isolation,
     }
+
+
+def _sandbox_counts(verifications: pl.LazyFrame) -> tuple[int, list[tuple[str, int]]]:
+    """(verified rows whose test list `max_tests` cut short, [(isolation layer, rows judged with
+    it)] most common first, "none recorded" for rows without layers). Tables written before these
+    columns existed count no truncation and no layers."""
+    present = verifications.collect_schema()
+    truncated = 0
+    if "tests_truncated" in present:
+        truncated = _collect(
+            verifications.select((pl.col("tests_truncated").fill_null(0) > 0).sum())
+        ).item()
+    if "isolation" not in present:
+        return int(truncated or 0), []
+    layers = verifications.select(
+        pl.when(pl.col("isolation").list.len().fill_null(0) == 0)
+        .then(pl.lit(["none recorded"]))
+        .otherwise(pl.col("isolation").list.unique())
+        .alias("layer")
+    ).explode("layer")
+    counts = _collect(layers.group_by("layer").agg(pl.len().alias("rows")))
+    return int(truncated or 0), counts.sort(["rows", "layer"], descending=[True, False]).rows()
 
 
 # ---------------------------------------------------------------------------------------- card
@@ -405,6 +430,7 @@ def render_dataset_card(
                 ["critiques", stats["critiques"]],
                 ["verified samples", stats["verified"]],
                 ["accepted by execution (AC)", stats["accepted_by_execution"]],
+                ["verified on a truncated test list (max_tests)", stats["tests_truncated"]],
             ],
         ),
         "\n### Per language\n",
@@ -445,6 +471,11 @@ def render_dataset_card(
             ["language", "right", "wrong", "null"],
             [[language, *v["judgements"].values()] for language, v in lang.items()],
         ),
+        "\n## Sandbox isolation\n",
+        "The isolation layers in force when each verified sample ran (as recorded on its row).\n",
+        _table(["layer", "verified samples"], [list(r) for r in stats["isolation"]])
+        if stats["isolation"]
+        else "None recorded.",
         "\n## Critic vs execution\n",
         "Where the question has tests: positive = pass_rate == 1. Precision and recall of "
         '"right"; a null judgement counts as not "right".\n',
@@ -539,7 +570,10 @@ def summarize_dataset(
         "critic.recall_right": stats["agreement"]["recall_right"],
         "critic.accuracy_judged": stats["agreement"]["accuracy_judged"],
         "accepted_by_execution": stats["accepted_by_execution"],
+        "verified.tests_truncated": stats["tests_truncated"],
     }
+    for layer, rows in stats["isolation"]:
+        metrics[f"verified.isolation.{layer.replace(' ', '_')}"] = rows
     for language, values in stats["by_language"].items():
         metrics[f"{language}.samples"] = values["exported"]
         metrics[f"{language}.generated"] = values["generated"]

@@ -227,16 +227,21 @@ def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFram
 def find_benchmark_contamination(
     problems: pl.DataFrame, benchmark_problems: pl.DataFrame, params: dict
 ) -> pl.DataFrame:
-    """Audit of training questions that leak a benchmark question (fuzzy ratio or n-gram coverage)."""
+    """Audit of training questions that leak a benchmark question (fuzzy ratio or n-gram coverage).
+
+    Every held-out question is checked, whatever its date: a question with no contest_date (the
+    CodeContests test split) is scored by evaluation, so a training copy of it is a leak too. Date
+    windows are for scoring breakdowns (`evaluation.windows`), never for what is decontaminated.
+    """
     settings = dict(params.get("contamination") or {})
-    benchmark = benchmark_problems
-    window = settings.get("benchmark_window") or {}
-    if window.get("start"):
-        benchmark = benchmark.filter(
-            pl.col("contest_date") >= pl.lit(window["start"]).str.to_date()
+    if "benchmark_window" in settings:
+        raise ValueError(
+            "dedup.contamination.benchmark_window is no longer read: decontamination checks every "
+            "held-out question whatever its date (an undated one is scored too). Remove the key; "
+            "date windows for scoring breakdowns are evaluation.windows, and which questions are "
+            "held out is ingestion.benchmark_pools."
         )
-    if window.get("end"):
-        benchmark = benchmark.filter(pl.col("contest_date") <= pl.lit(window["end"]).str.to_date())
+    benchmark = benchmark_problems
     matches = find_contamination(
         problems["question"].to_list(),
         benchmark["question"].to_list(),
@@ -267,6 +272,7 @@ def find_benchmark_contamination(
         {
             "contamination_flagged": float(frame["question_id"].n_unique()),
             "contamination_benchmark_pool": float(benchmark.height),
+            "contamination_benchmark_undated": float(benchmark["contest_date"].null_count()),
         }
     )
     return frame

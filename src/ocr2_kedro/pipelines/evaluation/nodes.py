@@ -2,7 +2,9 @@
 temperature), judges its own samples with the critique prompt, the samples run in the sandbox (stopping
 at the first failing test), and per-problem results become pass@k, pass@1|select@k, critique@k and
 the critic's agreement with execution, with standard errors, per language, difficulty, platform and
-date window. The model's per-token loss on reference solutions is measured beside them.
+date window. Samples the sandbox could not judge (SE) are left out of those metrics and counted
+(`se_count`, `se_share`; see `score_samples`). The model's per-token loss on reference solutions is
+measured beside them.
 
 The heavy lifting lives in the engines (generation, execution, metrics, training.loss); these
 functions only shape tables.
@@ -22,14 +24,20 @@ from plotly.subplots import make_subplots
 
 from ocr2_kedro import metrics
 from ocr2_kedro.execution import BadProblem, settings_from, verify_frame
+from ocr2_kedro.execution.batch import setting_problems
 from ocr2_kedro.execution.runner import prepare_tests
 from ocr2_kedro.generation import SamplingConfig, create_backend
 from ocr2_kedro.generation.critique import chat_request, opened_once, run_critiques
 from ocr2_kedro.generation.prompts import FENCE_TAGS, critique_prompt, solution_prompt
-from ocr2_kedro.generation.resumable import generate_resumable, run_key
+from ocr2_kedro.generation.resumable import (
+    fingerprint_request,
+    generate_resumable,
+    prompt_fingerprint,
+    request_fingerprint,
+)
 from ocr2_kedro.models import resolve_model_path
 from ocr2_kedro.parsing import parse_sample
-from ocr2_kedro.schemas import LANGUAGES, PROBLEM, REJECT, conform, stable_id
+from ocr2_kedro.schemas import LANGUAGES, PROBLEM, REJECT, conform, run_key, stable_id
 from ocr2_kedro.training.loss import per_token_loss, reference_losses
 
 logger = logging.getLogger(__name__)
@@ -49,6 +57,8 @@ EVAL_SAMPLE = pl.Schema(
         "finish_reason": pl.String,
         "num_output_tokens": pl.Int64,
         "flags": pl.List(pl.String),
+        # Of the exact request (model, messages, sampling, seed): part of sample_id.
+        "request_fingerprint": pl.String,
     }
 )
 
@@ -62,6 +72,8 @@ SELF_CRITIQUE = pl.Schema(
         "critique_length": pl.Int64,
         "judgement": pl.String,
         "judgement_source": pl.String,
+        # Of the exact self-critique request (model, messages, sampling, seed).
+        "request_fingerprint": pl.String,
     }
 )
 
@@ -99,6 +111,10 @@ def _rejects(rows: list[dict]) -> pl.DataFrame:
 # ------------------------------------------------------------------------------ benchmark (shared)
 
 
+# What evaluation.execution holds besides the judging settings (execution.batch.DEFAULT_SETTINGS).
+EXECUTION_POOL_SETTINGS = ("workers", "progress")
+
+
 def check_evaluation_settings(params: dict) -> dict:
     """Settings that cannot work, refused before anything runs (also by the preflight hook); returns
     them, as the settings every model's evaluation runs with."""
@@ -118,6 +134,9 @@ def check_evaluation_settings(params: dict) -> dict:
     for breakdown in params.get("breakdowns") or []:
         if breakdown not in ("difficulty", "platform", "source"):
             problems.append(f"breakdown {breakdown!r} is not difficulty, platform or source")
+    problems += setting_problems(
+        params.get("execution") or {}, "evaluation.execution", EXECUTION_POOL_SETTINGS
+    )
     SamplingConfig.from_dict({**params["sampling"], "temperature": 0.0})
     if problems:
         raise ValueError("evaluation settings: " + "; ".join(problems))
@@ -220,10 +239,18 @@ def resolve_model(checkpoint: str | None, model: dict) -> dict[str, Any]:
 
 
 def _requests(
-    problems: pl.DataFrame, params: dict, temperature: float, model_path: str
+    problems: pl.DataFrame,
+    params: dict,
+    temperature: float,
+    model_path: str,
+    sampling: SamplingConfig,
 ) -> list[dict]:
+    """n requests per problem and language; a sample_id is made from the fingerprint of the exact
+    request (model, system prompt and prompt, sampling, seed), so a changed prompt or setting is
+    sampled afresh and an unchanged one resumes from its shard."""
     samples = int(params["samples_per_problem"])
     base_seed = int(params["sampling"].get("seed", 0))
+    system_prompt = params.get("system_prompt")
     rows = []
     for problem in problems.iter_rows(named=True):
         for language in params["languages"]:
@@ -234,7 +261,10 @@ def _requests(
                 problem["starter_code"] or "",
                 problem["fn_name"],
             )
+            messages = chat_request("", prompt, None, system_prompt).messages
+            prompt_key = prompt_fingerprint(model_path, messages, sampling)
             for sample_idx in range(samples):
+                fingerprint = request_fingerprint(prompt_key, base_seed + sample_idx)
                 sample_id = stable_id(
                     "evaluation",
                     model_path,
@@ -242,6 +272,7 @@ def _requests(
                     language,
                     temperature,
                     sample_idx,
+                    fingerprint,
                 )
                 rows.append(
                     {
@@ -252,6 +283,7 @@ def _requests(
                         "sample_idx": sample_idx,
                         "seed": base_seed + sample_idx,
                         "prompt": prompt,
+                        "request_fingerprint": fingerprint,
                     }
                 )
     return rows
@@ -281,14 +313,15 @@ def sample_and_critique(
         backend = opened_once(stack, lambda: create_backend(config))
         for temperature in params["temperatures"]:
             sampling = {**params["sampling"], "temperature": float(temperature)}
-            requests = _requests(problems, params, float(temperature), model_ref["path"])
+            settings = SamplingConfig.from_dict(sampling)
+            requests = _requests(problems, params, float(temperature), model_ref["path"], settings)
             key = run_key("samples", model_ref["path"], sampling, system_prompt)
             completions = generate_resumable(
                 [
                     chat_request(r["sample_id"], r["prompt"], r["seed"], system_prompt)
                     for r in requests
                 ],
-                SamplingConfig.from_dict(sampling),
+                settings,
                 backend,
                 shard_dir=f"{shard_root}/{key}",
                 chunk_size=chunk_size,
@@ -326,22 +359,28 @@ def _self_critiques(samples, problems, model_ref, params, backend) -> pl.DataFra
         problems.select("question_id", "question"), on="question_id"
     )
     system_prompt = params.get("system_prompt")
-    requests = [
-        chat_request(
-            row["sample_id"],
-            critique_prompt(row["question"], row["language"], row["solution"]),
-            row["seed"],
-            system_prompt,
-        )
-        for row in candidates.iter_rows(named=True)
-    ]
     sampling = settings.get("sampling") or {}
+    sampling_config = SamplingConfig.from_dict(sampling)
+    # Each self-critique is stored under its sample and the fingerprint of its exact request, so a
+    # changed critique prompt or setting asks again instead of reusing an old judgement.
+    sample_ids, fingerprints, requests = [], [], []
+    for row in candidates.iter_rows(named=True):
+        prompt = critique_prompt(row["question"], row["language"], row["solution"])
+        request = chat_request("", prompt, row["seed"], system_prompt)
+        fingerprint = fingerprint_request(model_ref["path"], request, sampling_config)
+        sample_ids.append(row["sample_id"])
+        fingerprints.append(fingerprint)
+        requests.append(
+            chat_request(
+                stable_id(row["sample_id"], fingerprint), prompt, row["seed"], system_prompt
+            )
+        )
     follow_up = settings.get("judgement_follow_up") or {}
     resume = params.get("resume") or {}
     key = run_key("self-critique", model_ref["path"], sampling, system_prompt)
     judged = run_critiques(
         requests,
-        SamplingConfig.from_dict(sampling),
+        sampling_config,
         backend,
         shard_dir=f"{resume.get('shard_dir', 'data/02_intermediate/evaluation_shards')}/{key}",
         chunk_size=int(resume.get("chunk_size", 64)),
@@ -352,14 +391,15 @@ def _self_critiques(samples, problems, model_ref, params, backend) -> pl.DataFra
     )
     rows = [
         {
-            "sample_id": request.request_id,
+            "sample_id": sample_id,
             "critique": item.completion.text,
             "critique_reasoning": item.reasoning,
             "critique_length": _critique_length(item.reasoning, item.completion.text),
             "judgement": item.judgement,
             "judgement_source": item.source,
+            "request_fingerprint": fingerprint,
         }
-        for request, item in zip(requests, judged, strict=True)
+        for sample_id, fingerprint, item in zip(sample_ids, fingerprints, judged, strict=True)
     ]
     return conform(rows, SELF_CRITIQUE) if rows else pl.DataFrame(schema=SELF_CRITIQUE)
 
@@ -368,7 +408,7 @@ def execute_samples(samples: pl.DataFrame, problems: pl.DataFrame, params: dict)
     """Run every sample in the sandbox (the `verify` pipeline's, stopping at the first failing test
     by default: pass/fail is all pass@k needs). Samples without code are judged CE there."""
     execution = params.get("execution") or {}
-    settings = settings_from(execution)
+    settings = settings_from(execution, "evaluation.execution", EXECUTION_POOL_SETTINGS)
     frame = samples.select(
         pl.col("sample_id").alias("generation_id"), "question_id", "language", "solution"
     )
@@ -388,8 +428,22 @@ def score_samples(
     problems: pl.DataFrame,
     params: dict,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(one row per sample: passed, judged right, critique length; one row per problem, language and
-    temperature with its sample counts and per-problem metrics)."""
+    """(one row per sample: verdict, error, passed, judged right, critique length; one row per
+    problem, language and temperature with its sample counts and per-problem metrics).
+
+    An SE verdict (sandbox or system fault: a missing compiler, a malformed problem, a sandbox that
+    failed after its retries) says nothing about the solution, so it is not a failure: SE samples
+    are left out of n and c of their problem, and pass@k, select@k, random selection and critique@k
+    are computed over the samples that got a verdict (`n` of the row; `se_count` beside it, with one
+    of their errors in `se_error`). A k above that n is not estimated for the problem (null, like a k
+    above samples_per_problem), and a problem whose every sample is SE has no metrics at all: the
+    summary's `problems` column counts the problems behind each mean, and its `se_count` /
+    `se_share` rows say how much was left out. Every SE is also logged as a warning, per model and
+    language, with a sample of the errors.
+    """
+    execution_columns = ["sample_id", "verdict"] + (
+        ["error"] if "error" in executions.columns else []
+    )
     sample_results = (
         samples.select(
             "sample_id",
@@ -400,7 +454,7 @@ def score_samples(
             "sample_idx",
             pl.col("solution").is_not_null().alias("has_solution"),
         )
-        .join(executions.select("sample_id", "verdict"), on="sample_id", how="left")
+        .join(executions.select(execution_columns), on="sample_id", how="left")
         .join(
             critiques.select("sample_id", "judgement", "critique_length"),
             on="sample_id",
@@ -409,9 +463,13 @@ def score_samples(
         .with_columns(
             (pl.col("verdict") == "AC").fill_null(False).alias("passed"),
             (pl.col("judgement") == "right").fill_null(False).alias("judged_right"),
+            (pl.col("verdict") == "SE").fill_null(False).alias("system_error"),
         )
         .sort("question_id", "language", "temperature", "sample_idx")
     )
+    if "error" not in sample_results.columns:
+        sample_results = sample_results.with_columns(pl.lit(None, pl.String).alias("error"))
+    warn_about_system_errors(sample_results)
     ks = [int(k) for k in params["ks"]]
     fallback = (params.get("self_critique") or {}).get("fallback", "random")
     info = problems.select(
@@ -427,10 +485,12 @@ def score_samples(
     for (model, question_id, language, temperature), group in sample_results.group_by(
         ["model", "question_id", "language", "temperature"], maintain_order=True
     ):
-        passed = group["passed"].to_list()
-        right = group["judged_right"].to_list()
+        judged = group.filter(~pl.col("system_error"))
+        faults = group.filter(pl.col("system_error"))
+        passed = judged["passed"].to_list()
+        right = judged["judged_right"].to_list()
         # No critique (no code, or critique off): never preferred by the shortest-critique rule.
-        lengths = [math.inf if x is None else x for x in group["critique_length"].to_list()]
+        lengths = [math.inf if x is None else x for x in judged["critique_length"].to_list()]
         rows.append(
             {
                 "model": model,
@@ -443,15 +503,47 @@ def score_samples(
                 "correct_and_judged_right": sum(
                     p and r for p, r in zip(passed, right, strict=True)
                 ),
-                **metrics.problem_metrics(passed, right, lengths, ks, fallback=fallback),
+                "se_count": faults.height,
+                "se_error": faults["error"].drop_nulls().first() if faults.height else None,
+                **(
+                    metrics.problem_metrics(passed, right, lengths, ks, fallback=fallback)
+                    if passed
+                    else {}
+                ),
             }
         )
     if not rows:
         return sample_results, pl.DataFrame()
-    problem_results = pl.DataFrame(rows, infer_schema_length=None).join(
-        info, on="question_id", how="left"
+    problem_results = (
+        pl.DataFrame(rows, infer_schema_length=None)
+        .with_columns(pl.col("se_error").cast(pl.String))
+        .join(info, on="question_id", how="left")
     )
     return sample_results, problem_results
+
+
+SE_WARNING_EXAMPLES = 3
+
+
+def warn_about_system_errors(sample_results: pl.DataFrame) -> None:
+    """One warning per model and language with SE samples: how many, and a few distinct errors."""
+    faults = sample_results.filter(pl.col("system_error"))
+    if faults.is_empty():
+        return
+    totals = sample_results.group_by("model", "language").len("samples")
+    for (model, language), group in faults.group_by(["model", "language"], maintain_order=True):
+        samples = totals.filter((pl.col("model") == model) & (pl.col("language") == language))
+        errors = group["error"].fill_null("(no error text)").unique(maintain_order=True)
+        logger.warning(
+            "evaluation of %s: %d of %d %s samples ended in SE (a sandbox or system fault, not a "
+            "verdict on the solution); they are left out of n and c of their problems, so pass@k "
+            "stands on fewer samples. Errors, e.g.:\n%s",
+            model,
+            group.height,
+            int(samples["samples"][0]),
+            language,
+            "\n".join(f"  - {error[:300]}" for error in errors.head(SE_WARNING_EXAMPLES).to_list()),
+        )
 
 
 def _metric_columns(problem_results: pl.DataFrame) -> list[str]:
@@ -499,23 +591,51 @@ def summarize_evaluation(
         )
     if params.get("windows"):
         parts.append(_in_windows(framed, params["windows"]))
+    grouped = pl.concat(parts, how="diagonal_relaxed")
     table = metrics.summarize_problem_metrics(
-        pl.concat(parts, how="diagonal_relaxed"),
+        grouped,
         list(GROUP_COLUMNS),
         _metric_columns(problem_results),
         resamples=int(bootstrap.get("resamples", 1000)),
         seed=int(bootstrap.get("seed", 0)),
     )
-    return pl.concat([table, _agreement_rows(sample_results)], how="diagonal_relaxed").sort(
-        list(GROUP_COLUMNS) + ["metric"]
+    return pl.concat(
+        [table, _system_error_rows(grouped), _agreement_rows(sample_results)],
+        how="diagonal_relaxed",
+    ).sort(list(GROUP_COLUMNS) + ["metric"])
+
+
+def _system_error_rows(grouped: pl.DataFrame) -> pl.DataFrame:
+    """Per group, the samples that ended in SE and were left out of pass@k: `se_count` (their
+    number, in `mean` like every other value) and `se_share` (of all the group's samples), with
+    `samples` = all samples and `problems` = all problems of the group. Always present, 0 when
+    there were none, so every run logs the same names."""
+    counts = grouped.group_by(list(GROUP_COLUMNS), maintain_order=True).agg(
+        pl.col("se_count").sum().cast(pl.Int64).alias("se"),
+        (pl.col("n") + pl.col("se_count")).sum().cast(pl.Int64).alias("samples"),
+        pl.len().cast(pl.Int64).alias("problems"),
+    )
+    share = pl.when(pl.col("samples") > 0).then(pl.col("se") / pl.col("samples"))
+    return pl.concat(
+        [
+            counts.select(
+                *GROUP_COLUMNS,
+                pl.lit(name).alias("metric"),
+                value.cast(pl.Float64).alias("mean"),
+                "samples",
+                "problems",
+            )
+            for name, value in (("se_count", pl.col("se")), ("se_share", share))
+        ]
     )
 
 
 def _agreement_rows(sample_results: pl.DataFrame) -> pl.DataFrame:
-    """The critic (the model itself) against execution, over the samples it judged."""
+    """The critic (the model itself) against execution, over the samples it judged that got a
+    verdict (an SE sample has no ground truth to agree with)."""
     judged = pl.concat(
         [sample_results, sample_results.with_columns(pl.lit("all").alias("language"))]
-    ).filter(pl.col("has_solution"))
+    ).filter(pl.col("has_solution") & ~pl.col("system_error"))
     rows = []
     for (model, language, temperature), group in judged.group_by(
         ["model", "language", "temperature"], maintain_order=True
@@ -629,7 +749,9 @@ def evaluation_metrics(
 ) -> dict[str, dict[str, float]]:
     """The headline numbers for MLflow, under the same names in every run (so the compare view lines
     runs up): `<language>.t<temperature>.<metric>` (+ `_stderr`) and `<language>.reference_loss`;
-    the catalog prefixes them with `evaluation.<model>`. Breakdowns live in the metrics table."""
+    the catalog prefixes them with `evaluation.<model>`. Breakdowns live in the metrics table.
+    `se_count` and `se_share` (samples left out of pass@k as SE) are logged in every run, 0 when
+    there were none."""
     logged: dict[str, dict[str, float]] = {}
 
     def put(name: str, value: float | None) -> None:
@@ -736,21 +858,46 @@ def plot_evaluation(summary: pl.DataFrame, params: dict) -> tuple[go.Figure, ...
 
 def compare_models(*tables: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     """Every evaluated model's overall numbers side by side (one row per model, language and
-    temperature), as a table and as markdown for the MLflow run. `tables` alternates each model's
-    summary and reference loss."""
+    temperature), as a table and as markdown for the MLflow run, with a note under the markdown
+    for every row whose pass@k left SE samples out (`se_count`, `se_share`). `tables` alternates
+    each model's summary and reference loss."""
     summaries = [table for table in tables[0::2] if not table.is_empty()]
     losses = [table for table in tables[1::2] if not table.is_empty()]
     if not summaries:
         return pl.DataFrame(), "# Evaluation\n\nNo model was evaluated.\n"
     overall = pl.concat(summaries, how="diagonal_relaxed").filter(pl.col("breakdown") == "all")
     wide = overall.pivot(on="metric", index=["model", "language", "temperature"], values="mean")
+    if "se_count" in wide.columns:
+        wide = wide.with_columns(pl.col("se_count").cast(pl.Int64))
     if losses:
         loss = pl.concat(losses).select(
             "model", "language", pl.col("loss_per_token").alias("reference_loss")
         )
         wide = wide.join(loss, on=["model", "language"], how="left")
     wide = wide.sort("language", "temperature", "model")
-    return wide, markdown_table("Evaluation: models side by side", wide)
+    markdown = markdown_table("Evaluation: models side by side", wide)
+    return wide, markdown + system_error_note(wide)
+
+
+def system_error_note(wide: pl.DataFrame) -> str:
+    """Markdown lines naming every model, language and temperature with SE samples ("" for none)."""
+    if "se_count" not in wide.columns:
+        return ""
+    faulty = wide.filter((pl.col("se_count") > 0) & (pl.col("language") != "all"))
+    if faulty.is_empty():
+        return ""
+    lines = [
+        "",
+        "**SE samples (sandbox or system faults, not verdicts) were left out of n and c of their "
+        "problems:**",
+        "",
+    ]
+    lines += [
+        f"- {row['model']} {row['language']} t={row['temperature']:g}: {row['se_count']} samples "
+        f"({row['se_share']:.1%}); see the run's warnings and `se_error` in problem_results"
+        for row in faulty.iter_rows(named=True)
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def markdown_table(title: str, table: pl.DataFrame) -> str:

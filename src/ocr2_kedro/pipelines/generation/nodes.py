@@ -22,14 +22,15 @@ from ocr2_kedro.generation.resumable import (
     ShardStore,
     flag,
     frame_chunks,
+    prompt_fingerprint,
     read_completions,
     rebatched,
-    run_key,
+    request_fingerprint,
     run_shards,
 )
 from ocr2_kedro.generation.token_budget import TokenCounter
 from ocr2_kedro.parsing import parse_sample
-from ocr2_kedro.schemas import GENERATION, REJECT, conform, stable_id
+from ocr2_kedro.schemas import GENERATION, REJECT, conform, run_key, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ REQUEST_SCHEMA = pl.Schema(
         "seed": pl.Int64,
         "prompt": pl.String,
         "prompt_tokens": pl.Int64,
+        # Of the exact request (model, messages, sampling, seed): part of generation_id.
+        "request_fingerprint": pl.String,
     }
 )
 
@@ -63,11 +66,17 @@ def build_generation_requests(
 
     The prompts are built once per question; the requests are a lazy expansion of them into samples
     (about 70 per question at OCR-2 scale), streamed in order by the consumers, so the prompt text is
-    never repeated per sample in memory."""
+    never repeated per sample in memory. Each request carries the fingerprint of exactly what the
+    teacher is asked (model, system prompt and prompt, sampling settings, seed), and its
+    generation_id is made from it: a changed prompt template, system prompt, question text or
+    sampling setting gives new ids, generated afresh, while an unchanged request resumes."""
     if language not in params["languages"]:  # a language this run does not ask for
         return pl.LazyFrame(schema=REQUEST_SCHEMA), pl.DataFrame(schema=REJECT)
     samples = int(params["samples_per_question"])
     base_seed = int(params["sampling"].get("seed", 0))
+    sampling = SamplingConfig.from_dict(params["sampling"])
+    system_prompt = params.get("system_prompt")
+    model = params["model"]
     budget = params.get("max_question_tokens")
     counter = _token_counter(params.get("tokenizer") or params["model"]) if budget else None
     questions, rejects = [], []
@@ -92,38 +101,70 @@ def build_generation_requests(
                 }
             )
             continue
+        messages = chat_request("", prompt, None, system_prompt).messages
         questions.append(
-            {"question_id": problem["question_id"], "prompt": prompt, "prompt_tokens": tokens}
+            {
+                "question_id": problem["question_id"],
+                "prompt": prompt,
+                "prompt_tokens": tokens,
+                "prompt_fingerprint": prompt_fingerprint(model, messages, sampling),
+            }
         )
     if rejects:
         logger.warning("%s: %d questions over the token budget dropped", language, len(rejects))
-    model = params["model"]
     requests = (
         pl.LazyFrame(
             questions,
-            schema={"question_id": pl.String, "prompt": pl.String, "prompt_tokens": pl.Int64},
+            schema={
+                "question_id": pl.String,
+                "prompt": pl.String,
+                "prompt_tokens": pl.Int64,
+                "prompt_fingerprint": pl.String,
+            },
         )
         .with_columns(language=pl.lit(language), sample_idx=pl.int_ranges(0, samples))
         .explode("sample_idx")
         .with_columns(
             sample_idx=pl.col("sample_idx").cast(pl.Int64),
             seed=pl.col("sample_idx").cast(pl.Int64) + base_seed,
-            generation_id=pl.struct("question_id", "sample_idx").map_batches(
-                lambda keys: pl.Series(
-                    [
-                        stable_id(key["question_id"], language, key["sample_idx"], model)
-                        for key in keys
-                    ],
-                    dtype=pl.String,
+        )
+        .with_columns(
+            ids=pl.struct("question_id", "sample_idx", "seed", "prompt_fingerprint").map_batches(
+                functools.partial(_request_ids, language=language),
+                return_dtype=pl.Struct(
+                    {"request_fingerprint": pl.String, "generation_id": pl.String}
                 ),
-                return_dtype=pl.String,
                 is_elementwise=True,
             ),
         )
+        .unnest("ids")
         .select(list(REQUEST_SCHEMA))
         .cast(REQUEST_SCHEMA)
     )
     return requests, conform(rejects, REJECT)
+
+
+def _request_ids(keys: pl.Series, language: str) -> pl.Series:
+    """(request_fingerprint, generation_id) of each sample: the fingerprint of its exact request
+    (its prompt's fingerprint and its seed), and an id made from the question, language, sample
+    index and that fingerprint."""
+    keys = keys.struct.unnest()
+    fingerprints = [
+        request_fingerprint(prompt, seed)
+        for prompt, seed in zip(
+            keys["prompt_fingerprint"].to_list(), keys["seed"].to_list(), strict=True
+        )
+    ]
+    generation_ids = [
+        stable_id(question_id, language, sample_idx, fingerprint)
+        for question_id, sample_idx, fingerprint in zip(
+            keys["question_id"].to_list(), keys["sample_idx"].to_list(), fingerprints, strict=True
+        )
+    ]
+    return pl.DataFrame(
+        {"request_fingerprint": fingerprints, "generation_id": generation_ids},
+        schema={"request_fingerprint": pl.String, "generation_id": pl.String},
+    ).to_struct("ids")
 
 
 def combine_requests(languages: list[str], *requests: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:

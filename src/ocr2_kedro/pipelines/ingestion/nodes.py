@@ -1,7 +1,8 @@
 """Ingestion nodes: raw sources in their native schemas -> one normalized `problems` table + `rejects`.
 
 Every source is a catalog entry (`raw_<source>`, a lazy `RecordSource`) and a namespaced copy of one
-template pipeline; a disabled source is never read.
+template pipeline; a disabled source is never read. Every record read is accounted for: a row of the
+PROBLEM contract or an `ingestion_rejects` row with its reason (an unreadable line included).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from ocr2_kedro.schemas import PROBLEM, REJECT, conform
-from ocr2_kedro.sources import normalize_record
-from ocr2_kedro.sources.readers import RecordSource
+from ocr2_kedro.sources import BadRecord, normalize_record
+from ocr2_kedro.sources.readers import RecordSource, UnreadableRecord
 
 logger = logging.getLogger(__name__)
 
@@ -53,21 +54,44 @@ def _frames(
     return problems, conform(rejects, REJECT) if rejects else pl.DataFrame(schema=REJECT)
 
 
-# A rejected record is named by where it is in its source: "<split>/<row index>".
+def log_source_provenance(source: str, records: RecordSource) -> dict[str, str]:
+    """Where a source was read from, as MLflow params (`ingestion_<source>_location`, `_revision`:
+    the pinned hub revision or "unpinned") and, when the datasets library reported the commit the
+    revision resolved to, the tag `ingestion.<source>.resolved_commit`. Returned for tests."""
+    provenance = records.provenance()
+    logged = {
+        f"ingestion_{source}_location": str(provenance["location"]),
+        f"ingestion_{source}_revision": provenance["revision"] or "unpinned",
+    }
+    tags = {}
+    if provenance["resolved_commit"]:
+        tags[f"ingestion.{source}.resolved_commit"] = provenance["resolved_commit"]
+    logger.info("%s read from %s", source, {**logged, **tags})
+    if mlflow.active_run() is not None:
+        mlflow.log_params(logged)
+        mlflow.set_tags(tags)
+    return {**logged, **tags}
+
+
+# A rejected record is named by where it is in its source: "<split>/<row index>"; an unreadable
+# line's detail names its file and line.
 def _normalize_all(
-    records: Iterable[tuple[str, int, dict]], kind: str, source: str
+    records: Iterable[tuple[str, int, dict | UnreadableRecord]], kind: str, source: str
 ) -> tuple[list[dict], list[dict]]:
-    rows, rejects, seen = [], [], set()
+    rows, rejects, seen = [], [], {}
     for split, index, record in records:
+        where = f"{split}/{index}"
+        if isinstance(record, UnreadableRecord):
+            rejects.append(_reject(source, where, record.reason, f"{record.where}: {record.error}"))
+            continue
         row, reason = normalize_record(kind, record, source, split, index)
         if row is None:
-            rejects.append(_reject(source, f"{split}/{index}", *reason))
+            rejects.append(_reject(source, where, *reason))
         elif row["question_id"] in seen:
-            rejects.append(
-                _reject(source, f"{split}/{index}", "duplicate_id", f"id {row['source_id']}")
-            )
+            detail = f"id {row['source_id']}: the question of {seen[row['question_id']]} again"
+            rejects.append(_reject(source, where, "duplicate_id", detail))
         else:
-            seen.add(row["question_id"])
+            seen[row["question_id"]] = where
             rows.append(row)
     return rows, rejects
 
@@ -89,7 +113,26 @@ def normalize_source(records: RecordSource, source: dict) -> tuple[pl.DataFrame,
     rows, rejects = _normalize_all(
         _progress(records.iter_records(), name, source.get("limit")), source["kind"], name
     )
+    log_source_provenance(name, records)
     return _frames(name, rows, rejects)
+
+
+def _ocr2_reference(record: dict | UnreadableRecord, datasets: dict) -> tuple[str, str, int]:
+    """(dataset, split, index) an OCR / OCR-2 row points at; a BadRecord when the row is unreadable
+    or its reference is not one (an index that is not a row number, a split that is not a name)."""
+    if isinstance(record, UnreadableRecord):
+        raise BadRecord(record.reason, f"{record.where}: {record.error}")
+    dataset = str(record.get("dataset"))[:200]
+    if dataset not in datasets:
+        raise BadRecord("unknown_dataset", dataset)
+    split, index = record.get("split"), record.get("index")
+    if not isinstance(split, str) or not split:
+        raise BadRecord("bad_reference", f"split is a {type(split).__name__}, not a split name")
+    if isinstance(index, str) and index.strip().isascii() and index.strip().isdigit():
+        index = int(index.strip())
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise BadRecord("bad_reference", f"index={repr(index)[:80]} is not a row number")
+    return dataset, split, index
 
 
 def resolve_ocr2_questions(
@@ -107,11 +150,13 @@ def resolve_ocr2_questions(
     wanted: dict[str, set[tuple[str, int]]] = {}
     rejects: list[dict] = []
     for split, index, record in _progress(ocr2.iter_records(), name, params.get("limit")):
-        dataset = str(record.get("dataset"))
-        if dataset not in params["datasets"]:
-            rejects.append(_reject(name, f"{split}/{index}", "unknown_dataset", dataset))
+        try:
+            dataset, reference_split, reference_index = _ocr2_reference(record, params["datasets"])
+        except BadRecord as error:
+            rejects.append(_reject(name, f"{split}/{index}", error.reason, error.detail))
             continue
-        wanted.setdefault(dataset, set()).add((str(record.get("split")), int(record["index"])))
+        wanted.setdefault(dataset, set()).add((reference_split, reference_index))
+    log_source_provenance(name, ocr2)
     rows = []
     for dataset, keys in wanted.items():
         source = params["datasets"][dataset]
@@ -121,6 +166,7 @@ def resolve_ocr2_questions(
             params.get("kinds", {}).get(source, source),
             source,
         )
+        log_source_provenance(source, references[source])
         rows += resolved
         rejects += source_rejects
         rejects += [
@@ -199,31 +245,69 @@ def _date(value: object) -> datetime.date:
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
 
 
+# What becomes of a question with no contest_date in a pool with a date window (`undated`):
+# "reject" (the default): used by neither pool, an `undated_benchmark_question` reject, since it
+# cannot be shown to fall inside the window; "hold_out": a benchmark question like the dated ones
+# inside the window (scored in the "all" breakdown, in no date window's).
+UNDATED_RULES = ("reject", "hold_out")
+_POOL_KEYS = {"source", "split", "from", "to", "undated"}
+
+
+def _pool_membership(pool: dict) -> tuple[pl.Expr, pl.Expr]:
+    """(in this pool's source split, held out as a benchmark question) as never-null expressions."""
+    unknown = sorted(set(pool) - _POOL_KEYS)
+    if unknown or not {"source", "split"} <= set(pool):
+        raise ValueError(
+            f"ingestion.benchmark_pools entry {pool}: needs source and split; allowed keys are "
+            f"{sorted(_POOL_KEYS)}" + (f", unknown: {unknown}" if unknown else "")
+        )
+    rule = pool.get("undated", "reject")
+    if rule not in UNDATED_RULES:
+        raise ValueError(
+            f"ingestion.benchmark_pools entry {pool}: undated={rule!r} is not one of "
+            f"{list(UNDATED_RULES)}"
+        )
+    matches = (pl.col("source") == pool["source"]) & (pl.col("split") == pool["split"])
+    if not (pool.get("from") or pool.get("to")):
+        return matches, matches
+    dated = pl.col("contest_date").is_not_null()
+    if pool.get("from"):
+        dated = dated & (pl.col("contest_date") >= _date(pool["from"]))
+    if pool.get("to"):
+        dated = dated & (pl.col("contest_date") < _date(pool["to"]))
+    if rule == "hold_out":
+        dated = dated | pl.col("contest_date").is_null()
+    return matches, matches & dated
+
+
 def split_benchmark_pool(
     problems: pl.DataFrame, pools: list[dict]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(training pool, held-out benchmark pool, rejects).
 
-    Each pool is {source, split, from?, to?}: that source split is held out; with a date window only
-    questions dated inside it are the benchmark, and the rest of that split is used by neither (a
-    reject with the reason, so the count is visible).
+    Each pool is {source, split, from?, to?, undated?}: that source split is held out; with a date
+    window only questions dated inside it are the benchmark, and the rest of that split is used by
+    neither (a reject with the reason, so the count is visible): `outside_benchmark_window`, or
+    `undated_benchmark_question` for a question with no date under the default `undated: reject`
+    (`undated: hold_out` keeps those as benchmark questions; see UNDATED_RULES).
     """
     in_pool = pl.lit(False)
-    in_window = pl.lit(False)
+    held_out = pl.lit(False)
     for pool in pools:
-        matches = (pl.col("source") == pool["source"]) & (pl.col("split") == pool["split"])
-        dated = matches
-        if pool.get("from"):
-            dated = dated & (pl.col("contest_date") >= _date(pool["from"]))
-        if pool.get("to"):
-            dated = dated & (pl.col("contest_date") < _date(pool["to"]))
-        in_pool, in_window = in_pool | matches, in_window | dated
-    outside = problems.filter(in_pool & ~in_window)
+        matches, held = _pool_membership(pool)
+        in_pool, held_out = in_pool | matches, held_out | held
+    outside = problems.filter(in_pool & ~held_out)
     rejects = outside.select(
         pl.lit("ingestion").alias("stage"),
         "source",
         pl.col("source_id").alias("record_id"),
-        pl.lit("outside_benchmark_window").alias("reason"),
-        pl.format("contest_date={}", pl.col("contest_date")).alias("detail"),
+        pl.when(pl.col("contest_date").is_null())
+        .then(pl.lit("undated_benchmark_question"))
+        .otherwise(pl.lit("outside_benchmark_window"))
+        .alias("reason"),
+        pl.when(pl.col("contest_date").is_null())
+        .then(pl.lit("no contest_date in a pool with a date window (undated: reject)"))
+        .otherwise(pl.format("contest_date={}", pl.col("contest_date")))
+        .alias("detail"),
     )
-    return problems.filter(~in_pool), problems.filter(in_window), conform(rejects, REJECT)
+    return problems.filter(~in_pool), problems.filter(held_out), conform(rejects, REJECT)

@@ -17,8 +17,9 @@ import plotly.graph_objects as go
 import polars as pl
 
 from ocr2_kedro.generation import BACKENDS, SamplingConfig, create_backend
-from ocr2_kedro.generation.resumable import frame_chunks, run_key
+from ocr2_kedro.generation.resumable import frame_chunks
 from ocr2_kedro.metrics import patterns
+from ocr2_kedro.schemas import run_key
 
 logger = logging.getLogger(__name__)
 

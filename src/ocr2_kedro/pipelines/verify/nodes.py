@@ -3,20 +3,25 @@
 Bounded memory: the generations are read lazily, only the columns the sandbox needs, in batches of
 `batch_rows`; each batch is verified and handed to the writer (a streaming dataset) before the next
 one is read, so neither the generations nor the verifications are ever held whole.
+
+Resumable: with `resume.shard_dir` set, each judged batch is also stored there at once
+(`execution.resume`, keyed by the verdict settings and each row's solution and problem), so a run
+that is killed or crashes part-way and is started again judges only the rows not stored yet.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import mlflow
 import polars as pl
 
 from ocr2_kedro.execution import VerifyPool, settings_from
-from ocr2_kedro.execution.batch import PROBLEM_COLUMNS
-from ocr2_kedro.execution.compare import COMPARE_MODES
+from ocr2_kedro.execution.batch import POOL_SETTINGS, PROBLEM_COLUMNS, setting_problems
+from ocr2_kedro.execution.resume import ROW_KEY, VerdictStore, row_keys, verdict_key
 from ocr2_kedro.schemas import VERIFICATION
 
 log = logging.getLogger(__name__)
@@ -24,6 +29,37 @@ log = logging.getLogger(__name__)
 # What the sandbox reads of a generation (execution.batch joins the problem's tests to it).
 GENERATION_COLUMNS = ("generation_id", "question_id", "language", "solution")
 DEFAULT_BATCH_ROWS = 1_000
+# What params:verify holds besides the judging and pool settings (execution.batch).
+NODE_SETTINGS = ("batch_rows", "resume")
+RESUME_SETTINGS = ("shard_dir",)
+
+
+def check_verify_settings(params: Mapping) -> dict:
+    """The judging settings of `params` (params:verify), after checking every key: an unknown key
+    or a bad value anywhere under `verify` is one ValueError naming each with its full path
+    (`verify.time_limt_s: unknown setting; known: ...`). Also run before the pipeline starts."""
+    problems = []
+    batch_rows = params.get("batch_rows")
+    if batch_rows is not None and not (
+        isinstance(batch_rows, int) and not isinstance(batch_rows, bool) and batch_rows >= 1
+    ):
+        problems.append(f"verify.batch_rows: {batch_rows!r} is not a positive integer")
+    resume = params.get("resume")
+    if resume is not None and not isinstance(resume, Mapping):
+        problems.append(f"verify.resume: {resume!r} is not a mapping (shard_dir: ...)")
+    elif resume:
+        for key, value in resume.items():
+            if key not in RESUME_SETTINGS:
+                problems.append(
+                    f"verify.resume.{key}: unknown setting; known: {', '.join(RESUME_SETTINGS)}"
+                )
+            elif value is not None and not (isinstance(value, str) and value):
+                problems.append(f"verify.resume.{key}: {value!r} is not a directory path")
+    known = (*POOL_SETTINGS, *NODE_SETTINGS)
+    problems = [*setting_problems(params, "verify", known), *problems]
+    if problems:
+        raise ValueError("verify settings that cannot work:\n" + "\n".join(problems))
+    return settings_from(params, "verify", known)
 
 
 def verify_generations(
@@ -34,15 +70,12 @@ def verify_generations(
     """Judge every generation in the sandbox (parameters_verify.yml picks workers, limits, backend,
     batch_rows), batch by batch, in the generations' order. Returns a generator of verification
     batches (schemas.VERIFICATION) for a streaming dataset; the settings, the columns and the
-    uniqueness of generation_id are checked here, before the first batch runs. The verdict shares
-    and the mean pass rate are logged (and to MLflow) when the last batch is done."""
-    settings = settings_from(params)
-    compare_mode = settings.get("compare_mode", "tokens")
-    if compare_mode not in COMPARE_MODES:
-        raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
+    uniqueness of generation_id are checked here, before the first batch runs. When the last batch
+    is done, the verdict shares, the mean pass rate, how many rows were read back from stored
+    batches and how many judged now, the rows whose tests `max_tests` cut and the share of rows
+    per isolation layer are logged (and to MLflow)."""
+    settings = check_verify_settings(params)
     batch_rows = int(params.get("batch_rows") or DEFAULT_BATCH_ROWS)
-    if batch_rows < 1:
-        raise ValueError(f"verify.batch_rows must be at least 1, got {batch_rows}")
     lazy = generations.lazy()
     missing = [c for c in GENERATION_COLUMNS if c not in lazy.collect_schema()]
     if missing:
@@ -72,55 +105,120 @@ def _verify_batches(
 ) -> Iterator[pl.DataFrame]:
     tally = VerdictTally()
     produced = False
-    # One pool for every batch: the sandboxes (or Ray actors) start once per run.
+    shard_dir = (params.get("resume") or {}).get("shard_dir")
+    store = VerdictStore(f"{shard_dir}/{verdict_key(settings)}") if shard_dir else None
+    if store is not None:
+        log.info("verify: judged batches are stored in %s (a rerun resumes)", store.directory)
+    # One pool for every batch: the sandboxes (or Ray actors) start once per run, when the first
+    # row needs judging (a run that finds every row stored starts none).
     with VerifyPool(
-        int(params.get("workers", 1)),
-        backend=params.get("backend", "local"),
+        int(params.get("workers") or 1),
+        backend=params.get("backend") or "local",
         ray_address=params.get("ray_address"),
-        ray_batch_size=int(params.get("ray_batch_size", 8)),
+        ray_batch_size=int(params.get("ray_batch_size") or 8),
         progress=bool(params.get("progress", True)),
         **settings,
     ) as pool:
-        for batch in generations.collect_batches(chunk_size=batch_rows, engine="streaming"):
+        for index, batch in enumerate(
+            generations.collect_batches(chunk_size=batch_rows, engine="streaming")
+        ):
             if batch.height == 0:
                 continue
             # Only this batch's questions (with their tests) next to it.
             questions = problems.join(
                 batch.lazy().select("question_id").unique(), on="question_id", how="semi"
             ).collect(engine="streaming")
-            verified = pool.verify(batch, questions)
-            tally.add(verified)
+            if store is None:
+                verified, resumed = pool.verify(batch, questions), 0
+            else:
+                verified, resumed = _resume_batch(pool, store, index, batch, questions)
+                log.info(
+                    "verify: batch %d: %d rows read back, %d judged now",
+                    index,
+                    resumed,
+                    batch.height - resumed,
+                )
+            tally.add(verified, resumed=resumed)
             produced = True
             yield verified
     if not produced:
         yield pl.DataFrame(schema=VERIFICATION)
+    log.info(
+        "verify: %d rows, %d read back from stored batches, %d judged in this run",
+        tally.rows,
+        tally.resumed,
+        tally.rows - tally.resumed,
+    )
     summary = tally.summary()
     log.info("verify: %s", summary)
     if mlflow.active_run() is not None and summary:
         mlflow.log_metrics(summary)
 
 
+def _resume_batch(
+    pool: VerifyPool,
+    store: VerdictStore,
+    index: int,
+    batch: pl.DataFrame,
+    questions: pl.DataFrame,
+) -> tuple[pl.DataFrame, int]:
+    """Batch `index` with its stored rows read back and only the others judged, in batch order;
+    stored whole once judged. (rows, how many were read back)."""
+    keyed = batch.with_columns(pl.Series(ROW_KEY, row_keys(batch, questions), dtype=pl.String))
+    stored = store.read(index, keyed[ROW_KEY].to_list())
+    pending = keyed.join(stored.select(ROW_KEY), on=ROW_KEY, how="anti", maintain_order="left")
+    if pending.height == 0:
+        rows = stored
+    else:
+        judged = pool.verify(pending.drop(ROW_KEY), questions)  # in pending's order
+        rows = pl.concat([stored, judged.with_columns(pending[ROW_KEY])])
+    ordered = keyed.select(ROW_KEY).join(rows, on=ROW_KEY, how="left", maintain_order="left")
+    if pending.height:
+        store.write(index, ordered)
+    return ordered.select(VERIFICATION.names()), stored.height
+
+
 class VerdictTally:
-    """Verdict counts and the pass-rate sum over batches, for the run's summary."""
+    """Verdict, truncation and isolation counts and the pass-rate sum over batches, and how many
+    rows were read back from stored batches, for the run's summary."""
 
     def __init__(self) -> None:
         self.verdicts: Counter[str] = Counter()
+        self.layers: Counter[str] = Counter()
         self.rows = 0
+        self.resumed = 0
+        self.truncated_rows = 0
         self.pass_rate_sum = 0.0
         self.pass_rates = 0
 
-    def add(self, verifications: pl.DataFrame | pl.LazyFrame) -> None:
+    def add(self, verifications: pl.DataFrame | pl.LazyFrame, resumed: int = 0) -> None:
         lazy = verifications.lazy()
+        # Tables written before these columns existed count no truncation and no layers.
+        present = lazy.collect_schema()
+        for name, dtype in (("tests_truncated", pl.Int64), ("isolation", pl.List(pl.String))):
+            if name not in present:
+                lazy = lazy.with_columns(pl.lit(None, dtype).alias(name))
         counts = lazy.group_by("verdict").len().collect(engine="streaming")
         for verdict, count in counts.rows():
             self.rows += count
             if verdict is not None:
                 self.verdicts[verdict] += count
         totals = lazy.select(
-            pl.col("pass_rate").sum().alias("sum"), pl.col("pass_rate").count().alias("n")
+            pl.col("pass_rate").sum().alias("sum"),
+            pl.col("pass_rate").count().alias("n"),
+            (pl.col("tests_truncated").fill_null(0) > 0).sum().alias("truncated"),
         ).collect(engine="streaming")
         self.pass_rate_sum += float(totals["sum"][0] or 0.0)
         self.pass_rates += int(totals["n"][0])
+        self.truncated_rows += int(totals["truncated"][0] or 0)
+        layers = (
+            lazy.select(pl.col("isolation").list.unique().explode().drop_nulls())
+            .group_by("isolation")
+            .len()
+            .collect(engine="streaming")
+        )
+        self.layers.update(dict(layers.rows()))
+        self.resumed += resumed
 
     def summary(self) -> dict[str, float]:
         if self.rows == 0:
@@ -131,7 +229,18 @@ class VerdictTally:
         summary["verify_mean_pass_rate"] = (
             self.pass_rate_sum / self.pass_rates if self.pass_rates else 0.0
         )
+        summary["verify_rows"] = self.rows
+        summary["verify_rows_resumed"] = self.resumed
+        summary["verify_rows_judged"] = self.rows - self.resumed
+        summary["verify_rows_tests_truncated"] = self.truncated_rows
+        for layer, count in self.layers.items():
+            summary[f"verify_rows_isolation_{metric_name(layer)}"] = count / self.rows
         return summary
+
+
+def metric_name(text: str) -> str:
+    """`text` as a piece of an MLflow metric name (letters, digits, _ - . / only)."""
+    return re.sub(r"[^\w\-./]", "_", text)
 
 
 def verdict_summary(verifications: pl.DataFrame | pl.LazyFrame) -> dict[str, float]:

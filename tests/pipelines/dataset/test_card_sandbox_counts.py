@@ -1,0 +1,63 @@
+"""The dataset card and metrics count the verifications whose test list `max_tests` cut short and
+the sandbox isolation layers the samples ran under; tables written before those columns existed
+count none."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ocr2_kedro.pipelines.dataset.nodes import (
+    build_export,
+    dataset_statistics,
+    render_dataset_card,
+    summarize_dataset,
+)
+from tests.pipelines.dataset.test_dataset_pipeline import tables
+
+LAYERS = {
+    "a": ["net_ns", "mount_ns", "rlimits"],
+    "b": ["net_ns", "mount_ns", "rlimits"],
+    "c": ["rlimits"],
+    "d": ["rlimits", "rlimits"],  # a layer listed twice counts once for its row
+    "e": [],  # nothing ran (e.g. no problem)
+}
+
+
+def statistics(verifications: pl.DataFrame) -> dict:
+    problems, generations, critiques, _, rejects = tables()
+    export = pl.concat(list(build_export(problems, generations, critiques, verifications)))
+    return dataset_statistics(problems, generations, critiques, verifications, rejects, export)
+
+
+def test_truncated_tests_and_isolation_layers_are_counted_on_the_card_and_in_metrics():
+    verifications = tables()[3].with_columns(
+        pl.col("generation_id")
+        .replace_strict(LAYERS, return_dtype=pl.List(pl.String))
+        .alias("isolation"),
+        pl.col("generation_id")
+        .replace_strict({"a": 3, "c": 1}, default=0)
+        .alias("tests_truncated"),
+    )
+    stats = statistics(verifications)
+    assert stats["tests_truncated"] == 2
+    assert stats["isolation"] == [
+        ("rlimits", 4),
+        ("mount_ns", 2),
+        ("net_ns", 2),
+        ("none recorded", 1),
+    ]
+    card, _ = render_dataset_card(stats, {"name": "card"}, "t", "c")
+    assert "| verified on a truncated test list (max_tests) | 2 |" in card
+    assert "## Sandbox isolation" in card
+    assert "| rlimits | 4 |" in card and "| none recorded | 1 |" in card
+    metrics = summarize_dataset(stats)
+    assert metrics["verified.tests_truncated"]["value"] == 2
+    assert metrics["verified.isolation.net_ns"]["value"] == 2
+    assert metrics["verified.isolation.none_recorded"]["value"] == 1
+
+
+def test_a_table_from_before_the_columns_counts_none():
+    stats = statistics(tables()[3].drop("isolation", "tests_truncated"))
+    assert stats["tests_truncated"] == 0 and stats["isolation"] == []
+    card, _ = render_dataset_card(stats, {"name": "card"}, "t", "c")
+    assert "## Sandbox isolation\n\nThe isolation layers" in card and "None recorded." in card
