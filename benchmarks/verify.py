@@ -367,10 +367,9 @@ def main_naive(args: argparse.Namespace) -> None:
 
 def write_docs(lines: list[str], args: argparse.Namespace) -> None:
     command = f".venv/bin/python benchmarks/verify.py --workers {args.workers} --write-docs"
-    section = "\n".join(
+    section = docs_section(
+        "## verify",
         [
-            "## verify",
-            "",
             "Sandboxed execution (`ocr2_kedro.execution.verify_frame`, warm zygote per worker, one fork per test,",
             "C++ compile cache + precompiled header) against a naive harness in the same run: a fresh",
             "`python -c` subprocess per test with a timeout, and `g++ -O2` per C++ solution. Same worker count,",
@@ -378,18 +377,21 @@ def write_docs(lines: list[str], args: argparse.Namespace) -> None:
             "rlimits, cleanup) which the baseline does not have. The sandbox starts cold: empty C++ cache,",
             "so its time includes building the precompiled <bits/stdc++.h> (~4 s of CPU, overlapped with the",
             "first Python rows; in production the cache persists and this happens once per host).",
-            "",
-            f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, shared 2-core CPU box)",
-            "",
-            "```",
-            *lines,
-            "```",
-            "",
-            "",
-        ]
+        ],
+        command,
+        lines,
     )
     # Up to the next section or to the evaluation-mode subsection, which `--harness lcb` writes.
     replace_docs_block("## verify", ["\n## ", "\n" + LCB_DOCS_HEADING], section)
+
+
+def docs_section(heading: str, intro: list[str], command: str, lines: list[str]) -> str:
+    """A docs/benchmarks.md block: heading, what was measured, the command with its date, results."""
+    date = time.strftime("%Y-%m-%d")
+    return "\n".join(
+        [heading, "", *intro, "", f"Command: `{command}` ({date}, shared 2-core CPU box)", ""]
+        + ["```", *lines, "```", "", ""]
+    )
 
 
 def replace_docs_block(
@@ -878,24 +880,17 @@ def main_modes(args: argparse.Namespace) -> None:
             f".venv/bin/python benchmarks/verify.py --harness modes --workers {args.workers} "
             f"--rounds {args.rounds} --write-docs"
         )
-        block = "\n".join(
+        block = docs_section(
+            MODES_DOCS_HEADING,
             [
-                MODES_DOCS_HEADING,
-                "",
                 "The same workload judged by the sandbox as root (a leased host uid, memory and pids",
                 "cgroups) and as an unused unprivileged uid (an unprivileged user namespace, no cgroups),",
                 "each in a fresh process, alternating. Both modes run the same namespaces, allow-list",
                 "root and per-test PID namespace; the target is the unprivileged path within 1.2x of",
                 "the root path's throughput.",
-                "",
-                f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, shared 2-core CPU box)",
-                "",
-                "```",
-                *lines,
-                "```",
-                "",
-                "",
-            ]
+            ],
+            command,
+            lines,
         )
         replace_docs_block(MODES_DOCS_HEADING, ["\n## ", "\n### "], block, inside="## verify")
 

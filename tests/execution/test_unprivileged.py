@@ -120,3 +120,25 @@ def test_a_run_that_verifies_stops_before_its_first_node():
     assert "REFUSED The sandbox cannot isolate" in completed.stdout
     assert "STARTED" not in completed.stdout.replace("WEAK STARTED", "")
     assert "WEAK STARTED" in completed.stdout
+
+
+@root_only
+def test_an_unprivileged_sandbox_refuses_nested_user_namespaces():
+    """The sandbox's user namespace allows no user namespace below it: a test cannot give itself
+    capabilities over namespaces of its own."""
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(3 if libc.unshare(0x10000000) != 0 else 'made one')\n"
+    )
+    script = (
+        "import tempfile\n"
+        "from ocr2_kedro.execution import Verifier\n"
+        "with Verifier(cache_dir=tempfile.mkdtemp(), use_pch=False) as verifier:\n"
+        "    print(verifier.isolation)\n"
+        f"    print(verifier.run_tests({code!r}, 'python', [{{'input': '', 'output': '3'}}]).verdict)\n"
+    )
+    completed = run_unprivileged([sys.executable, "-c", script], timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    layers, verdict = completed.stdout.strip().splitlines()[-2:]
+    assert "no_nested_userns" in layers
+    assert verdict == "AC"

@@ -408,47 +408,12 @@ class Verifier:
         stop_at_first_failure: bool = False,
         wall_factor: float | None = None,
     ) -> RunResult:
-        """Judge `code` on `tests` (see `_run_tests`). Settings that cannot work (compare_mode,
-        wall_factor) raise; whatever else goes wrong while judging this one solution becomes its SE
-        result with the error's type and message, at once: SandboxErrors are retried inside, an
-        error of this code is deterministic and retrying it would only fail three times. Only
-        `SandboxUnavailable` (the host cannot give the required isolation) ends the run."""
-        if compare_mode is not None and compare_mode not in COMPARE_MODES:
-            raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
-        if wall_factor is not None and not wall_factor > 0:
-            raise ValueError(f"wall_factor must be positive, not {wall_factor!r}")
-        try:
-            return self._run_tests(
-                code,
-                language,
-                tests,
-                test_type,
-                fn_name,
-                time_limit_s,
-                memory_limit_mb,
-                compare_mode,
-                stop_at_first_failure,
-                wall_factor,
-            )
-        except SandboxUnavailable:
-            raise  # the host cannot give the required isolation: the run stops, by design
-        except Exception as error:  # noqa: BLE001 - one solution never ends a run
-            return internal_error_result(error, len(tests) if isinstance(tests, list) else 0)
-
-    def _run_tests(
-        self,
-        code: str | None,
-        language: str,
-        tests: list[dict] | None,
-        test_type: str = "stdin",
-        fn_name: str | None = None,
-        time_limit_s: float = 2.0,
-        memory_limit_mb: int = 256,
-        compare_mode: str | None = None,
-        stop_at_first_failure: bool = False,
-        wall_factor: float | None = None,
-    ) -> RunResult:
         """Judge `code` on `tests` (see the package doc).
+
+        Settings that cannot work (compare_mode, wall_factor) raise; whatever else goes wrong while
+        judging this one solution becomes its SE result with the error's type and message, at once
+        (SandboxErrors are retried inside; an error of this code is deterministic). Only
+        `SandboxUnavailable` (the host cannot give the required isolation) ends the run.
 
         stop_at_first_failure: run the tests in order, one at a time, and stop at the first that is
         not AC: `verdict` is that test's, `passed` the number before it, `tests` the outcomes that
@@ -459,6 +424,31 @@ class Verifier:
         that spends most of the limit waiting for the CPU on an overloaded host can then be TLE,
         as under a wall-clock alarm: give a larger factor there.
         """
+        if compare_mode is not None and compare_mode not in COMPARE_MODES:
+            raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
+        if wall_factor is not None and not wall_factor > 0:
+            raise ValueError(f"wall_factor must be positive, not {wall_factor!r}")
+        arguments = (code, language, tests, test_type, fn_name, time_limit_s, memory_limit_mb)
+        try:
+            return self._run_tests(*arguments, compare_mode, stop_at_first_failure, wall_factor)
+        except SandboxUnavailable:
+            raise  # the host cannot give the required isolation: the run stops, by design
+        except Exception as error:  # noqa: BLE001 - one solution never ends a run
+            return internal_error_result(error, len(tests) if isinstance(tests, list) else 0)
+
+    def _run_tests(
+        self,
+        code,
+        language,
+        tests,
+        test_type,
+        fn_name,
+        time_limit_s,
+        memory_limit_mb,
+        compare_mode,
+        stop_at_first_failure,
+        wall_factor,
+    ) -> RunResult:
         total = len(tests) if tests else 0
         try:
             prepared = prepare_tests(tests, test_type or "stdin", fn_name)
