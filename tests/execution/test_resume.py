@@ -154,6 +154,19 @@ def test_the_store_keeps_whole_batches_and_drops_dead_writers_temporaries(tmp_pa
     assert not dead.exists()
 
 
+def test_a_stored_sandbox_fault_is_judged_again(tmp_path):
+    store = VerdictStore(tmp_path)
+    rows = conform(
+        [
+            {"generation_id": "g0", "verdict": "AC", "passed": 1, "total": 1},
+            {"generation_id": "g1", "verdict": "SE", "passed": 0, "total": 1},
+        ],
+        VERIFICATION,
+    ).with_columns(pl.Series(ROW_KEY, ["k0", "k1"]))
+    store.write(0, rows)
+    assert store.read(0, ["k0", "k1"])[ROW_KEY].to_list() == ["k0"]
+
+
 @pytest.mark.parametrize("shard_dir", ["", 3])
 def test_a_bad_resume_setting_is_refused(tmp_path, shard_dir):
     with pytest.raises(ValueError, match=r"verify\.resume\.shard_dir: "):
