@@ -224,6 +224,21 @@ def attacks(host: Host) -> dict[str, tuple[str, str, list[dict], Callable[[objec
             ONE,
             sentinel_alive,
         ),
+        "memory_split_across_processes": (
+            # Four processes of 100 MB each under a 128 MB limit: each alone is within it.
+            "import os, time\n"
+            "for _ in range(3):\n"
+            "    if os.fork() == 0:\n"
+            "        break\n"
+            "block = bytearray(100 << 20)\n"
+            "for i in range(0, len(block), 4096):\n"
+            "    block[i] = 1\n"
+            "time.sleep(0.8)\n"
+            "print(3)\n",
+            "python",
+            ONE,
+            sentinel_alive,
+        ),
         "setsid_grandchild_outlives_test": (
             "import os, time\n"
             "if os.fork() == 0:\n"
@@ -312,6 +327,7 @@ BLOCKED_VERDICTS = {
     "write_outside": {"AC"},
     "kill_everything": {"AC", "RE"},
     "fork_bomb": {"TLE", "RE", "MLE"},
+    "memory_split_across_processes": {"MLE"},
     "setsid_grandchild_outlives_test": {"AC"},
     "proc_of_parent": {"WA"},
     "environment_of_parent": {"WA"},

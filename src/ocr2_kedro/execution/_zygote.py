@@ -788,6 +788,10 @@ class Zygote:
             os.setuid(self.uid)
         elif "user_ns" in self.config["layers"]:
             _drop_capabilities()
+            # Inherited from the zygote, "not dumpable" would hide the test from the zygote's own
+            # /proc reads (its memory watch): the zygote holds no capability in the namespace its
+            # memory was set up in. The test is the caller's own process; the zygote stays hidden.
+            _prctl(PR_SET_DUMPABLE, 1)
         if not self.no_new_privs_inherited:
             _prctl(PR_SET_NO_NEW_PRIVS, 1)
         # Cleared by setuid(), so set after it. The environment (PATH, LANG, HOME and TMPDIR = the
@@ -1002,14 +1006,14 @@ class Zygote:
         open_fds = set(buffers)
         timed_out = output_exceeded = memory_exceeded = False
         exited = False
-        # Without a memory cgroup, the resident size of the test's process is read every few ms
-        # and the test stopped once over its limit (MLE, as its peak would say): otherwise only
-        # the address-space backstop (limit + 1 GiB) stops it, after zero-filling all of that.
-        statm_fd = None
-        if self.cg_mem is None:
-            with contextlib.suppress(OSError):
-                statm_fd = os.open(f"/proc/{pid}/statm", os.O_RDONLY | os.O_CLOEXEC)
+        # Without a memory cgroup, the test's resident size is read every few ms and the test
+        # stopped once over its limit (MLE, as its peak would say): otherwise only the address
+        # space backstop (limit + 1 GiB per process) stops it, after zero-filling all of that. In
+        # the sandbox's own PID namespace /proc lists only the test's processes, so the size is
+        # the whole test's, as a cgroup would count it; elsewhere, its first process's.
+        watch_memory = self.cg_mem is None
         memory_cap_pages = limits["memory_bytes"] // PAGE_SIZE
+        next_watch = started + MEMORY_WATCH_S
         while open_fds:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -1017,11 +1021,14 @@ class Zygote:
                 break
             if exited:
                 remaining = 0
-            elif statm_fd is not None:
-                if self._resident_pages(statm_fd) > memory_cap_pages:
-                    memory_exceeded = True
-                    break
-                remaining = min(remaining, MEMORY_WATCH_S)
+            elif watch_memory:
+                now = time.monotonic()
+                if now >= next_watch:
+                    if self._resident_pages(pid) > memory_cap_pages:
+                        memory_exceeded = True
+                        break
+                    next_watch = now + MEMORY_WATCH_S
+                remaining = min(remaining, max(0.0, next_watch - now))
             events = poller.poll(remaining * 1000)
             if not events:
                 if exited:
@@ -1046,8 +1053,6 @@ class Zygote:
                     buffer += chunk
             if output_exceeded:
                 break
-        if statm_fd is not None:
-            os.close(statm_fd)
         if timed_out or output_exceeded or memory_exceeded or not exited:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
@@ -1073,12 +1078,21 @@ class Zygote:
         blobs.append(bytes(buffers[res_r]) if res_r is not None else b"")
         return outcome, blobs, buffers[code_r] if code_r is not None else b""
 
-    @staticmethod
-    def _resident_pages(statm_fd):
-        try:
-            return int(os.pread(statm_fd, 128, 0).split()[1])
-        except (OSError, ValueError, IndexError):  # the process is gone
-            return 0
+    def _resident_pages(self, pid):
+        """Resident pages of the test: every process /proc lists but this zygote (the sandbox's
+        PID namespace holds only the test's), or the test's first process outside one."""
+        if self.pid_ns_fd is not None and "proc_private" in self.config["layers"]:
+            pids = [entry for entry in os.listdir("/proc") if entry.isdigit() and entry != "1"]
+        else:
+            pids = [str(pid)]
+        total = 0
+        for entry in pids:
+            try:
+                with open(f"/proc/{entry}/statm", "rb") as handle:
+                    total += int(handle.read(128).split()[1])
+            except (OSError, ValueError, IndexError):  # the process is gone
+                continue
+        return total
 
     def compile(self, request, source):
         """Compile untrusted C++ inside the jail, then publish the binary into the cache (as root)."""
