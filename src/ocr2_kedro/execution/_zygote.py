@@ -269,7 +269,8 @@ def build_root(config, layers, notes):
     os.mkdir(os.path.join(root, "dev", "shm"))
     # The scratch file systems first: a bind whose host path lies under /tmp (a compile cache in a
     # temporary directory) then lands inside them instead of being covered by them.
-    scratch = {"/tmp": "2g", "/dev/shm": "1g"}
+    # Memory-backed, and outside the resident-size watch where no cgroup counts them: kept small.
+    scratch = {"/tmp": "1g", "/dev/shm": "256m"}
     for path, size in scratch.items():
         _mount(
             "ocr2tmp",
