@@ -190,7 +190,10 @@ def create_cgroup_slot(name: str) -> CgroupSlot:
     """Create memory and pids cgroups for one sandbox (v1 controllers first, else v2); may be empty."""
     slot = CgroupSlot()
     if os.geteuid() != 0:
-        log_once("cgroups: not root, memory/pids cgroups disabled (rlimits only)")
+        log_once(
+            "cgroups: not root, so no memory/pids cgroups: memory is limited by sampling the "
+            "resident size, processes by RLIMIT_NPROC in the sandbox's user namespace"
+        )
         return slot
     own = _own_cgroups()
     v1 = _v1_mounts()
