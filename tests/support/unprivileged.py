@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import pwd
 import subprocess
 import sys
 from pathlib import Path
+
+from ocr2_kedro.execution.sandbox import uids_in_use
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS = 0x00020000
@@ -47,16 +48,8 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 
 def unused_uid() -> int:
-    used = {entry.pw_uid for entry in pwd.getpwall()}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                status = Path(f"/proc/{entry}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("Uid:"):
-                    used.update(int(uid) for uid in line.split()[1:5])
+    """A uid no user and no running process has (the sandbox's own check, `uids_in_use`)."""
+    used = uids_in_use()
     return next(uid for uid in CANDIDATE_UIDS if uid not in used)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from ocr2_kedro.schemas import VERIFICATION, conform
 
 from .compare import COMPARE_MODES
 from .runner import CompileCache, RunResult, TestOutcome, Verifier, internal_error_result
-from .sandbox import SandboxUnavailable, default_cache_dir
+from .sandbox import SandboxUnavailable, default_cache_dir, parse_uid_range
 
 PROBLEM_COLUMNS = ("tests", "test_type", "fn_name", "time_limit_s", "memory_limit_mb")
 BACKENDS = ("local", "ray")
@@ -137,7 +136,6 @@ DEFAULT_SETTINGS = {
 }
 # How many sandboxes and where, beside the judging settings: what `VerifyPool` takes besides them.
 POOL_SETTINGS = ("workers", "backend", "ray_address", "ray_batch_size", "progress")
-UID_RANGE = re.compile(r"(\d+)-(\d+)\Z")
 
 
 def _number(value: object) -> bool:
@@ -149,8 +147,14 @@ def _integer(value: object) -> bool:
 
 
 def _uid_range(value: object) -> bool:
-    match = UID_RANGE.match(value) if isinstance(value, str) else None
-    return bool(match) and 0 < int(match[1]) <= int(match[2])
+    """What the sandbox itself accepts (`sandbox.parse_uid_range`), checked before any sandbox starts."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_uid_range(value)
+    except ValueError:
+        return False
+    return True
 
 
 # What each setting may be (null always means its default): a test and the words for an error.
@@ -167,7 +171,7 @@ SETTING_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "stop_at_first_failure": (lambda v: isinstance(v, bool), "true or false"),
     "wall_factor": (lambda v: _number(v) and v > 0, "a positive number"),
     "allow_weak_isolation": (lambda v: isinstance(v, bool), "true or false"),
-    "sandbox_uids": (_uid_range, 'a uid range "first-last", e.g. "61000-61999"'),
+    "sandbox_uids": (_uid_range, 'a uid range "first-last" within 1000-4294967294'),
     "workers": (lambda v: _integer(v) and v > 0, "a positive integer"),
     "backend": (lambda v: v in BACKENDS, f"one of {list(BACKENDS)}"),
     "ray_address": (lambda v: isinstance(v, str), '"auto" or an address'),

@@ -256,7 +256,7 @@ def parse_uid_range(value: str | range | None) -> range:
     return uids
 
 
-def _uids_in_use() -> set[int]:
+def uids_in_use() -> set[int]:
     """Uids of the user database and of every running process (real, effective, saved, fs)."""
     used = {entry.pw_uid for entry in pwd.getpwall()}
     for entry in os.listdir("/proc"):
@@ -328,7 +328,7 @@ class _UidLease:
                 except OSError:
                     os.close(handle)
                     continue
-                in_use = _uids_in_use() if in_use is None else in_use
+                in_use = uids_in_use() if in_use is None else in_use
                 if uid in in_use:
                     # A real user or a live process has it (a stale sandbox child included).
                     os.close(handle)

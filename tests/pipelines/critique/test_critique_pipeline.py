@@ -148,15 +148,21 @@ def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path, reasonin
     assert metrics["right"]["value"] == 1 and metrics["wrong"]["value"] == 0
 
 
+def follow_up_params(url: str, tmp_path, **overrides) -> dict:
+    """The loopback critic, resumable shards under tmp_path, and the judgement follow-up on."""
+    return params(
+        backend="openai",
+        openai={"endpoints": [url], "backoff_s": 0.01},
+        resume={"shard_dir": str(tmp_path)},
+        judgement_follow_up={"enabled": True, "max_tokens": 8},
+        **overrides,
+    )
+
+
 def test_a_critique_without_judgement_is_asked_once_more(tmp_path):
     generations, problems = frames()
     with serve(ScriptedCritic()) as (url, state):
-        run_params = params(
-            backend="openai",
-            openai={"endpoints": [url], "backoff_s": 0.01},
-            resume={"shard_dir": str(tmp_path)},
-            judgement_follow_up={"enabled": True, "max_tokens": 8},
-        )
+        run_params = follow_up_params(url, tmp_path)
         critiques = critiques_of(generations, problems, run_params)
         # A rerun finds both the critiques and the follow-up answers in the shards: no new requests.
         served = state.requests
@@ -238,12 +244,7 @@ def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
 def test_a_changed_critique_request_is_asked_afresh_and_an_unchanged_one_resumes(tmp_path):
     generations, problems = frames()
     with serve(ScriptedCritic()) as (url, state):
-        run_params = params(
-            backend="openai",
-            openai={"endpoints": [url], "backoff_s": 0.01},
-            resume={"shard_dir": str(tmp_path)},
-            judgement_follow_up={"enabled": True, "max_tokens": 8},
-        )
+        run_params = follow_up_params(url, tmp_path)
 
         def critique(questions: pl.DataFrame, settings: dict) -> tuple[pl.DataFrame, int]:
             """The critiques table and how many requests reached the critic."""
