@@ -175,12 +175,20 @@ def check_cpp_compiler(pipeline: Any, catalog: Any) -> None:
 
 
 def evaluated_languages(pipeline: Any, catalog: Any) -> dict[str, list[str]]:
-    """Namespace -> the languages its `execute_samples` node will run, from the settings it gets:
+    """Namespace -> the languages its `execute_samples` node will run (`evaluated_settings`)."""
+    return {
+        namespace: list(settings.get("languages") or [])
+        for namespace, settings in evaluated_settings(pipeline, catalog).items()
+    }
+
+
+def evaluated_settings(pipeline: Any, catalog: Any) -> dict[str, dict]:
+    """Namespace -> the evaluation settings its `execute_samples` node will get:
     the node that makes them (check_evaluation_settings, or an ablation's variant_settings) is
     run on its parameters here, so overrides resolve exactly as in the run; settings that do not
     come from parameters alone fall back to `params:evaluation`."""
     producers = {output: node for node in pipeline.nodes for output in node.outputs}
-    found = {}
+    found: dict[str, dict] = {}
     for node in pipeline.nodes:
         namespace, _, name = node.name.rpartition(".")
         if name != "execute_samples":
@@ -198,7 +206,7 @@ def evaluated_languages(pipeline: Any, catalog: Any) -> dict[str, list[str]]:
             settings = catalog.load("params:evaluation")
         else:
             continue
-        found[namespace] = list(settings.get("languages") or [])
+        found[namespace] = settings
     return found
 
 
@@ -227,13 +235,12 @@ class SandboxPreflightHook:
         settings = []
         if "params:verify" in pipeline.inputs():
             settings.append(catalog.load("params:verify"))
-        executes = any(node.name.rpartition(".")[2] == "execute_samples" for node in pipeline.nodes)
-        if executes and catalog.exists("params:evaluation"):
-            settings.append(catalog.load("params:evaluation").get("execution") or {})
-        for params in settings:
-            layers = probe_isolation(
-                bool(params.get("allow_weak_isolation")), params.get("sandbox_uids")
-            )
+        # Each evaluation copy as it will run (an ablation variant may override its execution).
+        for evaluation in evaluated_settings(pipeline, catalog).values():
+            settings.append(evaluation.get("execution") or {})
+        wanted = {(bool(p.get("allow_weak_isolation")), p.get("sandbox_uids")) for p in settings}
+        for allow_weak_isolation, sandbox_uids in sorted(wanted, key=str):
+            layers = probe_isolation(allow_weak_isolation, sandbox_uids)
             logger.info("sandbox layers: %s", ", ".join(layers))
 
 
