@@ -26,18 +26,11 @@ from ocr2_kedro.pipelines.generation.nodes import (
 from ocr2_kedro.schemas import PROBLEM, conform
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import run_kedro
+from tests.support.kedro_logging import write_plain_logging
 from tests.support.openai_server import serve
 from tests.support.versions import save_versioned
 
 ENV = "loopback"
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(name)s %(message)s"}},
-    "handlers": {"plain": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"ocr2_kedro": {"level": "INFO"}},
-    "root": {"level": "WARNING", "handlers": ["plain"]},
-}
 
 
 class ScriptedModel:
@@ -108,14 +101,14 @@ def configure(project: Path, url: str) -> dict[str, str]:
         )  # 20 critiques: 7 chunks
     )
     (conf / "mlflow.yml").write_text((project / "conf" / "test" / "mlflow.yml").read_text())
-    (project / "logging.yml").write_text(yaml.safe_dump(LOGGING))
+    logging_config = write_plain_logging(project)
     # The drivers start together: the tracking store and experiment exist before they do.
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     client.create_experiment("ocr2_kedro_test")
     return {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "KEDRO_LOGGING_CONFIG": str(project / "logging.yml"),
+        "KEDRO_LOGGING_CONFIG": logging_config,
     }
 
 

@@ -21,18 +21,11 @@ import yaml
 from ocr2_kedro.pipelines.verify.nodes import verify_generations
 from ocr2_kedro.schemas import GENERATION, PROBLEM, conform
 from tests.conftest import kedro_failure
+from tests.support.kedro_logging import write_plain_logging
 from tests.support.versions import read_latest, save_versioned
 
 ENV = "resume"
 ROWS, BATCH_ROWS = 16, 2
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(name)s %(message)s"}},
-    "handlers": {"plain": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"ocr2_kedro": {"level": "INFO"}},
-    "root": {"level": "WARNING", "handlers": ["plain"]},
-}
 
 
 def problems() -> pl.DataFrame:
@@ -86,11 +79,11 @@ def configure(project: Path, cache_dir: Path) -> dict[str, str]:
     }
     (conf / "parameters_verify.yml").write_text(yaml.safe_dump({"verify": verify}))
     (conf / "mlflow.yml").write_text((project / "conf" / "test" / "mlflow.yml").read_text())
-    (project / "logging.yml").write_text(yaml.safe_dump(LOGGING))
+    logging_config = write_plain_logging(project)
     return {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "KEDRO_LOGGING_CONFIG": str(project / "logging.yml"),
+        "KEDRO_LOGGING_CONFIG": logging_config,
     }
 
 
