@@ -103,6 +103,26 @@ REJECT = pl.Schema(
     }
 )
 
+
+
+def reject(*, stage: str, source: str | None, record_id: str, reason: str, detail: str = "") -> dict:
+    """One row of a `rejects` table (REJECT): what was refused, where, and why. Keyword-only, so a
+    caller can never swap the record and its source."""
+    return {
+        "stage": stage,
+        "source": source,
+        "record_id": record_id,
+        "reason": reason,
+        "detail": detail,
+    }
+
+
+def rejects_frame(rows: Iterable[Mapping]) -> pl.DataFrame:
+    """A REJECT table of `rows` (an empty one, with the schema, for none)."""
+    rows = list(rows)
+    return conform(rows, REJECT) if rows else pl.DataFrame(schema=REJECT)
+
+
 TEST_TYPES = ("stdin", "functional")
 LANGUAGES = ("python", "cpp")
 VERDICTS = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "SE")
