@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 CHILD = r"""
 import json, sys, time
@@ -50,9 +51,17 @@ def main():
         "fn_name": [None] * questions, "source": ["synthetic"] * questions})
     params = {"languages": ["python", "cpp"], "samples_per_question": samples,
               "sampling": {"seed": 0}, "model": "teacher"}
+    # The same settings as the run's model: conf/base's generation settings with these over them.
+    import yaml
+    from ocr2_kedro.parameters import validate_settings
+    from ocr2_kedro.parameters.generation import GenerationSettings
+    base = yaml.safe_load(open("conf/base/parameters_generation.yml"))["generation"]
+    settings = validate_settings(GenerationSettings, {
+        **base, **params, "sampling": {**base["sampling"], "seed": 0}, "max_question_tokens": None,
+    }, "generation")
     began = time.perf_counter()
     if implementation == "lazy":
-        parts = [build_generation_requests(problems, lang, params)[0] for lang in ("python", "cpp")]
+        parts = [build_generation_requests(problems, lang, settings)[0] for lang in ("python", "cpp")]
         requests = combine_requests(["python", "cpp"], *parts)
     else:
         requests = pl.concat([baseline(problems, lang, params) for lang in ("python", "cpp")])
@@ -70,6 +79,7 @@ if __name__ == "__main__":
 def run(implementation: str, questions: int, samples: int) -> dict:
     completed = subprocess.run(
         [sys.executable, "-c", CHILD, implementation, str(questions), str(samples)],
+        cwd=Path(__file__).resolve().parents[1],  # the child reads conf/base
         capture_output=True,
         text=True,
         check=True,

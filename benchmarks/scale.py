@@ -1110,12 +1110,15 @@ SFT_TRAIN_NODES = ("train_stage1", "train_stage2", "train_dpo")
 OPTIONAL_CARD_REPORTS = ("preference_statistics", "reasoning_patterns_summary")
 
 
-def new_tokenize_stage(stage: str, examples, plan: dict[str, Any]) -> dict[str, Any]:
-    """The data half of a training stage (`ocr2_kedro.pipelines.training.nodes.tokenize_stage`);
-    the trainer launch that follows is left out (as in the eager baseline)."""
+def new_tokenize_stage(stage: str, examples, settings) -> dict[str, Any]:
+    """The data half of a training stage (`ocr2_kedro.pipelines.training.nodes.tokenize_stage`,
+    with the run's TrainingSettings); the trainer launch that follows is left out (as in the eager
+    baseline)."""
+    from ocr2_kedro.models import resolve_model_path
     from ocr2_kedro.pipelines.training.nodes import tokenize_stage
 
-    tokenized = tokenize_stage(stage, examples, plan["student"], plan)
+    student = resolve_model_path(settings.student)
+    tokenized = tokenize_stage(stage, examples, student, settings)
     return {
         "path": str(tokenized.path),
         "examples": tokenized.examples,
@@ -1137,7 +1140,7 @@ def _new_sft_tokenize_nodes():
         nodes.append(
             Node(
                 function,
-                inputs=[f"sft_{stage}_examples", "training_plan"],
+                inputs=[f"sft_{stage}_examples", "params:training"],
                 outputs=f"sft_{stage}_tokenized",
                 name=f"tokenize_{stage}",
             )
@@ -1178,10 +1181,14 @@ def no_report():
     return NoReport()
 
 
-def build_catalog(entries: dict[str, dict[str, Any]], work: Path, inputs: Path, params: dict):
+def build_catalog(
+    entries: dict[str, dict[str, Any]], work: Path, inputs: Path, params: dict, settings=None
+):
     """A DataCatalog of `entries` with every file moved under `work`, the input tables read from
     `inputs` (unversioned), MLflow datasets left out (they become memory datasets) and the
-    parameters added as `params:` entries, as a Kedro session would."""
+    parameters added as `params:` entries, as a Kedro session would: with `settings` (the
+    validated ocr2_kedro.parameters.project.ProjectSettings), as the project's hook hands them to
+    the nodes; without, as plain data (the eager baseline's nodes)."""
     from kedro.io import DataCatalog, MemoryDataset
 
     config = {}
@@ -1201,6 +1208,8 @@ def build_catalog(entries: dict[str, dict[str, Any]], work: Path, inputs: Path, 
     for key, value in params.items():
         _flatten_params(f"params:{key}", value, flat)
     for key, value in flat.items():
+        if settings is not None:
+            value = settings.at(key.removeprefix("params:"))
         catalog[key] = MemoryDataset(value, copy_mode="assign")
     return catalog
 
@@ -1239,7 +1248,12 @@ def run_operation(operation: str, implementation: str, work: Path, inputs: Path,
         }
         entries = {**inputs_entries, **_eager_catalog_entries()}
         pipeline = eager_pipelines()[operation]
-    catalog = build_catalog(entries, work, inputs, params)
+    settings = None
+    if implementation == "new":
+        from ocr2_kedro.parameters.project import validate_parameters
+
+        settings = validate_parameters(params)
+    catalog = build_catalog(entries, work, inputs, params, settings)
     if implementation == "new":
         for name in OPTIONAL_CARD_REPORTS:
             catalog[name] = no_report()

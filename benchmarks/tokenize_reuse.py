@@ -43,6 +43,7 @@ def build_examples(rows: int, work: Path) -> tuple[Path, Path]:
     import polars as pl
 
     from ocr2_kedro.datasets.streaming_parquet import write_batches
+    from ocr2_kedro.parameters.dataset import JoinSettings
     from ocr2_kedro.pipelines.dataset.nodes import build_export
     from ocr2_kedro.training import build_examples as make_examples
 
@@ -55,7 +56,7 @@ def build_examples(rows: int, work: Path) -> tuple[Path, Path]:
             tables["generations"],
             tables["critiques"],
             tables["verifications"],
-            {"bucket_megabytes": 256, "work_dir": str(work / "join")},
+            JoinSettings(bucket_megabytes=256, work_dir=str(work / "join")),
         ),
         export_path,
     )

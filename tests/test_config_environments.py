@@ -6,14 +6,13 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
-from ocr2_kedro import components
-from ocr2_kedro.components import MissingComponentError
+from ocr2_kedro import preflight
 from ocr2_kedro.generation import BACKENDS, SamplingConfig
 from ocr2_kedro.pipeline_registry import register_pipelines
 from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings
-from ocr2_kedro.pipelines.training.nodes import validate_training_config
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO
+from tests.support.parameters import stage_settings
 
 ENVIRONMENTS = ("base", "paper", "test")
 
@@ -85,26 +84,26 @@ def test_paper_environment_overrides_the_embedded_default():
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_training_plan_validates(env, monkeypatch):
+def test_training_settings_validate(env, monkeypatch):
     monkeypatch.chdir(REPO)  # model and DeepSpeed config paths are relative to the project
-    if env == "paper":
-        # The paper settings name GPU-only components (flash-attn); their check has its own test.
-        monkeypatch.setattr(components, "is_installed", lambda module: True)
-    training = load(env)["parameters"]["training"]
-    plan = validate_training_config(training)
+    settings = stage_settings("training", env=env)
     # Stage settings merge over the environment's common ones; none may leak in from conf/base.
-    length = training["trainer"]["max_length"]
-    assert plan["stage1"]["max_length"] == plan["stage2"]["max_length"] == length
+    length = load(env)["parameters"]["training"]["trainer"]["max_length"]
+    assert settings.trainer_for("stage1").max_length == length
+    assert settings.trainer_for("stage2").max_length == length
 
 
-def test_paper_training_without_flash_attn_fails_at_validation(monkeypatch):
+def test_paper_training_without_flash_attn_is_reported_at_start(monkeypatch):
     monkeypatch.chdir(REPO)
-    monkeypatch.setattr(components, "is_installed", lambda module: module != "flash_attn")
-    training = load("paper")["parameters"]["training"]
-    with pytest.raises(MissingComponentError) as error:
-        validate_training_config(training)
-    message = str(error.value)
-    assert "training.trainer.attn_implementation: flash_attention_2" in message
+    real = preflight.importlib.util.find_spec
+    monkeypatch.setattr(
+        preflight.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "flash_attn" else real(name, *args),
+    )
+    needs = stage_settings("training", env="paper").requirements()
+    message = "\n".join(preflight.check_requirements(r for r in needs if r.kind == "component"))
+    assert "training.trainer.attn_implementation: component 'flash_attn'" in message
     assert "`flash_attn` module, which is not installed" in message
     assert "flash-attn" in message and ".[gpu,dev]" in message
 

@@ -4,30 +4,36 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from ocr2_kedro.hooks import (
-    AblationRunsHook,
-    ComponentsHook,
     DatasetVersionsHook,
-    EvaluationPreflightHook,
+    ParametersHook,
     PipelineTimingHook,
-    SandboxPreflightHook,
-    SecretParametersHook,
-    VerifySettingsHook,
+    PreflightHook,
+    ProjectMlflowHook,
 )
 from ocr2_kedro.resolvers import env_list
 
-# kedro-mlflow registers its own MlflowHook through its entry point; these add start-of-run checks
-# (no API key in the parameters, every configured component is installed, every model to evaluate
-# exists, valid verify settings, a sandbox that isolates), dataset lineage, the time each pipeline took, and one MLflow
-# child run per ablation variant.
+# kedro-mlflow's hook is registered here, as ProjectMlflowHook (its subclass), not by the plugin's
+# entry point: every hook that touches settings or MLflow is in this one tuple.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+
+# What each hook relies on, written down (tests/test_hooks_order.py runs a sweep with this tuple in
+# every order and checks where each metric, tag and artifact lands):
+# - PARAMETERS validates all parameters in after_catalog_created, which Kedro calls before any
+#   before_pipeline_run: every other hook sees validated settings whatever its place here.
+# - PreflightHook.before_pipeline_run is `tryfirst`: it refuses a run that cannot start before
+#   MLFLOW opens an MLflow run for it. That is the only ordering in this tuple that matters.
+# - MLFLOW opens the run of the whole `kedro run` and one child run per ablation variant, and is
+#   the only hook that changes the active run (`run_of(node)` says which run a node logs to).
+# - DatasetVersionsHook and PipelineTimingHook log through MlflowClient to MLFLOW.run_of(...),
+#   never to "the active run", so their place in the tuple cannot move their tags or metrics.
+PARAMETERS = ParametersHook()
+MLFLOW = ProjectMlflowHook(PARAMETERS)
 HOOKS = (
-    SecretParametersHook(),
-    ComponentsHook(),
-    EvaluationPreflightHook(),
-    VerifySettingsHook(),
-    SandboxPreflightHook(),
-    DatasetVersionsHook(),
-    PipelineTimingHook(),
-    AblationRunsHook(),
+    PARAMETERS,
+    PreflightHook(PARAMETERS),
+    MLFLOW,
+    DatasetVersionsHook(MLFLOW),
+    PipelineTimingHook(MLFLOW),
 )
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

@@ -8,11 +8,11 @@ import re
 import socket
 
 import polars as pl
-import pytest
 
 from ocr2_kedro.execution.resume import ROW_KEY, VerdictStore, row_keys, verdict_key
 from ocr2_kedro.pipelines.verify.nodes import verify_generations
 from ocr2_kedro.schemas import GENERATION, PROBLEM, VERIFICATION, conform
+from tests.support.parameters import stage_settings
 
 TESTS = [{"input": "2\n", "output": "4\n"}, {"input": "3\n", "output": "6\n"}]
 
@@ -86,6 +86,7 @@ def test_a_rerun_reads_back_every_stored_row_and_judges_only_what_changed(tmp_pa
     caplog.set_level(logging.INFO, logger="ocr2_kedro.pipelines.verify.nodes")
     shards = tmp_path / "shards"
     params = {
+        "workers": 1,
         "progress": False,
         "cache_dir": str(tmp_path / "cpp"),
         "batch_rows": 2,
@@ -94,7 +95,8 @@ def test_a_rerun_reads_back_every_stored_row_and_judges_only_what_changed(tmp_pa
 
     def run(frame: pl.DataFrame, **changes) -> pl.DataFrame:
         caplog.clear()
-        return pl.concat(verify_generations(frame.lazy(), problems(), {**params, **changes}))
+        settings = stage_settings("verify", {**params, **changes})
+        return pl.concat(verify_generations(frame.lazy(), problems(), settings))
 
     first = run(generations())
     assert first.schema == VERIFICATION
@@ -165,11 +167,3 @@ def test_a_stored_sandbox_fault_is_judged_again(tmp_path):
     ).with_columns(pl.Series(ROW_KEY, ["k0", "k1"]))
     store.write(0, rows)
     assert store.read(0, ["k0", "k1"])[ROW_KEY].to_list() == ["k0"]
-
-
-@pytest.mark.parametrize("shard_dir", ["", 3])
-def test_a_bad_resume_setting_is_refused(tmp_path, shard_dir):
-    with pytest.raises(ValueError, match=r"verify\.resume\.shard_dir: "):
-        verify_generations(generations(), problems(), {"resume": {"shard_dir": shard_dir}})
-    with pytest.raises(ValueError, match=r"verify\.resume\.shard_dri: unknown setting"):
-        verify_generations(generations(), problems(), {"resume": {"shard_dri": "x"}})

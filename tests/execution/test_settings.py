@@ -1,76 +1,32 @@
-"""Verify settings are checked, never dropped: an unknown key or a bad value is an error naming its
-full path; a max_tests cut is marked on the row."""
+"""The sandbox engine's settings: an unknown keyword is refused (values are checked by the settings
+models, tests/parameters/test_execution.py); a max_tests cut is marked on the row."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from ocr2_kedro.execution import VerifyPool, settings_from, verify_frame
-from ocr2_kedro.execution.batch import DEFAULT_SETTINGS, setting_problems
+from ocr2_kedro.execution import VerifyPool, verify_frame
+from ocr2_kedro.execution.batch import DEFAULT_SETTINGS
 from ocr2_kedro.schemas import GENERATION, PROBLEM, conform
+from tests.support.parameters import stage_settings
 
 
-def test_unknown_keys_are_named_with_their_path_and_the_known_ones():
-    with pytest.raises(ValueError) as raised:
-        settings_from({"time_limt_s": 2, "workers": 2}, "verify")
-    message = str(raised.value)
-    assert "verify.time_limt_s: unknown setting; known: " in message
-    assert "time_limit_s" in message.split("known: ")[1]
-    # Keys the caller reads besides the judging settings are known only when it says so.
-    assert settings_from({"workers": 2}, "verify") == {}
-    with pytest.raises(ValueError, match=r"evaluation\.execution\.backend: unknown setting"):
-        settings_from({"backend": "ray"}, "evaluation.execution", also_known=("workers",))
-
-
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        ("time_limit_s", -1),
-        ("time_limit_s", 0),
-        ("memory_limit_mb", 1.5),
-        ("default_time_limit_s", "2"),
-        ("time_limit_factor", float("inf")),
-        ("max_tests", 0),
-        ("compare_mode", "fuzzy"),
-        ("use_pch", "yes"),
-        ("wall_factor", -0.5),
-        ("allow_weak_isolation", 1),
-        ("sandbox_uids", "61999-61000"),
-        ("sandbox_uids", "61000"),
-        ("workers", 0),
-        ("backend", "slurm"),
-        ("ray_batch_size", True),
-    ],
-)
-def test_bad_values_are_named_with_their_path(key, value):
-    problems = setting_problems({key: value}, "verify")
-    assert len(problems) == 1 and problems[0].startswith(f"verify.{key}: {value!r} is not ")
-    with pytest.raises(ValueError, match=f"verify.{key}: "):
-        settings_from({key: value})
-
-
-def test_good_values_pass_and_null_means_the_default():
-    good = {
-        "compare_mode": "lines",
-        "time_limit_s": 1.5,
-        "memory_limit_mb": 512,
-        "max_tests": 3,
-        "allow_weak_isolation": True,
-        "sandbox_uids": "61000-61999",
-        "wall_factor": None,
-        "workers": 4,
-        "backend": "ray",
-    }
-    assert setting_problems(good, "verify") == []
-    assert settings_from(good) == {
-        key: value for key, value in good.items() if key in DEFAULT_SETTINGS and value is not None
-    }
-    # The pool refuses the same mistakes when used directly.
-    with pytest.raises(ValueError, match=r"settings\.time_limt_s: unknown setting"):
+def test_an_unknown_keyword_is_refused_with_the_known_ones():
+    with pytest.raises(TypeError, match=r"unexpected verify settings \['time_limt_s'\]; known: "):
         VerifyPool(time_limt_s=2)
-    with pytest.raises(ValueError, match=r"settings\.max_tests: -2 is not"):
-        VerifyPool(max_tests=-2)
+    with pytest.raises(TypeError, match="time_limt_s"):
+        verify_frame(pl.DataFrame(), pl.DataFrame(), time_limt_s=2)
+
+
+@pytest.mark.parametrize("stage", ["verify", "evaluation"])
+def test_the_settings_models_give_exactly_the_engine_keywords(stage):
+    settings = stage_settings(stage)
+    judging = settings if stage == "verify" else settings.execution
+    assert set(judging.judging_kwargs()) <= set(DEFAULT_SETTINGS)
+    with VerifyPool(**judging.verify_kwargs()) as pool:  # starts nothing until rows come
+        assert pool.workers == judging.workers
+        assert pool.settings["compare_mode"] == judging.compare_mode
 
 
 def test_max_tests_truncation_is_marked_on_the_row(tmp_path):

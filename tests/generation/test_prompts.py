@@ -1,12 +1,19 @@
-"""Solution and critique prompts, and the question token budget."""
+"""Solution, critique and pattern-classification prompts, trace truncation, and the question token
+budget."""
 
 from __future__ import annotations
 
 import pytest
 
-from ocr2_kedro.generation.prompts import critique_prompt, solution_prompt
+from ocr2_kedro.generation.prompts import (
+    critique_prompt,
+    pattern_prompt,
+    solution_prompt,
+    truncate_middle,
+)
 from ocr2_kedro.generation.token_budget import TokenCounter
 from ocr2_kedro.parsing import parse_judgement
+from ocr2_kedro.patterns.behaviours import BEHAVIOURS
 
 
 def test_solution_prompt_per_language_and_io():
@@ -39,3 +46,23 @@ def test_token_counter_uses_the_model_tokenizer_or_says_it_estimates(embedded_mo
     assert exact.exact and 0 < exact.count("def f(x): return x") < 20
     estimate = TokenCounter("no-such-org/no-such-model")
     assert not estimate.exact and estimate.count("a" * 40) == 10
+
+
+def test_prompt_asks_for_one_line_per_behaviour_in_order():
+    prompt = pattern_prompt("trace text", [(b.name, b.definition) for b in BEHAVIOURS])
+    names = [b.name for b in BEHAVIOURS]
+    tail = prompt.rsplit("nothing else:\n", 1)[1]
+    assert tail.splitlines() == [f"{n}: yes|no" for n in names]
+    assert "<<<\ntrace text\n>>>" in prompt
+    with pytest.raises(ValueError, match="at least one behaviour"):
+        pattern_prompt("x", [])
+
+
+def test_truncation_keeps_head_and_tail_and_says_how_much_was_cut():
+    text = "a" * 50 + "b" * 100 + "c" * 50
+    shown, omitted = truncate_middle(text, 100)
+    assert omitted == 100
+    assert shown.startswith("a" * 50) and shown.endswith("c" * 50)
+    assert "[... 100 characters omitted ...]" in shown and "b" not in shown
+    assert truncate_middle(text, None) == (text, 0)
+    assert truncate_middle(text, 200) == (text, 0)

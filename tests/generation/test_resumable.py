@@ -262,15 +262,6 @@ def test_a_new_chunk_size_reuses_every_stored_completion(tmp_path):
     assert [c.request_id for c in result] == [f"q{i:02d}" for i in range(7)]
 
 
-def test_drivers_from_parameters():
-    assert Drivers.from_params(None) == Drivers(1, 0)
-    # Strings, as `oc.env` gives them; a 1-based array (--array=1-4) through first_index.
-    slurm = Drivers.from_params({"count": "4", "index": "4", "first_index": "1"})
-    assert slurm == Drivers(4, 3) and slurm.owns(7) and not slurm.owns(8)
-    with pytest.raises(ValueError, match=r"must be in \[0, 2\)"):
-        Drivers.from_params({"count": 2, "index": 2})
-
-
 def test_frame_chunks_stream_in_order_and_rebatch(tmp_path):
     frame = pl.DataFrame({"i": list(range(10))})
     path = tmp_path / "t.parquet"

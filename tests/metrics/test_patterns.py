@@ -1,143 +1,25 @@
-"""Reasoning-pattern engine: lexical markers, the classifier's answer parser, truncation, sampling,
-statistics (Fisher, Benjamini-Hochberg, kappa, Mann-Whitney), entropies and the card section."""
+"""Statistics of reasoning patterns: the stratified sample, Fisher's exact test,
+Benjamini-Hochberg, Cohen's kappa, the Mann-Whitney entropy comparison, the summary and the flat
+MLflow metrics."""
 
 from __future__ import annotations
 
-import math
 import sys
 
 import polars as pl
 import pytest
 
-from ocr2_kedro.generation.base import SamplingConfig, mean_entropy, top_k_entropy
-from ocr2_kedro.generation.prompts import pattern_prompt
 from ocr2_kedro.metrics.patterns import (
-    BEHAVIOURS,
     ENTROPY_OFF,
-    behaviours_named,
     benjamini_hochberg,
     build_summary,
-    card_section,
     cohen_kappa,
     compare_entropy,
     fisher_test,
-    lexical_counts,
-    lexical_labels,
     metrics,
-    parse_pattern_answer,
     stratified_sample,
-    truncate_middle,
 )
-
-NAMES = [b.name for b in BEHAVIOURS]
-
-PLANNED = (
-    "The problem asks for the number of pairs with an even sum. First, I need to count the even "
-    "and odd numbers. Then we need to combine them. Let me check this against the example: 3 "
-    "pairs, which matches the sample output. Let me verify the edge case n = 1 as well."
-)
-BACKTRACKED = (
-    "Sort and take the two largest. Wait, that's wrong: negative numbers. Let me try a different "
-    "approach; on second thought, keep the two smallest too. Wait, this doesn't work either."
-)
-PLAIN = "Read n and print n * 2. Done."
-BACKWARD = "Working backwards from the answer: to reach the goal, we need the largest prefix."
-
-
-def test_lexical_markers_on_handmade_traces():
-    assert lexical_counts(PLANNED) == {
-        "subgoal_setting": 2,  # "First, I", "Then we need"
-        "self_evaluation": 3,  # "Let me check", "which matches", "Let me verify"
-        "backtracking": 0,
-        "restating_problem": 1,  # "The problem asks"
-        "backward_chaining": 0,
-    }
-    assert lexical_counts(BACKTRACKED) == {
-        "subgoal_setting": 0,
-        "self_evaluation": 0,
-        # "Wait" x2, "that's wrong", "Let me try a different", "on second thought",
-        # "this doesn't work"
-        "backtracking": 6,
-        "restating_problem": 0,
-        "backward_chaining": 0,
-    }
-    assert set(lexical_counts(PLAIN).values()) == {0}
-    assert lexical_counts(BACKWARD)["backward_chaining"] == 2
-    # Words, not substrings: "awaited" holds "wait", "verifying" is a marker.
-    assert lexical_counts("The result awaited no one.")["backtracking"] == 0
-    assert lexical_counts("VERIFYING the loop")["self_evaluation"] == 1
-
-
-def test_lexical_labels_give_presence_and_rate_per_thousand_words():
-    labels = lexical_labels(BACKTRACKED)
-    words = len(BACKTRACKED.split())
-    assert labels["lexical_backtracking"] is True
-    assert labels["lexical_backtracking_per_1k"] == pytest.approx(6000 / words)
-    assert labels["lexical_subgoal_setting"] is False
-    assert labels["lexical_subgoal_setting_per_1k"] == 0.0
-    empty = lexical_labels("")
-    assert not any(v for k, v in empty.items() if not k.endswith("_per_1k"))
-    assert all(empty[f"lexical_{n}_per_1k"] == 0.0 for n in NAMES)
-
-
-def test_parser_reads_a_well_formed_answer():
-    answer = "\n".join(f"{n}: {'yes' if i % 2 == 0 else 'no'}" for i, n in enumerate(NAMES))
-    assert parse_pattern_answer(answer) == {n: i % 2 == 0 for i, n in enumerate(NAMES)}
-
-
-def test_parser_tolerates_formatting_and_reports_missing_lines_as_unparsed():
-    answer = (
-        "Sure! Here is my answer:\n"
-        "- **Subgoal setting**: Yes\n"
-        "2. self-evaluation = no\n"
-        "`backtracking`: YES\n"
-    )
-    assert parse_pattern_answer(answer) == {
-        "subgoal_setting": True,
-        "self_evaluation": False,
-        "backtracking": True,
-        "restating_problem": None,
-        "backward_chaining": None,
-    }
-
-
-def test_parser_on_garbage_thinking_and_corrections():
-    assert parse_pattern_answer("I think the trace is fine.") == dict.fromkeys(NAMES)
-    assert parse_pattern_answer("") == dict.fromkeys(NAMES)
-    # "subgoal_setting: maybe" is not an answer; yes/no as prose is not one either.
-    assert parse_pattern_answer("subgoal_setting: maybe\nyes no yes")["subgoal_setting"] is None
-    # Deliberation inside <think> does not count; a cut-off think block parses as nothing.
-    thought = "<think>subgoal_setting: yes? no...</think>\nsubgoal_setting: no"
-    assert parse_pattern_answer(thought)["subgoal_setting"] is False
-    assert parse_pattern_answer("<think>subgoal_setting: yes")["subgoal_setting"] is None
-    # The last line naming a behaviour wins.
-    assert parse_pattern_answer("backtracking: no\nbacktracking: yes")["backtracking"] is True
-
-
-def test_prompt_asks_for_one_line_per_behaviour_in_order():
-    prompt = pattern_prompt("trace text", [(b.name, b.definition) for b in BEHAVIOURS])
-    tail = prompt.rsplit("nothing else:\n", 1)[1]
-    assert tail.splitlines() == [f"{n}: yes|no" for n in NAMES]
-    assert "<<<\ntrace text\n>>>" in prompt
-    with pytest.raises(ValueError, match="at least one behaviour"):
-        pattern_prompt("x", [])
-
-
-def test_behaviours_named_selects_and_rejects_unknown_names():
-    assert behaviours_named([]) == BEHAVIOURS
-    assert [b.name for b in behaviours_named(["backtracking"])] == ["backtracking"]
-    with pytest.raises(ValueError, match="unknown behaviours"):
-        behaviours_named(["daydreaming"])
-
-
-def test_truncation_keeps_head_and_tail_and_says_how_much_was_cut():
-    text = "a" * 50 + "b" * 100 + "c" * 50
-    shown, omitted = truncate_middle(text, 100)
-    assert omitted == 100
-    assert shown.startswith("a" * 50) and shown.endswith("c" * 50)
-    assert "[... 100 characters omitted ...]" in shown and "b" not in shown
-    assert truncate_middle(text, None) == (text, 0)
-    assert truncate_middle(text, 200) == (text, 0)
+from ocr2_kedro.patterns.behaviours import behaviours_named
 
 
 def outcomes(passed: int, failed: int, excluded: int = 0) -> pl.DataFrame:
@@ -198,40 +80,6 @@ def test_cohen_kappa_with_and_without_sklearn(monkeypatch):
         cohen_kappa([True], [])
 
 
-def test_entropy_from_known_log_probabilities():
-    # p = (1/2, 1/4, 1/4): H = 1.5 ln 2.
-    assert top_k_entropy([math.log(0.5), math.log(0.25), math.log(0.25)], 5) == pytest.approx(
-        1.5 * math.log(2)
-    )
-    # The top k only, renormalized: (0.4, 0.4) of (0.4, 0.4, 0.1) -> (1/2, 1/2): ln 2.
-    assert top_k_entropy([math.log(0.1), math.log(0.4), math.log(0.4)], 2) == pytest.approx(
-        math.log(2)
-    )
-    assert top_k_entropy([0.0], 5) == 0.0  # certain
-    assert top_k_entropy([-math.inf, math.log(0.5), math.log(0.5)], 3) == pytest.approx(math.log(2))
-    with pytest.raises(ValueError, match="no finite"):
-        top_k_entropy([], 3)
-    assert mean_entropy([0.5, 1.0, 1.5]) == pytest.approx(1.0)
-    assert mean_entropy([]) is None
-
-
-def test_sampling_logprobs_are_off_by_default_and_bounded():
-    from ocr2_kedro.schemas import run_key
-
-    # Shards of runs from before the setting existed stay valid while it is off.
-    sampling = {"temperature": 0.6, "max_tokens": 8}
-    assert run_key("generation", "m", {**sampling, "logprobs": None}, None) == run_key(
-        "generation", "m", sampling, None
-    )
-    assert run_key("generation", "m", {**sampling, "logprobs": 5}, None) != run_key(
-        "generation", "m", sampling, None
-    )
-    assert SamplingConfig().logprobs is None
-    assert SamplingConfig.from_dict({"logprobs": 5}).logprobs == 5
-    with pytest.raises(ValueError, match="logprobs"):
-        SamplingConfig(logprobs=0)
-
-
 def test_entropy_comparison_uses_mann_whitney():
     from scipy.stats import mannwhitneyu
 
@@ -271,15 +119,24 @@ def labels_table() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def test_summary_counts_frequencies_tests_and_agreement():
-    behaviours = behaviours_named(["subgoal_setting", "backtracking"])
-    summary = build_summary(
-        labels_table(),
+def summary_of(labels: pl.DataFrame, *, min_group_size: int = 5, embedded: bool = False) -> dict:
+    """The summary of `labels` (subgoal setting, backtracking) as the patterns pipeline builds it."""
+    return build_summary(
+        labels,
         population={"passed": 100, "failed": 300, "excluded": 4},
         entropy={"available": False, "note": ENTROPY_OFF},
-        run={"critic_model": "critic", "embedded": False, "min_group_size": 5, "seed": 1},
-        behaviours=behaviours,
+        run={
+            "critic_model": "critic",
+            "embedded": embedded,
+            "min_group_size": min_group_size,
+            "seed": 1,
+        },
+        behaviours=behaviours_named(["subgoal_setting", "backtracking"]),
     )
+
+
+def test_summary_counts_frequencies_tests_and_agreement():
+    summary = summary_of(labels_table())
     subgoal = summary["behaviours"]["subgoal_setting"]
     lexical = subgoal["lexical"]
     assert lexical["passed"] == {"n": 10, "k": 8, "freq": 0.8}
@@ -302,23 +159,3 @@ def test_summary_counts_frequencies_tests_and_agreement():
     assert flat["subgoal_setting_lexical_passed"] == 0.8
     assert flat["subgoal_setting_kappa"] == pytest.approx(1.0)
     assert not any("@" in name for name in flat)
-
-    card = card_section(summary)
-    assert "| subgoal_setting | lexical | 80% (8/10) | 20% (2/10) | +60 pp |" in card
-    assert "| subgoal_setting | llm | 80% (8/10) | 25% (2/8) | +55 pp |" in card
-    assert ENTROPY_OFF in card
-    assert "plumbing" not in card
-    # The embedded default, or groups under the minimum size, are said to be plumbing.
-    embedded = {**summary, "run": {**summary["run"], "embedded": True}}
-    assert "these numbers are plumbing" in card_section(embedded)
-    tiny = {**summary, "run": {**summary["run"], "min_group_size": 50}}
-    assert "(n too small)" in card_section(
-        build_summary(
-            labels_table(),
-            population=summary["population"],
-            entropy=summary["entropy"],
-            run=tiny["run"],
-            behaviours=behaviours,
-        )
-    )
-    assert "these numbers are plumbing" in card_section(tiny)

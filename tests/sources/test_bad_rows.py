@@ -24,6 +24,7 @@ import polars as pl
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from ocr2_kedro.parameters.ingestion import Ocr2Settings, SourceSettings
 from ocr2_kedro.pipelines.ingestion.nodes import normalize_source, resolve_ocr2_questions
 from ocr2_kedro.schemas import problem_contract_violation
 from ocr2_kedro.sources import normalize_record
@@ -190,7 +191,7 @@ def _check_source(
         path = _write(Path(directory), f"{split}.jsonl", good, lines)
         problems, rejects = normalize_source(
             RecordSource(path=str(path), splits=(split,)),
-            {"name": name, "kind": kind, "enabled": True},
+            SourceSettings(name=name, kind=kind, enabled=True, limit=None),
         )
     assert not MARKER.exists(), "a pickle in the data ran code"
     # The good rows (written first) are all kept.
@@ -288,7 +289,7 @@ def test_ocr2_reference_rows(lines):
         references = _write(Path(directory), "train.jsonl", OCR2[:1], lines)
         problems, rejects = resolve_ocr2_questions(
             RecordSource(path=str(references)),
-            {"name": "ocr2", "enabled": True, "datasets": OCR2_DATASETS},
+            Ocr2Settings(name="ocr2", enabled=True, limit=None, datasets=OCR2_DATASETS),
             codeforces=RecordSource(path=str(FIXTURES / "codeforces.jsonl")),
             taco=RecordSource(path=str(FIXTURES / "taco.jsonl")),
         )

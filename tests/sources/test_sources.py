@@ -292,6 +292,7 @@ def test_question_ids_do_not_depend_on_row_position(tmp_path):
 
 
 def test_local_jsonl_without_source_ids_keeps_ids_when_rows_move(tmp_path):
+    from ocr2_kedro.parameters.ingestion import SourceSettings
     from ocr2_kedro.pipelines.ingestion.nodes import normalize_source
 
     rows = [
@@ -302,7 +303,8 @@ def test_local_jsonl_without_source_ids_keeps_ids_when_rows_move(tmp_path):
         path = tmp_path / f"{''.join(map(str, order))}.jsonl"
         path.write_text("".join(json.dumps(rows[i]) + "\n" for i in order))
         problems, rejects = normalize_source(
-            RecordSource(path=str(path)), {"name": "local", "kind": "problems", "enabled": True}
+            RecordSource(path=str(path)),
+            SourceSettings(name="local", kind="problems", enabled=True, limit=None),
         )
         assert rejects.is_empty()
         return dict(zip(problems["question"], problems["question_id"], strict=True))

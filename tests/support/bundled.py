@@ -6,12 +6,14 @@ from pathlib import Path
 
 import polars as pl
 
+from ocr2_kedro.parameters.ingestion import BenchmarkPool, SourceSettings
 from ocr2_kedro.pipelines.ingestion.nodes import normalize_source, split_benchmark_pool
 from ocr2_kedro.sources.readers import RecordSource
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data/01_raw/bundled/problems.jsonl"
-BUNDLED_SOURCE = {"name": "bundled", "kind": "problems", "enabled": True}
-BUNDLED_POOLS = [{"source": "bundled", "split": "test"}]
+# conf/base's bundled source, and its test split as the only benchmark pool.
+BUNDLED_SOURCE = SourceSettings(name="bundled", kind="problems", enabled=True, limit=None)
+BUNDLED_POOLS = [BenchmarkPool(source="bundled", split="test")]
 
 
 def bundled_problems(path: Path = BUNDLED) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -14,6 +14,7 @@ import mlflow
 import polars as pl
 import pytest
 
+from ocr2_kedro.tracking import MlflowRun
 from ocr2_kedro.training import (
     DistributedSettings,
     TrainerSettings,
@@ -44,7 +45,7 @@ def test_two_process_deepspeed_on_cpu(tiny_model_dir, export_rows, tmp_path, zer
         master_port=_free_port(),
         deepspeed_config=str(REPO / "conf" / "paper" / "deepspeed" / f"{zero}.json"),
     )
-    # Rank 0 of the launched job logs into the caller's MLflow run (MLFLOW_RUN_ID, which the deepspeed
+    # Rank 0 of the launched job logs into the run it is given (MLFLOW_RUN_ID, which the deepspeed
     # runner forwards to its ranks as it does every MLFLOW_* variable), not a run of its own.
     previous_uri = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -57,6 +58,7 @@ def test_two_process_deepspeed_on_cpu(tiny_model_dir, export_rows, tmp_path, zer
                 settings,
                 distributed,
                 "stage1",
+                run=MlflowRun.active(),
             )
         client = mlflow.MlflowClient()
         assert [m.step for m in client.get_metric_history(run.info.run_id, "stage1.loss")] == [

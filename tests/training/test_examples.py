@@ -21,6 +21,7 @@ from ocr2_kedro.training import (
     mix_stage2,
 )
 from ocr2_kedro.training.examples import CRITIQUE_KIND, GENERATION_KIND, skip_reason
+from tests.support.parameters import stage_settings
 
 
 def test_default_filters_keep_every_row_for_stage1(export_rows):
@@ -120,13 +121,17 @@ def test_stage1_user_message_is_the_prompt_the_teacher_answered(language, test_t
         ],
         PROBLEM,
     )
-    params = {
-        "languages": [language],
-        "samples_per_question": 1,
-        "sampling": {"seed": 0},
-        "model": "teacher",
-    }
-    requests = build_generation_requests(problems, language, params)[0].collect()
+    settings = stage_settings(
+        "generation",
+        {
+            "languages": [language],
+            "samples_per_question": 1,
+            "sampling": {"seed": 0},
+            "model": "teacher",
+            "max_question_tokens": None,
+        },
+    )
+    requests = build_generation_requests(problems, language, settings)[0].collect()
     generations = conform(
         [
             {
@@ -146,6 +151,7 @@ def test_stage1_user_message_is_the_prompt_the_teacher_answered(language, test_t
         generations,
         pl.DataFrame(schema=schemas.CRITIQUE),
         pl.DataFrame(schema=VERIFICATION),
+        stage_settings("dataset", {"export": {"work_dir": None}}).export,
     )
     if not isinstance(export, pl.DataFrame):  # the export node returns its batches
         export = pl.concat(list(export))

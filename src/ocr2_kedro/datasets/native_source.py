@@ -10,7 +10,8 @@
       splits: [train, test]
 
 Loading returns a lazy `RecordSource`: nothing is read until a node iterates it, so a disabled
-source costs nothing and a large one streams in batches.
+source costs nothing and a large one streams in batches. `requirements()` says what a run reading
+it needs from the network (a hub data set), for the start-up check (`ocr2_kedro.preflight`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from kedro.io.core import AbstractDataset, DatasetError
 
+from ocr2_kedro.parameters.base import Requirement
 from ocr2_kedro.sources.readers import RecordSource
 
 
@@ -53,6 +55,28 @@ class NativeSourceDataset(AbstractDataset[None, RecordSource]):
 
     def load(self) -> RecordSource:
         return self._source
+
+    def requirements(self) -> list[Requirement]:
+        """A hub source needs its data set (at its revision) reachable or in the local cache. The
+        caller names the catalog entry: `path` is left for it to fill (`dataclasses.replace`)."""
+        source = self._source
+        if source.hub_id is None:
+            return []
+        download = f"hf download {source.hub_id} --repo-type dataset" + (
+            f" --revision {source.revision}" if source.revision else ""
+        )
+        return [
+            Requirement(
+                kind="hub_dataset",
+                value=source.hub_id,
+                revision=source.revision,
+                path="<filled by caller>",
+                hint=f"download it where the hub is reachable (`{download} --local-dir "
+                "data/01_raw/<source>`) and point the catalog entry at that folder (`path:` "
+                "instead of `hub_id:`, as conf/base's raw_<source> entries do), or disable the "
+                "source in parameters_ingestion.yml",
+            )
+        ]
 
     def save(self, data: None) -> None:
         raise DatasetError("NativeSourceDataset is read-only: it names a source, it stores nothing")

@@ -52,7 +52,7 @@ own the sandbox refuses to run (`SandboxUnavailable`) unless `allow_weak_isolati
 force are on every `RunResult.isolation`.
 """
 
-from .batch import VerifyPool, settings_from, verify_frame
+from .batch import VerifyPool, verify_frame
 from .compare import compare_json, compare_stdout
 from .runner import (
     BadProblem,
@@ -79,7 +79,6 @@ __all__ = [
     "compare_json",
     "compare_stdout",
     "run_tests",
-    "settings_from",
     "VerifyPool",
     "verify_frame",
 ]

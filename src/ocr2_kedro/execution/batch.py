@@ -9,11 +9,9 @@ batches starts them once).
 
 from __future__ import annotations
 
-import math
-import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
@@ -21,9 +19,8 @@ from tqdm.auto import tqdm
 
 from ocr2_kedro.schemas import VERIFICATION, conform
 
-from .compare import COMPARE_MODES
 from .runner import CompileCache, RunResult, TestOutcome, Verifier, internal_error_result
-from .sandbox import SandboxUnavailable, default_cache_dir, parse_uid_range
+from .sandbox import SandboxUnavailable, default_cache_dir
 
 PROBLEM_COLUMNS = ("tests", "test_type", "fn_name", "time_limit_s", "memory_limit_mb")
 BACKENDS = ("local", "ray")
@@ -118,7 +115,9 @@ def _verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
     return output
 
 
-# The settings `verify_frame` takes, with their defaults (pipelines pass the ones they set).
+# The judging settings `verify_frame` / `VerifyPool` take, with the engine's defaults for a caller
+# that leaves one out. A pipeline passes them all from its validated settings model
+# (`ocr2_kedro.parameters.execution.JudgingSettings.verify_kwargs()`), where they are checked.
 DEFAULT_SETTINGS = {
     "compare_mode": "tokens",
     "time_limit_s": None,
@@ -134,87 +133,15 @@ DEFAULT_SETTINGS = {
     "allow_weak_isolation": False,
     "sandbox_uids": None,
 }
-# How many sandboxes and where, beside the judging settings: what `VerifyPool` takes besides them.
-POOL_SETTINGS = ("workers", "backend", "ray_address", "ray_batch_size", "progress")
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _uid_range(value: object) -> bool:
-    """What the sandbox itself accepts (`sandbox.parse_uid_range`), checked before any sandbox starts."""
-    if not isinstance(value, str):
-        return False
-    try:
-        parse_uid_range(value)
-    except ValueError:
-        return False
-    return True
-
-
-# What each setting may be (null always means its default): a test and the words for an error.
-SETTING_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "compare_mode": (lambda v: v in COMPARE_MODES, f"one of {list(COMPARE_MODES)}"),
-    "time_limit_s": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
-    "memory_limit_mb": (lambda v: _integer(v) and v > 0, "a positive integer"),
-    "default_time_limit_s": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
-    "default_memory_limit_mb": (lambda v: _integer(v) and v > 0, "a positive integer"),
-    "time_limit_factor": (lambda v: _number(v) and v > 0, "a positive number"),
-    "max_tests": (lambda v: _integer(v) and v > 0, "a positive integer"),
-    "cache_dir": (lambda v: isinstance(v, str | os.PathLike) and bool(str(v)), "a directory path"),
-    "use_pch": (lambda v: isinstance(v, bool), "true or false"),
-    "stop_at_first_failure": (lambda v: isinstance(v, bool), "true or false"),
-    "wall_factor": (lambda v: _number(v) and v > 0, "a positive number"),
-    "allow_weak_isolation": (lambda v: isinstance(v, bool), "true or false"),
-    "sandbox_uids": (_uid_range, 'a uid range "first-last" within 1000-4294967294'),
-    "workers": (lambda v: _integer(v) and v > 0, "a positive integer"),
-    "backend": (lambda v: v in BACKENDS, f"one of {list(BACKENDS)}"),
-    "ray_address": (lambda v: isinstance(v, str), '"auto" or an address'),
-    "ray_batch_size": (lambda v: _integer(v) and v > 0, "a positive integer"),
-    "progress": (lambda v: isinstance(v, bool), "true or false"),
-}
-
-
-def setting_problems(
-    params: Mapping, path: str, also_known: Iterable[str] = POOL_SETTINGS
-) -> list[str]:
-    """What is wrong with `params` (judging settings, the pool settings in `also_known`, and any
-    other keys the caller reads, listed there too), one line per key with its full path:
-    `verify.time_limt_s: unknown setting; known: ...`, `verify.max_tests: -1 is not ...`."""
-    known = [*DEFAULT_SETTINGS, *also_known]
-    problems = []
-    for key, value in params.items():
-        if key not in known:
-            problems.append(f"{path}.{key}: unknown setting; known: {', '.join(sorted(known))}")
-        elif value is not None and key in SETTING_RULES:
-            accepts, meaning = SETTING_RULES[key]
-            if not accepts(value):
-                problems.append(f"{path}.{key}: {value!r} is not {meaning}")
-    return problems
-
-
-def settings_from(
-    params: Mapping, path: str = "verify", also_known: Iterable[str] = POOL_SETTINGS
-) -> dict:
-    """The judging settings named in `params` (a pipeline's parameters at `path`), unset ones left
-    out, after checking every key of `params` (see `setting_problems`): an unknown key or a bad
-    value is a ValueError naming each one, never silently dropped."""
-    problems = setting_problems(params, path, also_known)
-    if problems:
-        raise ValueError("settings that cannot work:\n" + "\n".join(problems))
-    return {key: params[key] for key in DEFAULT_SETTINGS if params.get(key) is not None}
 
 
 def _settings(**kwargs) -> dict:
+    unknown = sorted(set(kwargs) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise TypeError(
+            f"unexpected verify settings {unknown}; known: {', '.join(sorted(DEFAULT_SETTINGS))}"
+        )
     settings = dict(DEFAULT_SETTINGS)
-    problems = setting_problems(kwargs, "settings", also_known=())
-    if problems:
-        raise ValueError("verify settings that cannot work:\n" + "\n".join(problems))
     settings.update({k: v for k, v in kwargs.items() if v is not None})
     settings["cache_dir"] = settings["cache_dir"] or default_cache_dir()
     return settings
@@ -408,8 +335,8 @@ def verify_frame(
     max_tests (the tests left out are the row's `tests_truncated`), cache_dir (C++ compile cache),
     use_pch, stop_at_first_failure and wall_factor (see `Verifier.run_tests`: evaluation's mode;
     pass/fail exact, pass_rate a lower bound), allow_weak_isolation and sandbox_uids (see
-    `Verifier`). An unknown setting or a bad value is a ValueError (`setting_problems`); an error
-    while judging one row is that row's SE. One frame, one pool: see `VerifyPool` for many frames
+    `Verifier`). An unknown setting is a TypeError (values are checked by the settings models,
+    `ocr2_kedro.parameters.execution`); an error while judging one row is that row's SE. One frame, one pool: see `VerifyPool` for many frames
     on the same sandboxes.
     """
     with VerifyPool(

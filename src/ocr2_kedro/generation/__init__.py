@@ -15,7 +15,8 @@ def create_backend(config: Mapping) -> GenerationBackend:
     """Build the backend `config["backend"]` names for `config["model"]`.
 
     `config` holds `backend`, `model` and one optional mapping of options per backend
-    (`vllm: {...}`, `transformers: {...}`, `openai: {...}`), as in conf/*/parameters_generation.yml.
+    (`vllm: {...}`, `transformers: {...}`, `openai: {...}`), as in conf/*/parameters_generation.yml;
+    a stage's validated settings build it (`parameters.backends.BackendBlock.backend_config`).
     The openai backend reads its API key from the environment variable `openai.api_key_env` names
     (OPENAI_API_KEY by default); an `api_key` setting is refused (settings are logged to MLflow).
     `data_parallel_size > 1` in the vllm/transformers options gives a pool of that many engines, each

@@ -8,8 +8,9 @@ unparseable is returned with judgement None.
 Critiques are sharded like every generation job (`resumable`): chunk i of the critique requests is
 done when its critiques are stored and, with the follow-up on, so are the follow-up answers of its
 critiques that lack a judgement (kept in `<shard_dir>-judgement-<key of the follow-up question and
-sampling>`, chunk for chunk). Callers make request ids from the fingerprint of the exact request
-(`resumable.fingerprint_request`), so a changed prompt is never answered from an old shard.
+sampling>`, chunk for chunk). Callers build the requests with `requests.critique_request`, whose
+ids are made from the fingerprint of the exact request, so a changed prompt is never answered from
+an old shard.
 """
 
 from __future__ import annotations
@@ -45,14 +46,6 @@ class Judged:
     reasoning: str
     judgement: str | None
     source: str | None
-
-
-def chat_request(
-    request_id: str, prompt: str, seed: int | None, system_prompt: str | None = None
-) -> ChatRequest:
-    """A single-turn chat, with the run's system prompt when it has one."""
-    system = ({"role": "system", "content": system_prompt},) if system_prompt else ()
-    return ChatRequest(request_id, (*system, {"role": "user", "content": prompt}), seed)
 
 
 def opened_once(stack: ExitStack, factory: Callable[[], GenerationBackend]) -> BackendOpener:

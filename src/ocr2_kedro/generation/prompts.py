@@ -68,7 +68,7 @@ PATTERN_ANSWERS = ("yes", "no")
 def pattern_prompt(trace: str, behaviours: Sequence[tuple[str, str]]) -> str:
     """Ask a classifier which reasoning behaviours a trace shows: one strict `name: yes|no` line per
     behaviour, in the order given (`behaviours`: (name, definition) pairs), so the answer parses
-    line by line (`ocr2_kedro.metrics.patterns.parse_pattern_answer`)."""
+    line by line (`ocr2_kedro.patterns.labelling.parse_pattern_answer`)."""
     if not behaviours:
         raise ValueError("pattern_prompt needs at least one behaviour")
     definitions = "\n".join(f"- {name}: {definition}" for name, definition in behaviours)
@@ -81,3 +81,16 @@ def pattern_prompt(trace: str, behaviours: Sequence[tuple[str, str]]) -> str:
         "Answer with exactly one line per behaviour, in this order, each ending in yes or no, "
         f"and nothing else:\n{answer_format}"
     )
+
+
+def truncate_middle(text: str, max_chars: int | None) -> tuple[str, int]:
+    """(text, characters omitted): a text over `max_chars` keeps its first and last halves with a
+    marker between them (a trace's plan is at its start, its checks and answer at its end)."""
+    if max_chars is None or len(text) <= max_chars:
+        return text, 0
+    if max_chars < 2:
+        raise ValueError(f"max_chars must be at least 2, got {max_chars}")
+    head = max_chars // 2
+    tail = max_chars - head
+    omitted = len(text) - max_chars
+    return f"{text[:head]}\n[... {omitted} characters omitted ...]\n{text[-tail:]}", omitted

@@ -61,43 +61,18 @@ class IncompleteShardsError(RuntimeError):
 
 @dataclass(frozen=True)
 class Drivers:
-    """This process is driver `index` of `count`; it completes the chunks with i % count == index.
-
-    `first_index` is the index of the first driver, e.g. SLURM_ARRAY_TASK_MIN for `--array=1-8`,
-    so an array's task ids can be passed as they are.
-    """
+    """This process is driver `index` of `count` (0-based); it completes the chunks with
+    i % count == index. Built from the settings by `parameters.backends.DriversSettings.drivers`,
+    which takes an array's own task ids (`first_index`)."""
 
     count: int = 1
     index: int = 0
-
-    @classmethod
-    def from_params(cls, params: Mapping | None) -> Drivers:
-        params = params or {}
-        count = int(params.get("count") or 1)
-        index = int(params.get("index") or 0) - int(params.get("first_index") or 0)
-        if count < 1 or not 0 <= index < count:
-            raise ValueError(
-                f"drivers: index {index} (after first_index) must be in [0, {count}); "
-                f"got {dict(params)}"
-            )
-        return cls(count, index)
 
     def owns(self, chunk: int) -> bool:
         return chunk % self.count == self.index
 
 
 ONE_DRIVER = Drivers()
-
-
-def flag(value: object) -> bool:
-    """A yes/no setting that may come from an environment variable (`oc.env` gives strings)."""
-    if isinstance(value, str):
-        if value.strip().lower() in {"1", "true", "yes", "on"}:
-            return True
-        if value.strip().lower() in {"", "0", "false", "no", "off", "none", "null"}:
-            return False
-        raise ValueError(f"expected true or false, got {value!r}")
-    return bool(value)
 
 
 def chunk_name(index: int, ids: Iterable[str]) -> str:

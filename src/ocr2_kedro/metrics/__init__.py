@@ -1,7 +1,7 @@
 """Evaluation metrics engine: pass@k, self-critique selection (pass@1|select@k), critique@k, critic
-agreement, means over problems with standard errors and bootstrap intervals, and reasoning-pattern
-analysis of teacher traces (`patterns`). Kedro-free; the functions take plain numbers, sequences and
-polars frames.
+agreement, means over problems with standard errors and bootstrap intervals, and the statistics of
+reasoning patterns in teacher traces (`patterns`). Kedro-free; the functions take plain numbers,
+sequences and polars frames.
 """
 
 from ocr2_kedro.metrics.aggregate import (
@@ -17,23 +17,13 @@ from ocr2_kedro.metrics.passk import (
     problem_metrics,
     select_at_k,
 )
-from ocr2_kedro.metrics.patterns import (
-    BEHAVIOURS,
-    card_section,
-    lexical_labels,
-    parse_pattern_answer,
-)
 
 __all__ = [
-    "BEHAVIOURS",
     "FALLBACKS",
     "bootstrap_interval",
-    "card_section",
     "critic_agreement",
     "critique_at_k",
-    "lexical_labels",
     "mean_with_stderr",
-    "parse_pattern_answer",
     "pass_at_k",
     "problem_metrics",
     "select_at_k",

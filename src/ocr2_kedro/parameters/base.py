@@ -15,10 +15,11 @@ ParametersHook); nodes receive the validated model. Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from omegaconf import OmegaConf
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -69,7 +70,7 @@ def problems_of(error: ValidationError, prefix: str) -> list[str]:
         if item["type"] == "extra_forbidden":
             message = "unknown key (not a setting of this stage; a typo?)"
         elif item["type"] == "missing":
-            message = "missing (every setting has its default in conf/base)"
+            message = "required, and missing (conf/base sets every default: compare with it)"
         elif "input" in item and not isinstance(item["input"], dict | list):
             message += f" (got {item['input']!r})"
         lines.append(f"{path}: {message}")
@@ -82,3 +83,12 @@ def validate_settings(model: type[M], raw: Any, path: str) -> M:
         return model.model_validate(raw)
     except ValidationError as error:
         raise ParametersError(problems_of(error, path)) from None
+
+
+def merge_overrides(base: Mapping, *overrides: Mapping | None) -> dict:
+    """`base` with each of `overrides` merged over it the way the config loader merges
+    environments (OmegaConf: mappings merge key by key, lists and values replace)."""
+    merged = OmegaConf.merge(
+        OmegaConf.create(dict(base)), *(OmegaConf.create(dict(o or {})) for o in overrides)
+    )
+    return OmegaConf.to_container(merged, resolve=True)

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 
 
-def markdown_table(title: str | None, table: pl.DataFrame, *, decimals: int = 4) -> str:
+def markdown_table(
+    title: str | None,
+    table: pl.DataFrame,
+    *,
+    decimals: int = 4,
+    missing: str = "",
+    number: Callable[[float], str] | None = None,
+) -> str:
     """`table` as a markdown table under a `# title` heading (none when `title` is None): floats to
-    `decimals` places, NaN and null as empty cells, `|` in text escaped."""
+    `decimals` places (or as `number` writes them), NaN and null as `missing`, `|` in text
+    escaped."""
     lines = [f"# {title}", ""] if title else []
     lines.append("| " + " | ".join(table.columns) + " |")
     lines.append("|" + "---|" * len(table.columns))
+    write = number or (lambda value: f"{value:.{decimals}f}")
     lines += [
-        "| " + " | ".join(_cell(value, decimals) for value in row) + " |"
+        "| " + " | ".join(_cell(value, write, missing) for value in row) + " |"
         for row in table.iter_rows()
     ]
     return "\n".join(lines) + "\n"
 
 
-def _cell(value: Any, decimals: int) -> str:
+def _cell(value: Any, number: Callable[[float], str], missing: str) -> str:
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.{decimals}f}"
-    return "" if value is None else str(value).replace("|", "\\|")
+        return missing if math.isnan(value) else number(value)
+    return missing if value is None else str(value).replace("|", "\\|")

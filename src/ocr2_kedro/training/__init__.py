@@ -36,7 +36,6 @@ from .examples import (
     mix_stage2,
 )
 from .launcher import launch_stage, launcher_command
-from .preferences import PAIR_SCHEMA, PairingSettings, PreferencePairs, build_preference_pairs
 from .tokenize import IGNORE_INDEX, packing_efficiency, padded_share, tokenize_examples
 from .trainer import TrainResult, last_checkpoint, load_train_dataset, train_sft
 
@@ -45,21 +44,17 @@ __all__ = [
     "EXAMPLE_SCHEMA",
     "GENERATION",
     "IGNORE_INDEX",
-    "PAIR_SCHEMA",
     "DPOSettings",
     "DistributedSettings",
     "ExampleBatches",
     "ExampleFilters",
     "ExampleSet",
-    "PairingSettings",
-    "PreferencePairs",
     "TokenizedData",
     "TrainResult",
     "TrainerSettings",
     "build_critique_examples",
     "build_examples",
     "build_generation_examples",
-    "build_preference_pairs",
     "check_deepspeed_against_trainer",
     "critique_copies",
     "examples_frame",

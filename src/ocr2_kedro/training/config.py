@@ -1,4 +1,9 @@
-"""Training configuration: trainer settings per stage, the distributed launch, DeepSpeed config checks."""
+"""Training configuration: trainer settings per stage, the distributed launch, DeepSpeed config checks.
+
+These are the engine's own config types (plain dataclasses that cross process boundaries as JSON
+in a launch spec). A pipeline builds them from its validated settings
+(`ocr2_kedro.parameters.training.TrainingSettings`), where every value is checked; `from_dict`
+only converts (and refuses a key it does not know)."""
 
 from __future__ import annotations
 
@@ -9,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-LAUNCHERS = ("none", "deepspeed", "torchrun")
-PRECISIONS = ("auto", "bf16", "fp32")
-CHECKPOINT_LOGGING = ("auto", "artifact", "reference", "none")
 
 
 @dataclass(frozen=True)
@@ -48,29 +49,10 @@ class TrainerSettings:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown trainer settings: {sorted(unknown)}")
-        settings = cls(**values)
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        if self.max_length < 16:
-            raise ValueError(f"max_length must be >= 16, got {self.max_length}")
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.packing and self.packing_strategy not in ("bfd", "bfd_split"):
-            # "wrapped" packing cuts examples mid-sequence and lets them attend to each other.
-            raise ValueError(
-                f"packing_strategy must be 'bfd' or 'bfd_split' (position-id packing), got {self.packing_strategy!r}"
-            )
-        if self.save_steps < 1 or self.logging_steps < 1:
-            raise ValueError("save_steps and logging_steps must be >= 1")
+        return cls(**values)
 
     def merged(self, overrides: Mapping[str, Any] | None) -> TrainerSettings:
-        merged = replace(self, **dict(overrides or {}))
-        merged.check()
-        return merged
+        return replace(self, **dict(overrides or {}))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,24 +103,7 @@ class DPOSettings:
         values["loss_type"] = (loss_type,) if isinstance(loss_type, str) else tuple(loss_type)
         if values.get("loss_weights") is not None:
             values["loss_weights"] = tuple(float(w) for w in values["loss_weights"])
-        settings = cls(**values)
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        if not self.beta > 0:
-            raise ValueError(f"dpo.beta must be > 0, got {self.beta}")
-        unknown = [name for name in self.loss_type if name not in DPO_LOSS_TYPES]
-        if not self.loss_type or unknown:
-            raise ValueError(
-                f"dpo.loss_type must be one or more of {DPO_LOSS_TYPES}, got {unknown}"
-            )
-        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
-            raise ValueError("dpo.loss_weights needs one weight per loss_type")
-        if not 0.0 <= self.label_smoothing < 0.5:
-            raise ValueError(f"dpo.label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
-        if self.min_pairs < 1:
-            raise ValueError(f"dpo.min_pairs must be >= 1, got {self.min_pairs}")
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -170,16 +135,7 @@ class DistributedSettings:
             values["extra_launcher_args"] = tuple(str(a) for a in values["extra_launcher_args"])
         else:
             values.pop("extra_launcher_args", None)
-        settings = cls(**values)
-        if settings.launcher not in LAUNCHERS:
-            raise ValueError(f"launcher must be one of {LAUNCHERS}, got {settings.launcher!r}")
-        if settings.num_nodes < 1:
-            raise ValueError("num_nodes must be >= 1")
-        if settings.num_nodes > 1 and settings.launcher == "deepspeed" and not settings.hostfile:
-            raise ValueError("multi-node deepspeed launch needs a hostfile")
-        if settings.hostfile and not Path(settings.hostfile).is_file():
-            raise FileNotFoundError(f"hostfile {settings.hostfile} does not exist")
-        return settings
+        return cls(**values)
 
 
 def load_deepspeed_config(path: str | Path) -> dict[str, Any]:

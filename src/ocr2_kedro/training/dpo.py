@@ -25,11 +25,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ocr2_kedro.tracking import MlflowRun
+
 from .config import DPOSettings, TrainerSettings
 from .trainer import (
     TrainResult,
     _callbacks_and_trainer_class,
-    _mlflow_target,
     load_student,
     run_result,
     shared_arguments,
@@ -103,8 +104,10 @@ def train_dpo(
     deepspeed_config: dict[str, Any] | str | None = None,
     resume: bool = True,
     callbacks: list[Any] | None = None,
+    run: MlflowRun | None = None,
 ) -> TrainResult:
-    """DPO of the SFT checkpoint at `model_path` on preference pairs; the result in output_dir/final.
+    """DPO of the SFT checkpoint at `model_path` on preference pairs; the result in output_dir/final,
+    per-step metrics to `run` (none: not logged).
 
     data: see `load_preference_dataset`. Fewer than `dpo.min_pairs` pairs is an error before any
     model is loaded; pairs whose prompt alone fills `max_length` are dropped by TRL and counted.
@@ -129,11 +132,8 @@ def train_dpo(
         )
     tokenizer, model = load_student(model_path, settings)
     trainer_class, callback_class = _callbacks_and_trainer_class("dpo")
-    run_id, tracking_uri = _mlflow_target()
     token_counter = {"positions": 0, "real": 0}
-    metrics_callback = callback_class(
-        stage, run_id, tracking_uri, token_counter, extra_keys=DPO_LOG_KEYS
-    )
+    metrics_callback = callback_class(stage, run, token_counter, extra_keys=DPO_LOG_KEYS)
     trainer = trainer_class(
         model=model,
         ref_model=None,  # TRL's copy of the SFT checkpoint (see the module docstring)
@@ -156,7 +156,7 @@ def train_dpo(
             len(dataset),
             settings.max_length,
         )
-    run = train_and_save(trainer, tokenizer, output_dir, resume, stage)
+    trained = train_and_save(trainer, tokenizer, output_dir, resume, stage)
     history = metrics_callback.history
     metrics = {
         "pairs": float(len(dataset)),
@@ -171,4 +171,4 @@ def train_dpo(
         values = [h[key] for h in history if key in h]
         if values:
             metrics[f"first_{key}"], metrics[f"last_{key}"] = values[0], values[-1]
-    return run_result(trainer, run, history, metrics)
+    return run_result(trainer, trained, history, metrics)

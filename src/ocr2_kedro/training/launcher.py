@@ -7,8 +7,9 @@ and DPO settings, DeepSpeed config); rank 0 writes the result next to it. Every 
 folder (`datasets.load_from_disk`), so the data is on disk once and in the page cache once per node. The parent streams the launcher's output into its log
 and fails on a non-zero exit: both launchers kill the other ranks when one exits non-zero and exit
 with its status, so a failing rank fails the node instead of leaving the others waiting in a
-collective. MLflow logging from rank 0 goes into the caller's run through MLFLOW_RUN_ID /
-MLFLOW_TRACKING_URI (the deepspeed runner forwards every MLFLOW_* variable, to other nodes too).
+collective. MLflow logging goes to the run the caller passes (`run`, never whatever run is active):
+a launched rank 0 gets it through MLFLOW_RUN_ID / MLFLOW_TRACKING_URI (`MlflowRun.as_environment`;
+the deepspeed runner forwards every MLFLOW_* variable, to other nodes too).
 
 On a machine without GPUs the same commands run on CPU: the deepspeed runner picks DeepSpeed's CPU
 accelerator by itself and `--num_gpus N` starts N processes, which train over gloo
@@ -27,6 +28,8 @@ import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
+
+from ocr2_kedro.tracking import MlflowRun
 
 from .config import DistributedSettings, DPOSettings, TrainerSettings, load_deepspeed_config
 from .dpo import load_preference_dataset, train_dpo
@@ -124,11 +127,12 @@ def dataset_folder(data: Any, output_dir: Path, kind: str = "sft") -> str:
     return str(folder.resolve())
 
 
-def run_stage(spec: dict[str, Any]) -> TrainResult:
-    """Train the stage a spec describes (its "kind": sft or dpo), in this process: what
-    `launch_stage` does for launcher `none` and what every launched rank does (worker.py)."""
+def run_stage(spec: dict[str, Any], run: MlflowRun | None = None) -> TrainResult:
+    """Train the stage a spec describes (its "kind": sft or dpo), in this process, logging to
+    `run`: what `launch_stage` does for launcher `none` and what every launched rank does
+    (worker.py)."""
     settings = TrainerSettings.from_dict(spec["settings"])
-    common = {"stage": spec["stage"], "deepspeed_config": spec.get("deepspeed_config")}
+    common = {"stage": spec["stage"], "deepspeed_config": spec.get("deepspeed_config"), "run": run}
     if spec.get("kind", "sft") == "dpo":
         dpo = DPOSettings.from_dict(spec["dpo"])
         return train_dpo(
@@ -147,8 +151,10 @@ def launch_stage(
     distributed: DistributedSettings,
     stage: str,
     dpo: DPOSettings | None = None,
+    run: MlflowRun | None = None,
 ) -> TrainResult:
-    """Train one stage in this process (launcher `none`) or across processes / GPUs / nodes.
+    """Train one stage in this process (launcher `none`) or across processes / GPUs / nodes,
+    logging its per-step metrics to `run` (none: not logged).
 
     An SFT stage by default; with `dpo`, a DPO stage starting from the SFT checkpoint at model_path.
     data: SFT: the tokenized dataset folder (`data.tokenize_to_disk(...).path`), a Dataset, or rows
@@ -172,9 +178,7 @@ def launch_stage(
         "stage": stage,
     }
     if distributed.launcher == "none":
-        return run_stage({**spec, "dataset_path": data})
-
-    import mlflow
+        return run_stage({**spec, "dataset_path": data}, run)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     result_path = output_dir / "result.json"
@@ -192,10 +196,10 @@ def launch_stage(
         )
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    run = mlflow.active_run()
+    # The ranks log to `run` alone: never to a run id this process happens to have inherited.
+    env.pop("MLFLOW_RUN_ID", None)
     if run is not None:
-        env["MLFLOW_RUN_ID"] = run.info.run_id
-        env["MLFLOW_TRACKING_URI"] = mlflow.get_tracking_uri()
+        env.update(run.as_environment())
     run_streaming(launcher_command(distributed, spec_path), env, label=stage, cwd=os.getcwd())
     if not result_path.exists():
         raise RuntimeError(

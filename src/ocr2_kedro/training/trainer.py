@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ocr2_kedro.tracking import MlflowRun
+
 from .config import TrainerSettings
 from .data import TRAIN_COLUMNS, token_totals
 
@@ -143,17 +145,6 @@ def uses_varlen_attention(attn_implementation: str) -> bool:
     return "flash" in attn_implementation
 
 
-def _mlflow_target() -> tuple[str | None, str | None]:
-    """The MLflow run to log into: the active run here, or the one named by MLFLOW_RUN_ID (a launched worker)."""
-    import mlflow
-
-    run = mlflow.active_run()
-    if run is not None:
-        return run.info.run_id, mlflow.get_tracking_uri()
-    run_id = os.environ.get("MLFLOW_RUN_ID")
-    return (run_id, os.environ.get("MLFLOW_TRACKING_URI")) if run_id else (None, None)
-
-
 def _callbacks_and_trainer_class(kind: str = "sft"):
     """The metered TRL trainer of a stage kind ("sft": SFTTrainer, "dpo": DPOTrainer) and the step
     metrics callback; built lazily so that importing this module does not import transformers/trl."""
@@ -182,28 +173,24 @@ def _callbacks_and_trainer_class(kind: str = "sft"):
     class StepMetricsCallback(TrainerCallback):
         """Per-step loss, learning rate, grad norm and tokens/s: kept in memory and written to MLflow.
 
-        Writes through MlflowClient into an existing run (the kedro-mlflow run, or the run id a launcher
-        passed down), never opening a run of its own; only the main process logs. `extra_keys`: more
+        Writes through MlflowClient into the run it is given (the node's, passed in by the caller;
+        in a launched worker, the one the launcher passed down), never opening a run of its own;
+        only the main process logs. `extra_keys`: more
         of the trainer's log keys to keep (DPO's rewards/margins, ...), named with "_" for "/".
         """
 
         def __init__(
             self,
             prefix: str,
-            run_id: str | None,
-            tracking_uri: str | None,
+            run: MlflowRun | None,
             token_counter: dict[str, int],
             extra_keys: tuple[str, ...] = (),
         ):
             self.prefix = prefix
             self.extra_keys = extra_keys
             self.token_counter = token_counter
-            self.run_id = run_id
-            self.client = None
-            if run_id:
-                from mlflow.tracking import MlflowClient
-
-                self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.run_id = run.run_id if run is not None else None
+            self.client = run.client() if run is not None else None
             self.history: list[dict[str, float]] = []
             self._last_time: float | None = None
             self._last_tokens: float | None = None
@@ -381,8 +368,10 @@ def train_sft(
     deepspeed_config: dict[str, Any] | str | None = None,
     resume: bool = True,
     callbacks: list[Any] | None = None,
+    run: MlflowRun | None = None,
 ) -> TrainResult:
-    """Train `model_path` on tokenized data and save the result in output_dir/final.
+    """Train `model_path` on tokenized data and save the result in output_dir/final; per-step
+    metrics go to `run` (none: not logged).
 
     data: see `load_train_dataset` (a tokenized folder, a Dataset, or rows of input_ids and labels).
 
@@ -418,9 +407,8 @@ def train_sft(
             dataset = pack_dataset(dataset, settings.max_length, settings.packing_strategy)
         collator = RowPackingCollator(tokenizer.pad_token_id)
     trainer_class, callback_class = _callbacks_and_trainer_class("sft")
-    run_id, tracking_uri = _mlflow_target()
     token_counter = {"positions": 0, "real": 0}
-    metrics_callback = callback_class(stage, run_id, tracking_uri, token_counter)
+    metrics_callback = callback_class(stage, run, token_counter)
     trainer = trainer_class(
         model=model,
         args=args,
@@ -431,7 +419,7 @@ def train_sft(
         token_counter=token_counter,
     )
     packed_totals = token_totals(trainer.train_dataset)
-    run = train_and_save(trainer, tokenizer, output_dir, resume, stage)
+    trained = train_and_save(trainer, tokenizer, output_dir, resume, stage)
     metrics = {
         "examples": float(data_totals["rows"]),
         "train_rows": float(packed_totals["rows"]),
@@ -446,7 +434,7 @@ def train_sft(
         if token_counter["positions"]
         else 0.0,
     }
-    return run_result(trainer, run, metrics_callback.history, metrics)
+    return run_result(trainer, trained, metrics_callback.history, metrics)
 
 
 def _step_of(checkpoint: str | None) -> int:

@@ -8,6 +8,7 @@ import pytest
 
 from ocr2_kedro.generation.prompts import JUDGEMENT_FOLLOW_UP
 from ocr2_kedro.generation.resumable import IncompleteShardsError
+from ocr2_kedro.parameters.critique import CritiqueSettings
 from ocr2_kedro.pipelines.critique.nodes import (
     collect_critiques,
     critique_request_chunks,
@@ -16,6 +17,7 @@ from ocr2_kedro.pipelines.critique.nodes import (
 )
 from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, conform
 from tests.support.openai_server import serve
+from tests.support.parameters import merged, stage_settings
 
 
 def frames():
@@ -51,13 +53,18 @@ def frames():
     return generations, problems
 
 
-def params(**overrides) -> dict:
-    return {
-        "backend": "transformers",
-        "model": "critic",
-        "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 3},
-        **overrides,
-    }
+# The test critic's settings (no follow-up turn unless a test asks), over conf/base's.
+TEST_CRITIC = {
+    "backend": "transformers",
+    "model": "critic",
+    "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 3},
+    "judgement_follow_up": {"enabled": False},
+}
+
+
+def params(**overrides) -> CritiqueSettings:
+    """conf/base's critique settings with TEST_CRITIC and then `overrides` merged over them."""
+    return stage_settings("critique", merged(TEST_CRITIC, overrides))
 
 
 def critiques_of(generations, problems, run_params) -> pl.DataFrame:
@@ -148,15 +155,15 @@ def test_critiques_parse_judgements_and_keep_unparseable_ones(tmp_path, reasonin
     assert metrics["right"]["value"] == 1 and metrics["wrong"]["value"] == 0
 
 
-def follow_up_params(url: str, tmp_path, **overrides) -> dict:
+def follow_up_params(url: str, tmp_path, **overrides) -> CritiqueSettings:
     """The loopback critic, resumable shards under tmp_path, and the judgement follow-up on."""
-    return params(
-        backend="openai",
-        openai={"endpoints": [url], "backoff_s": 0.01},
-        resume={"shard_dir": str(tmp_path)},
-        judgement_follow_up={"enabled": True, "max_tokens": 8},
-        **overrides,
-    )
+    loopback = {
+        "backend": "openai",
+        "openai": {"endpoints": [url], "backoff_s": 0.01},
+        "resume": {"shard_dir": str(tmp_path)},
+        "judgement_follow_up": {"enabled": True, "max_tokens": 8},
+    }
+    return params(**merged(loopback, overrides))
 
 
 def test_a_critique_without_judgement_is_asked_once_more(tmp_path):
@@ -197,13 +204,13 @@ def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
     generations, problems = frames()
     with serve(ScriptedCritic()) as (url, state):
 
-        def run_params(**overrides):
-            return params(
-                backend="openai",
-                openai={"endpoints": [url], "backoff_s": 0.01},
-                resume={"shard_dir": str(tmp_path / "shards"), "chunk_size": 1},
-                judgement_follow_up={"enabled": True, "max_tokens": 8},
-                **overrides,
+        def run_params(**overrides) -> CritiqueSettings:
+            return follow_up_params(
+                url,
+                tmp_path,
+                **merged(
+                    {"resume": {"shard_dir": str(tmp_path / "shards"), "chunk_size": 1}}, overrides
+                ),
             )
 
         first = critique_solutions(generations, problems, run_params(drivers={"count": 2}))
@@ -231,7 +238,7 @@ def test_two_drivers_split_the_critiques_and_a_run_collects_them(tmp_path):
         single = critiques_of(
             generations,
             problems,
-            {**run_params(), "resume": {"shard_dir": str(tmp_path / "one"), "chunk_size": 1}},
+            run_params(resume={"shard_dir": str(tmp_path / "one")}),
         )
     assert collected.equals(single)
     assert collected.select("generation_id", "judgement_source").rows() == [
@@ -246,7 +253,9 @@ def test_a_changed_critique_request_is_asked_afresh_and_an_unchanged_one_resumes
     with serve(ScriptedCritic()) as (url, state):
         run_params = follow_up_params(url, tmp_path)
 
-        def critique(questions: pl.DataFrame, settings: dict) -> tuple[pl.DataFrame, int]:
+        def critique(
+            questions: pl.DataFrame, settings: CritiqueSettings
+        ) -> tuple[pl.DataFrame, int]:
             """The critiques table and how many requests reached the critic."""
             before = state.requests
             table = critiques_of(generations, questions, settings)
@@ -268,13 +277,13 @@ def test_a_changed_critique_request_is_asked_afresh_and_an_unchanged_one_resumes
         assert set(changed["request_fingerprint"]).isdisjoint(first["request_fingerprint"])
 
         # Another critic temperature, or a system prompt: asked afresh.
-        hotter = {**run_params, "sampling": {**run_params["sampling"], "temperature": 0.9}}
+        hotter = follow_up_params(url, tmp_path, sampling={"temperature": 0.9})
         assert critique(problems, hotter)[1] == 3
-        system = {**run_params, "system_prompt": "You are a strict reviewer."}
+        system = follow_up_params(url, tmp_path, system_prompt="You are a strict reviewer.")
         assert critique(problems, system)[1] == 3
 
         # Another follow-up token limit: the critiques resume, the follow-up is asked again.
-        longer = {**run_params, "judgement_follow_up": {"enabled": True, "max_tokens": 12}}
+        longer = follow_up_params(url, tmp_path, judgement_follow_up={"max_tokens": 12})
         assert critique(problems, longer)[1] == 1
         assert state.bodies[-1]["max_tokens"] == 12
 

@@ -12,7 +12,7 @@ from ocr2_kedro.pipelines.dataset.nodes import (
     render_dataset_card,
     summarize_dataset,
 )
-from tests.pipelines.dataset.test_dataset_pipeline import tables
+from tests.pipelines.dataset.test_dataset_pipeline import dataset_settings, joins, tables
 
 LAYERS = {
     "a": ["net_ns", "mount_ns", "rlimits"],
@@ -25,8 +25,10 @@ LAYERS = {
 
 def statistics(verifications: pl.DataFrame) -> dict:
     problems, generations, critiques, _, rejects = tables()
-    export = pl.concat(list(build_export(problems, generations, critiques, verifications)))
-    return dataset_statistics(problems, generations, critiques, verifications, rejects, export)
+    export = pl.concat(list(build_export(problems, generations, critiques, verifications, joins())))
+    return dataset_statistics(
+        problems, generations, critiques, verifications, rejects, export, joins()
+    )
 
 
 def test_truncated_tests_and_isolation_layers_are_counted_on_the_card_and_in_metrics():
@@ -46,7 +48,7 @@ def test_truncated_tests_and_isolation_layers_are_counted_on_the_card_and_in_met
         ("net_ns", 2),
         ("none recorded", 1),
     ]
-    card, _ = render_dataset_card(stats, {"name": "card"}, "t", "c")
+    card = render_dataset_card(stats, dataset_settings(), "t", "c")
     assert "| verified on a truncated test list (max_tests) | 2 |" in card
     assert "## Sandbox isolation" in card
     assert "| rlimits | 4 |" in card and "| none recorded | 1 |" in card
@@ -59,5 +61,5 @@ def test_truncated_tests_and_isolation_layers_are_counted_on_the_card_and_in_met
 def test_a_table_from_before_the_columns_counts_none():
     stats = statistics(tables()[3].drop("isolation", "tests_truncated"))
     assert stats["tests_truncated"] == 0 and stats["isolation"] == []
-    card, _ = render_dataset_card(stats, {"name": "card"}, "t", "c")
+    card = render_dataset_card(stats, dataset_settings(), "t", "c")
     assert "## Sandbox isolation\n\nThe isolation layers" in card and "None recorded." in card

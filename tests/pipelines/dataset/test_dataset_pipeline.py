@@ -25,6 +25,7 @@ from ocr2_kedro.pipelines.dataset.nodes import (
 )
 from ocr2_kedro.schemas import CRITIQUE, GENERATION, PROBLEM, REJECT, VERIFICATION, conform
 from tests.conftest import run_kedro
+from tests.support.parameters import stage_settings
 from tests.support.versions import latest_path, read_latest, save_versioned
 
 
@@ -114,9 +115,19 @@ def tables():
     return problems, generations, critiques, verifications, rejects
 
 
-def export_of(*inputs, params: dict | None = None) -> pl.DataFrame:
+def dataset_settings(**overrides):
+    """conf/base's dataset settings, the joins' bucket files in the system temp folder."""
+    return stage_settings("dataset", {"export": {"work_dir": None}, **overrides})
+
+
+def joins(**overrides):
+    """How the export's joins are bucketed (dataset.export)."""
+    return dataset_settings(export={"work_dir": None, **overrides}).export
+
+
+def export_of(*inputs, settings=None) -> pl.DataFrame:
     """build_export's batches as one frame."""
-    return pl.concat(list(build_export(*inputs, params=params)))
+    return pl.concat(list(build_export(*inputs, settings or joins())))
 
 
 def test_export_has_the_ocr2_columns_and_only_accepted_samples():
@@ -170,9 +181,7 @@ def test_export_in_buckets_from_scans_of_parquet_files(tmp_path):
         scans.append(dataset.load())
     whole = export_of(problems, generations, critiques, verifications)
     work_dir = tmp_path / "buckets"
-    batches = build_export(
-        problems, *scans, params={"bucket_megabytes": 1e-4, "work_dir": str(work_dir)}
-    )
+    batches = build_export(problems, *scans, joins(bucket_megabytes=1e-4, work_dir=str(work_dir)))
     export = StreamingParquetDataset(filepath=str(tmp_path / "export.parquet"))
     export.save(batches)
     assert not list(work_dir.iterdir())  # the bucket files are gone
@@ -199,17 +208,19 @@ def test_export_in_buckets_from_scans_of_parquet_files(tmp_path):
         *scans,
         tables()[4].lazy(),
         export.load(),
-        params={"bucket_megabytes": 1e-4, "work_dir": str(work_dir)},
+        joins(bucket_megabytes=1e-4, work_dir=str(work_dir)),
     )
     assert stats == dataset_statistics(
-        problems, generations, critiques, verifications, tables()[4], whole
+        problems, generations, critiques, verifications, tables()[4], whole, joins()
     )
 
 
 def test_statistics_card_and_metrics():
     problems, generations, critiques, verifications, rejects = tables()
     export = export_of(problems, generations, critiques, verifications)
-    stats = dataset_statistics(problems, generations, critiques, verifications, rejects, export)
+    stats = dataset_statistics(
+        problems, generations, critiques, verifications, rejects, export, joins()
+    )
     agreement = stats["agreement"]
     assert agreement["pairs"] == 5
     assert agreement["matrix"] == {
@@ -239,8 +250,7 @@ def test_statistics_card_and_metrics():
     assert ("taco", "python", 2) in stats["by_source"]
     assert ("unknown", "cpp", 2) in stats["by_difficulty"]
 
-    card, logged = render_dataset_card(stats, {"name": "test card"}, "teacher-x", "critic-y")
-    assert logged == card
+    card = render_dataset_card(stats, dataset_settings(name="test card"), "teacher-x", "critic-y")
     assert card.startswith("# test card")
     for section in (
         "## Counts",
@@ -270,7 +280,7 @@ def test_preference_pairs_node_card_section_and_metrics(tmp_path):
     problems, generations, critiques, verifications, rejects = tables()
     export = export_of(problems, generations, critiques, verifications)
     pairs, pair_rejects, preference_stats = build_preference_pairs(
-        export.lazy(), {"mode": "all", "seed": 0}, "Be brief."
+        export.lazy(), dataset_settings(preferences={"work_dir": None}).preferences, "Be brief."
     )
     target = StreamingParquetDataset(filepath=str(tmp_path / "pairs.parquet"))
     target.save(pairs)
@@ -285,12 +295,14 @@ def test_preference_pairs_node_card_section_and_metrics(tmp_path):
     ]
     assert preference_stats["by_language"] == {"cpp": 1, "python": 1}
 
-    stats = dataset_statistics(problems, generations, critiques, verifications, rejects, export)
-    card, _ = render_dataset_card(stats, {"name": "card"}, "t", "c", preference_stats)
+    stats = dataset_statistics(
+        problems, generations, critiques, verifications, rejects, export, joins()
+    )
+    card = render_dataset_card(stats, dataset_settings(), "t", "c", preference_stats)
     section = card[card.index("## Preference pairs") :]
     for text in ("mode `all`", "| pairs | 2 |", "| groups without a pair | 1 |", "single_sample"):
         assert text in section, text
-    assert "## Preference pairs" not in render_dataset_card(stats, {}, "t", "c")[0]
+    assert "## Preference pairs" not in render_dataset_card(stats, dataset_settings(), "t", "c")
     metrics = summarize_dataset(stats, preference_stats)
     assert metrics["preferences.pairs"]["value"] == 2
     assert metrics["preferences.pairs.execution"]["value"] == 2
@@ -313,12 +325,11 @@ def test_pipeline_wires_preference_pairs_into_the_card_and_metrics():
 @pytest.mark.parametrize("bucket_megabytes", [256, 1e-4])
 def test_overview_plot_counts_tokens_and_verdicts_per_language(tmp_path, bucket_megabytes):
     _, generations, _, verifications, _ = tables()
-    figure, same = plot_dataset_overview(
+    figure = plot_dataset_overview(
         generations.lazy(),
         verifications.lazy(),
-        {"bucket_megabytes": bucket_megabytes, "work_dir": str(tmp_path)},
+        joins(bucket_megabytes=bucket_megabytes, work_dir=str(tmp_path)),
     )
-    assert figure is same
     histograms = {t.name: t for t in figure.data if t.type == "histogram"}
     bars = {t.name: t for t in figure.data if t.type == "bar"}
     # The histogram gets bin counts (bins shared by both languages), not the values.

@@ -1,11 +1,9 @@
 """The dedup pipeline on the bundled set: planted near-duplicates removed, the planted leak caught."""
 
-from pathlib import Path
-
 import polars as pl
 import pytest
-import yaml
 
+from ocr2_kedro.parameters import ParametersError
 from ocr2_kedro.pipelines.dedup.nodes import (
     CONTAMINATION_AUDIT,
     DEDUP_AUDIT,
@@ -14,13 +12,12 @@ from ocr2_kedro.pipelines.dedup.nodes import (
     select_deduplicated,
 )
 from tests.support.bundled import bundled_pools
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.support.parameters import stage_settings
 
 
 @pytest.fixture(scope="module")
-def params() -> dict:
-    return yaml.safe_load((REPO / "conf/base/parameters_dedup.yml").read_text())["dedup"]
+def params():
+    return stage_settings("dedup")
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +41,10 @@ def test_near_duplicates_are_removed_with_their_kept_twin(pools, params):
     # ocr2-039 and ocr2-040 restate ocr2-016 and ocr2-024 with other constraints (n <= 10^5 for
     # 2*10^5, len <= 10^5 for 10^4): a changed number makes them different problems (number_veto).
     assert {(by_id[a], by_id[b]) for a, b in pairs} == {("ocr2-038", "ocr2-013")}
-    assert (removed["score"] >= params["near"]["fuzz_threshold"]).all()
+    assert (removed["score"] >= params.near.fuzz_threshold).all()
     assert set(removed["method"]) == {"near"}
     # Without the veto (OCR-2's plain fuzz.ratio >= 80) they are near-duplicates too.
-    ratio_only = dict(params, near=dict(params["near"], number_veto=False))
+    ratio_only = stage_settings("dedup", {"near": {"number_veto": False}})
     removed = find_duplicate_clusters(train, ratio_only).filter(pl.col("removed"))
     assert {by_id[a] for a in removed["question_id"]} == {"ocr2-038", "ocr2-039", "ocr2-040"}
 
@@ -88,26 +85,17 @@ def test_undated_benchmark_questions_are_checked_for_leaks(pools, params):
     undated = benchmark.with_columns(
         pl.lit("codecontests").alias("source"), pl.lit(None, pl.Date).alias("contest_date")
     )
-    paper = yaml.safe_load((REPO / "conf/paper/parameters_dedup.yml").read_text())["dedup"]
-    settings = dict(
-        params, contamination={**params["contamination"], **(paper.get("contamination") or {})}
-    )
-    contamination = find_benchmark_contamination(train, undated, settings)
+    paper = stage_settings("dedup", env="paper")
+    contamination = find_benchmark_contamination(train, undated, paper)
     assert _source_ids(train, contamination["question_id"]) == {"ocr2-041"}
     assert contamination["benchmark_contest_date"].null_count() == contamination.height
     assert set(contamination["benchmark_source"]) == {"codecontests"}
 
 
-def test_a_date_window_for_decontamination_is_refused(pools, params):
-    train, benchmark = pools
-    windowed = dict(
-        params,
-        contamination=dict(
-            params["contamination"], benchmark_window={"start": "2025-03-01", "end": None}
-        ),
-    )
-    with pytest.raises(ValueError, match="every held-out question whatever its date"):
-        find_benchmark_contamination(train, benchmark, windowed)
+def test_a_date_window_for_decontamination_is_refused():
+    window = {"contamination": {"benchmark_window": {"start": "2025-03-01", "end": None}}}
+    with pytest.raises(ParametersError, match="every held-out question whatever its date"):
+        stage_settings("dedup", window)
 
 
 @pytest.mark.slow
@@ -119,7 +107,7 @@ def test_semantic_pass_flags_paraphrases(pools, params):
             "question"
         ),
     )
-    settings = dict(params, semantic=dict(params["semantic"], enabled=True, threshold=0.7))
+    settings = stage_settings("dedup", {"semantic": {"enabled": True, "threshold": 0.7}})
     audit = find_duplicate_clusters(pl.concat([train, paraphrase]), settings)
     semantic = audit.filter(pl.col("method") == "semantic")
     original = train.filter(pl.col("source_id") == "ocr2-002")["question_id"][0]

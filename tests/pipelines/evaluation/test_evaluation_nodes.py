@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 
 from ocr2_kedro.pipelines.evaluation.nodes import (
-    check_evaluation_settings,
     collect_references,
     compare_models,
     evaluation_metrics,
@@ -21,9 +20,10 @@ from ocr2_kedro.pipelines.evaluation.nodes import (
     summarize_evaluation,
 )
 from ocr2_kedro.schemas import PROBLEM, conform
+from tests.support.parameters import stage_settings
 from tests.support.path import path_without
 
-PARAMS = {
+OVERRIDES = {
     "languages": ["python", "cpp"],
     "samples_per_problem": 2,
     "sampling": {"top_p": 0.95, "max_tokens": 16},
@@ -33,6 +33,12 @@ PARAMS = {
     "bootstrap": {"resamples": 100, "seed": 0},
     "self_critique": {"fallback": "random"},
 }
+PARAMS = stage_settings("evaluation", OVERRIDES)
+
+
+def settings(**overrides):
+    """The test's evaluation settings with `overrides` merged over them."""
+    return stage_settings("evaluation", {**OVERRIDES, **overrides})
 
 
 def problem(question_id: str, tests, test_type="stdin", fn_name=None, difficulty="easy") -> dict:
@@ -72,15 +78,6 @@ def test_benchmark_rows_that_cannot_be_scored_are_rejected_with_a_reason():
     assert rejects["detail"].str.len_chars().min() > 0
 
 
-def test_settings_that_cannot_work_fail_before_anything_runs():
-    with pytest.raises(ValueError, match="java"):
-        prepare_benchmark(pl.DataFrame(schema=PROBLEM), {**PARAMS, "languages": ["python", "java"]})
-    with pytest.raises(ValueError, match=r"ks \[4\].*samples_per_problem \(2\)"):
-        check_evaluation_settings({**PARAMS, "ks": [1, 4]})
-    with pytest.raises(ValueError, match="fallback"):
-        check_evaluation_settings({**PARAMS, "self_critique": {"fallback": "best"}})
-
-
 def test_references_in_the_bundled_layout_and_unknown_languages_become_rejects():
     problems = conform([problem("q1", [{"input": "1", "output": "1"}])], PROBLEM)
     references = pl.DataFrame(
@@ -102,10 +99,18 @@ def test_references_in_the_bundled_layout_and_unknown_languages_become_rejects()
 
 
 def test_a_model_path_that_does_not_exist_is_refused_with_how_to_get_it(tmp_path):
+    missing = settings(models={"stage1": {"path": str(tmp_path / "missing")}}).models["stage1"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        resolve_model("unused", {"name": "stage1", "path": str(tmp_path / "missing")})
-    served = resolve_model("unused", {"name": "x", "path": "served-name", "backend": "openai"})
-    assert served["path"] == "served-name"
+        resolve_model("unused", missing)
+    served = settings(
+        models={"x": {"checkpoint": None, "path": "served-name", "backend": "openai"}},
+        openai={"endpoints": ["http://127.0.0.1:8000/v1"]},
+    ).models["x"]
+    assert resolve_model("unused", served) == {
+        "name": "x",
+        "path": "served-name",
+        "backend": "openai",
+    }
 
 
 def _scored():
@@ -178,7 +183,7 @@ def test_summary_has_means_with_errors_per_breakdown_and_the_critic_agreement():
     assert logged["python.reference_loss"]["value"] == 1.5
     assert all("@" not in name for name in logged)
 
-    selection, _, temperature, _ = plot_evaluation(summary, {**PARAMS, "languages": ["python"]})
+    selection, temperature = plot_evaluation(summary, settings(languages=["python"]))
     names = {trace.name for trace in selection.data}
     assert "pass@1|select@k (self-critique)" in names and "pass@k (oracle)" in names
     assert len(temperature.data) == 4  # python and all, pass@1 and select@2
@@ -251,7 +256,7 @@ def test_se_samples_leave_n_and_c_and_are_counted_hand_worked():
         ],
         PROBLEM,
     )
-    params = {**PARAMS, "samples_per_problem": 4, "ks": [1, 2, 4]}
+    params = settings(samples_per_problem=4, ks=[1, 2, 4])
     sample_results, problem_results = score_samples(
         samples, critiques, executions, problems, params
     )
@@ -307,20 +312,19 @@ def test_se_samples_from_a_real_sandbox_are_counted_per_language_and_warned_abou
             ("bad_2", "broken", "python", 1, "def f(x):\n    return 1"),
         ]
     )
-    params = {
-        **PARAMS,
-        "execution": {
+    params = settings(
+        execution={
             "stop_at_first_failure": True,
             "workers": 1,
             "progress": False,
             "cache_dir": str(tmp_path / "cpp_cache"),
-        },
-    }
+        }
+    )
     executions = execute_samples(samples, problems, params)
     critiques = pl.DataFrame(
         {"sample_id": samples["sample_id"], "judgement": ["right"] * 6, "critique_length": [9] * 6}
     )
-    with caplog.at_level("WARNING", logger="ocr2_kedro.pipelines.evaluation.nodes"):
+    with caplog.at_level("WARNING", logger="ocr2_kedro.metrics.evaluation"):
         sample_results, problem_results = score_samples(
             samples, critiques, executions, problems, params
         )

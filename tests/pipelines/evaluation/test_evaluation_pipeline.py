@@ -63,8 +63,8 @@ def _served(url: str) -> str:
     settings = []
     for model in ("base", "stage1", "stage2"):
         settings += [
-            f"evaluation.{model}.model.backend=openai",
-            f"evaluation.{model}.model.path=scripted-{model}",
+            f"evaluation.models.{model}.backend=openai",
+            f"evaluation.models.{model}.path=scripted-{model}",
         ]
     return ",".join([*settings, f'evaluation.openai.endpoints=["{url}"]'])
 
@@ -142,8 +142,8 @@ def test_tiny_models_through_transformers_with_reference_loss(project_copy, tiny
         "--pipelines",
         "evaluation",
         "--params",
-        f"training.student={tiny_model_dir},evaluation.stage1.model.path={tiny_model_dir},"
-        f"evaluation.stage2.model.path={tiny_model_dir}",
+        f"training.student={tiny_model_dir},evaluation.models.stage1.path={tiny_model_dir},"
+        f"evaluation.models.stage2.path={tiny_model_dir}",
     )
     losses = pl.concat(
         pl.read_csv(
@@ -172,9 +172,9 @@ def test_a_missing_model_path_fails_at_pipeline_start(project_copy):
         "--pipelines",
         "evaluation",
         "--params",
-        "evaluation.stage1.model.path=data/06_models/nowhere",
+        "evaluation.models.stage1.path=data/06_models/nowhere",
     )
-    assert "evaluation.stage1" in proc and "nowhere" in proc
+    assert "evaluation.models.stage1.path" in proc and "nowhere" in proc
     assert "Completed 1 out of" not in proc  # nothing ran
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import polars as pl
 
 from ocr2_kedro.generation import Completion
-from ocr2_kedro.pipelines.evaluation.nodes import EVAL_SAMPLE, SELF_CRITIQUE, sample_and_critique
+from ocr2_kedro.metrics.evaluation import EVAL_SAMPLE, SELF_CRITIQUE
+from ocr2_kedro.parameters.evaluation import EvaluationSettings
+from ocr2_kedro.pipelines.evaluation.nodes import sample_and_critique
 from ocr2_kedro.schemas import PROBLEM, conform
 from tests.support.openai_server import serve
+from tests.support.parameters import stage_settings
 
 
 class ScriptedStudent:
@@ -46,18 +49,21 @@ def problems() -> pl.DataFrame:
     )
 
 
-def settings(url: str, shard_dir: str, **overrides) -> dict:
-    return {
-        "backend": "openai",
-        "openai": {"endpoints": [url], "backoff_s": 0.01},
-        "languages": ["python"],
-        "samples_per_problem": 2,
-        "temperatures": [0.6],
-        "sampling": {"top_p": 0.95, "max_tokens": 32, "seed": 0},
-        "self_critique": {"enabled": True, "sampling": {"temperature": 0.0, "max_tokens": 16}},
-        "resume": {"shard_dir": shard_dir, "chunk_size": 3},
-        **overrides,
-    }
+def settings(url: str, shard_dir: str, **overrides) -> EvaluationSettings:
+    return stage_settings(
+        "evaluation",
+        {
+            "backend": "openai",
+            "openai": {"endpoints": [url], "backoff_s": 0.01},
+            "languages": ["python"],
+            "samples_per_problem": 2,
+            "temperatures": [0.6],
+            "sampling": {"top_p": 0.95, "max_tokens": 32, "seed": 0},
+            "self_critique": {"enabled": True, "sampling": {"temperature": 0.0, "max_tokens": 16}},
+            "resume": {"shard_dir": shard_dir, "chunk_size": 3},
+            **overrides,
+        },
+    )
 
 
 MODEL = {"name": "base", "path": "scripted", "backend": "openai"}

@@ -18,6 +18,8 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from ocr2_kedro.generation import Completion
+from ocr2_kedro.parameters import validate_settings
+from ocr2_kedro.parameters.generation import GenerationSettings
 from ocr2_kedro.pipelines.generation.nodes import (
     build_generation_requests,
     collect_generations,
@@ -208,13 +210,14 @@ def test_two_driver_processes_split_generation_then_a_run_collects(project_copy,
         assert state.requests == 20  # the collecting run generated nothing
 
         # The same job by a single driver (a shard directory of its own) gives the same table.
-        params = OmegaConfigLoader(
+        raw = OmegaConfigLoader(
             str(project / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": ENV}
         )["parameters"]["generation"]
-        params["resume"]["shard_dir"] = str(tmp_path / "single_driver")
+        raw["resume"]["shard_dir"] = str(tmp_path / "single_driver")
+        params = validate_settings(GenerationSettings, raw, "generation")
         requests = pl.concat(
             build_generation_requests(problems(), language, params)[0].collect()
-            for language in params["languages"]
+            for language in params.languages
         )
         single = pl.concat(
             collect_generations(requests, generate_solutions(requests, params), params)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from ocr2_kedro.generation import Completion
+from ocr2_kedro.parameters.generation import GenerationSettings
 from ocr2_kedro.pipelines.generation.nodes import (
     build_generation_requests,
     collect_generation_rejects,
@@ -16,6 +17,7 @@ from ocr2_kedro.pipelines.generation.nodes import (
 )
 from ocr2_kedro.schemas import GENERATION, PROBLEM, REJECT, conform
 from tests.support.openai_server import serve
+from tests.support.parameters import merged, stage_settings
 
 
 def problems() -> pl.DataFrame:
@@ -52,17 +54,21 @@ def problems() -> pl.DataFrame:
     )
 
 
-def params(**overrides) -> dict:
-    return {
-        "backend": "transformers",
-        "model": "embedded",
-        "languages": ["python", "cpp"],
-        "samples_per_question": 2,
-        "max_question_tokens": 400,
-        "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 7},
-        "transformers": {"dtype": "float32"},
-        **overrides,
-    }
+# The test teacher's settings, merged over conf/base's generation settings.
+TEST_TEACHER = {
+    "backend": "transformers",
+    "model": "embedded",
+    "languages": ["python", "cpp"],
+    "samples_per_question": 2,
+    "max_question_tokens": 400,
+    "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 7},
+    "transformers": {"dtype": "float32"},
+}
+
+
+def params(**overrides) -> GenerationSettings:
+    """conf/base's generation settings with TEST_TEACHER and then `overrides` merged over them."""
+    return stage_settings("generation", merged(TEST_TEACHER, overrides))
 
 
 def test_requests_per_sample_with_seeds_and_budget_rejects(embedded_model_dir):
@@ -132,16 +138,10 @@ def test_generate_solutions_parses_flags_and_resumes(tmp_path, tiny_model_dir):
 
 def test_paper_drivers_come_from_the_slurm_job_array(monkeypatch):
     """conf/paper: each task of `sbatch --array=1-4` is one driver; outside an array, one driver."""
-    from kedro.config import OmegaConfigLoader
-
     from ocr2_kedro.generation.resumable import Drivers
-    from ocr2_kedro.settings import CONFIG_LOADER_ARGS
-    from tests.conftest import REPO
 
     def drivers(stage: str) -> Drivers:
-        args = {**CONFIG_LOADER_ARGS, "default_run_env": "paper"}
-        loader = OmegaConfigLoader(conf_source=str(REPO / "conf"), **args)
-        return Drivers.from_params(loader["parameters"][stage]["drivers"])
+        return stage_settings(stage, env="paper").drivers.drivers()
 
     for name in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"):
         monkeypatch.delenv(name, raising=False)
@@ -164,16 +164,19 @@ class ScriptedTeacher:
 
 def test_a_changed_request_is_generated_afresh_and_an_unchanged_one_resumes(tmp_path):
     with serve(ScriptedTeacher()) as (url, state):
-        run_params = params(
-            backend="openai",
-            model="scripted",
-            openai={"endpoints": [url], "backoff_s": 0.01},
-            languages=["python"],
-            max_question_tokens=None,
-            resume={"shard_dir": str(tmp_path), "chunk_size": 2},
-        )
+        loopback = {
+            "backend": "openai",
+            "model": "scripted",
+            "openai": {"endpoints": [url], "backoff_s": 0.01},
+            "languages": ["python"],
+            "max_question_tokens": None,
+            "resume": {"shard_dir": str(tmp_path), "chunk_size": 2},
+        }
+        run_params = params(**loopback)
 
-        def generate(questions: pl.DataFrame, settings: dict) -> tuple[pl.DataFrame, int]:
+        def generate(
+            questions: pl.DataFrame, settings: GenerationSettings
+        ) -> tuple[pl.DataFrame, int]:
             """The generations table and how many requests reached the teacher."""
             before = state.requests
             requests, _ = build_generation_requests(questions, "python", settings)
@@ -204,7 +207,7 @@ def test_a_changed_request_is_generated_afresh_and_an_unchanged_one_resumes(tmp_
         assert renamed == set(changed.filter(pl.col("question_id") == "q-add")["generation_id"])
 
         # A system prompt: every request is a new one.
-        system = {**run_params, "system_prompt": "You are a careful competitive programmer."}
+        system = params(**loopback, system_prompt="You are a careful competitive programmer.")
         with_system, sent = generate(problems(), system)
         assert sent == 6
         assert state.bodies[-1]["messages"][0] == {
@@ -214,7 +217,7 @@ def test_a_changed_request_is_generated_afresh_and_an_unchanged_one_resumes(tmp_
         assert set(with_system["generation_id"]).isdisjoint(first["generation_id"])
 
         # Another sampling temperature: every request is a new one.
-        hotter = {**run_params, "sampling": {**run_params["sampling"], "temperature": 0.9}}
+        hotter = params(**loopback, sampling={"temperature": 0.9})
         hot, sent = generate(problems(), hotter)
         assert sent == 6 and state.bodies[-1]["temperature"] == 0.9
         assert set(hot["request_fingerprint"]).isdisjoint(first["request_fingerprint"])
@@ -222,3 +225,44 @@ def test_a_changed_request_is_generated_afresh_and_an_unchanged_one_resumes(tmp_
         # Back to the first settings: still all in the shards.
         _, sent = generate(problems(), run_params)
         assert sent == 0
+
+
+def test_pipeline_runs_through_kedro_with_settings_in_the_catalog(tmp_path):
+    """The pipeline as a run gets it: `params:generation` is the validated settings model and the
+    nested `params:` names its attributes (what the project's ParametersHook puts in the
+    catalog)."""
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.runner import SequentialRunner
+
+    from ocr2_kedro.datasets import StreamingParquetDataset
+    from ocr2_kedro.pipelines.generation import create_pipeline
+
+    with serve(ScriptedTeacher()) as (url, state):
+        settings = params(
+            backend="openai",
+            model="scripted",
+            openai={"endpoints": [url], "backoff_s": 0.01},
+            languages=["python"],
+            samples_per_question=1,
+            max_question_tokens=None,
+            resume={"shard_dir": str(tmp_path), "chunk_size": 2},
+        )
+        catalog = DataCatalog(
+            {
+                "problems_dedup": MemoryDataset(problems()),
+                "params:generation": MemoryDataset(settings),
+                "params:generation.languages": MemoryDataset(settings.languages),
+                "params:generation.python.language": MemoryDataset(settings.python.language),
+                "params:generation.cpp.language": MemoryDataset(settings.cpp.language),
+                # The table is written batch by batch, as the project's catalog writes it.
+                "generations": StreamingParquetDataset(
+                    filepath=str(tmp_path / "generations.parquet")
+                ),
+            }
+        )
+        outputs = SequentialRunner().run(create_pipeline(), catalog)
+        assert state.requests == 3  # three questions, python only, one sample each
+    rejects = outputs["generation_rejects"].load()
+    assert rejects.schema == REJECT and rejects.is_empty()  # the scripted answers all have code
+    generations = catalog["generations"].load().collect()
+    assert generations["language"].to_list() == ["python"] * 3

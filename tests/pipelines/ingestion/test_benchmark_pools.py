@@ -5,8 +5,10 @@ import datetime
 import polars as pl
 import pytest
 
+from ocr2_kedro.parameters import ParametersError
 from ocr2_kedro.pipelines.ingestion.nodes import split_benchmark_pool
 from ocr2_kedro.schemas import PROBLEM, conform
+from tests.support.parameters import stage_settings
 
 
 def _problems() -> pl.DataFrame:
@@ -31,12 +33,17 @@ WINDOW = {"source": "livecodebench", "split": "test", "from": "2024-08-01", "to"
 UNDATED_POOL = {"source": "codecontests", "split": "test"}
 
 
+def _pools(*pools: dict) -> list:
+    """`pools` as the ingestion settings hold them (validated, conf/base around them)."""
+    return stage_settings("ingestion", {"benchmark_pools": list(pools)}).benchmark_pools
+
+
 def _ids(frame: pl.DataFrame) -> set[str]:
     return set(frame["source_id"])
 
 
 def test_undated_questions_in_a_dated_pool_are_rejects_by_default():
-    train, benchmark, rejects = split_benchmark_pool(_problems(), [WINDOW, UNDATED_POOL])
+    train, benchmark, rejects = split_benchmark_pool(_problems(), _pools(WINDOW, UNDATED_POOL))
     assert _ids(train) == {"taco-train"}
     # A pool without a window holds out its undated questions (CodeContests test); the dated pool
     # keeps only what is inside the window.
@@ -51,7 +58,7 @@ def test_undated_questions_in_a_dated_pool_are_rejects_by_default():
 
 
 def test_undated_questions_can_be_held_out_explicitly():
-    pools = [dict(WINDOW, undated="hold_out"), UNDATED_POOL]
+    pools = _pools(dict(WINDOW, undated="hold_out"), UNDATED_POOL)
     train, benchmark, rejects = split_benchmark_pool(_problems(), pools)
     assert _ids(benchmark) == {"lcb-in", "lcb-undated", "cc-undated"}
     assert rejects.select("record_id", "reason").rows() == [("lcb-old", "outside_benchmark_window")]
@@ -61,11 +68,13 @@ def test_undated_questions_can_be_held_out_explicitly():
 @pytest.mark.parametrize(
     ("pool", "message"),
     [
-        (dict(WINDOW, undated="train"), "undated='train' is not one of"),
-        (dict(WINDOW, form="2024-01-01"), "unknown: \\['form'\\]"),
-        ({"source": "livecodebench"}, "needs source and split"),
+        (dict(WINDOW, undated="train"), "benchmark_pools.0.undated: Input should be 'reject' or"),
+        (dict(WINDOW, form="2024-01-01"), "benchmark_pools.0.form: unknown key"),
+        ({"source": "livecodebench"}, "benchmark_pools.0.split: missing"),
+        (dict(WINDOW, to="2024-08-01"), "benchmark_pools.0: the window from 2024-08-01 to"),
+        (dict(WINDOW, source="livecodebnech"), "source='livecodebnech' is not the name of a"),
     ],
 )
 def test_a_mistaken_pool_is_an_error_naming_it(pool, message):
-    with pytest.raises(ValueError, match=message):
-        split_benchmark_pool(_problems(), [pool])
+    with pytest.raises(ParametersError, match=message):
+        _pools(pool)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
 from ocr2_kedro.pipelines.dedup.nodes import (
     find_benchmark_contamination,
@@ -21,26 +20,27 @@ from ocr2_kedro.pipelines.ingestion.nodes import (
 )
 from ocr2_kedro.schemas import PROBLEM
 from ocr2_kedro.sources.readers import RecordSource
+from tests.support.parameters import stage_settings
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "sources"
 
 
 @pytest.fixture(scope="module")
-def ingestion_params() -> dict:
-    return yaml.safe_load((REPO / "conf/base/parameters_ingestion.yml").read_text())["ingestion"]
+def ingestion_params():
+    return stage_settings(
+        "ingestion", {"codeforces": {"source": {"enabled": True}}, "ocr2": {"enabled": True}}
+    )
 
 
-def _ingest(params: dict) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _ingest(params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     codeforces = RecordSource(path=str(FIXTURES / "codeforces.jsonl"))
     taco = RecordSource(path=str(FIXTURES / "taco.jsonl"))
-    direct, direct_rejects = normalize_source(
-        codeforces, {**params["codeforces"]["source"], "enabled": True}
-    )
+    direct, direct_rejects = normalize_source(codeforces, params.codeforces.source)
     # The OCR-2 fixture references open-r1/codeforces train/0: the question read directly above.
     rebuilt, rebuilt_rejects = resolve_ocr2_questions(
         RecordSource(path=str(FIXTURES / "ocr2.jsonl")),
-        {**params["ocr2"], "enabled": True},
+        params.ocr2,
         codeforces=codeforces,
         taco=taco,
     )
@@ -48,7 +48,7 @@ def _ingest(params: dict) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     everything, duplicates = combine_problems(
         bundled=pl.DataFrame(schema=PROBLEM), codeforces=direct, ocr2=rebuilt
     )
-    train, benchmark, window = split_benchmark_pool(everything, params["benchmark_pools"])
+    train, benchmark, window = split_benchmark_pool(everything, params.benchmark_pools)
     rejects = combine_rejects(direct_rejects, rebuilt_rejects, duplicates, window)
     return train, benchmark, rejects
 
@@ -61,7 +61,7 @@ def test_second_copy_is_rejected_and_dedup_keeps_the_first(ingestion_params):
     assert duplicate.select("source", "record_id").rows() == [("ocr2", "codeforces/train/2000A")]
     assert duplicate["detail"][0].endswith("already read through codeforces")
 
-    params = yaml.safe_load((REPO / "conf/base/parameters_dedup.yml").read_text())["dedup"]
+    params = stage_settings("dedup")
     clusters = find_duplicate_clusters(train, params)
     contamination = find_benchmark_contamination(train, benchmark, params)
     kept = select_deduplicated(train, clusters, contamination)
@@ -77,6 +77,6 @@ def test_dedup_refuses_a_table_with_repeated_ids():
         ]
     )
     with pytest.raises(ValueError, match="question ids must be unique per row"):
-        find_duplicate_clusters(problems, {})
+        find_duplicate_clusters(problems, stage_settings("dedup"))
     with pytest.raises(ValueError, match="Re-run the ingestion pipeline"):
         select_deduplicated(problems, pl.DataFrame(), pl.DataFrame())

@@ -12,9 +12,11 @@ import polars as pl
 import pytest
 
 from ocr2_kedro.datasets import NativeSourceDataset
+from ocr2_kedro.parameters.ingestion import SourceSettings
 from ocr2_kedro.pipelines.ingestion.nodes import normalize_source
 from ocr2_kedro.sources.readers import SourceNotFoundError
 from tests.conftest import run_kedro
+from tests.support.parameters import stage_settings
 from tests.support.versions import read_latest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sources"
@@ -90,12 +92,13 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
 
 def test_a_disabled_source_is_never_read(tmp_path):
     missing = NativeSourceDataset(path=str(tmp_path / "nowhere")).load()
-    problems, rejects = normalize_source(
-        missing, {"name": "taco", "kind": "taco", "enabled": False}
-    )
+    taco = stage_settings("ingestion").taco.source
+    assert not taco.enabled  # conf/base
+    problems, rejects = normalize_source(missing, taco)
     assert problems.is_empty() and rejects.is_empty()
     with pytest.raises(SourceNotFoundError, match="parameters_ingestion.yml"):
-        normalize_source(missing, {"name": "taco", "kind": "taco", "enabled": True})
+        enabled = stage_settings("ingestion", {"taco": {"source": {"enabled": True}}})
+        normalize_source(missing, enabled.taco.source)
 
 
 class _RunsCommand:
@@ -119,7 +122,7 @@ def test_a_crafted_pickle_in_a_source_file_runs_nothing_and_lands_in_rejects(tmp
     )
     problems, rejects = normalize_source(
         NativeSourceDataset(path=str(raw.parent), splits=["test"]).load(),
-        {"name": "livecodebench", "kind": "livecodebench", "enabled": True},
+        SourceSettings(name="livecodebench", kind="livecodebench", enabled=True, limit=None),
     )
     assert not marker.exists()
     assert problems.height == 1
@@ -145,7 +148,7 @@ def test_ocr2_rows_that_are_not_references_are_rejects(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     problems, rejects = resolve_ocr2_questions(
         RecordSource(path=str(path)),
-        {"name": "ocr2", "enabled": True, "datasets": {"open-r1/codeforces": "codeforces"}},
+        stage_settings("ingestion", {"ocr2": {"enabled": True}}).ocr2,
         codeforces=RecordSource(path=str(FIXTURES / "codeforces.jsonl")),
     )
     assert problems["source_id"].to_list() == ["2000A"]
@@ -191,7 +194,10 @@ def test_the_revision_and_resolved_commit_of_a_hub_source_go_to_mlflow(tmp_path,
     try:
         with mlflow.start_run() as run:
             problems, _ = normalize_source(
-                source, {"name": "livecodebench", "kind": "livecodebench", "enabled": True}
+                source,
+                SourceSettings(
+                    name="livecodebench", kind="livecodebench", enabled=True, limit=None
+                ),
             )
         data = mlflow.get_run(run.info.run_id).data
     finally:
@@ -220,3 +226,24 @@ def test_every_paper_hub_source_is_pinned_to_a_commit():
         if not re.fullmatch(r"[0-9a-f]{40}", str(entry.get("revision")))
     }
     assert unpinned == {}
+
+
+def test_a_hub_source_says_what_it_needs_and_a_local_one_nothing():
+    import yaml
+
+    catalog = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / "conf/paper/catalog_ingestion.yml").read_text()
+    )
+    for name, entry in catalog.items():
+        options = {k: v for k, v in entry.items() if k != "type"}
+        (needed,) = NativeSourceDataset(**options).requirements()
+        assert (needed.kind, needed.value, needed.revision) == (
+            "hub_dataset",
+            entry["hub_id"],
+            entry["revision"],
+        ), name
+        # The caller names the catalog entry; the hint says how to do without the hub.
+        assert needed.path == "<filled by caller>"
+        assert f"hf download {entry['hub_id']} --repo-type dataset" in needed.hint
+        assert "`path:`" in needed.hint
+    assert NativeSourceDataset(path="data/01_raw/taco").requirements() == []

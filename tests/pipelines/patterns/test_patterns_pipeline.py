@@ -14,17 +14,21 @@ from scipy.stats import fisher_exact, mannwhitneyu
 
 from ocr2_kedro.datasets import StreamingParquetDataset
 from ocr2_kedro.generation import Completion
-from ocr2_kedro.metrics.patterns import ENTROPY_OFF, card_section, labels_schema
+from ocr2_kedro.metrics.patterns import ENTROPY_OFF
+from ocr2_kedro.parameters.critique import CritiqueSettings
+from ocr2_kedro.parameters.patterns import PatternsSettings
+from ocr2_kedro.patterns.labelling import labels_schema
 from ocr2_kedro.pipelines.patterns import create_pipeline
 from ocr2_kedro.pipelines.patterns.nodes import (
     classify_traces,
-    critic_config,
     sample_traces,
     summarize_patterns,
     trace_outcomes,
 )
+from ocr2_kedro.reporting.patterns import card_section
 from ocr2_kedro.schemas import GENERATION, VERIFICATION, conform
 from tests.support.openai_server import serve
+from tests.support.parameters import merged, stage_settings
 
 PLANNED = (
     "The problem asks for the sum. First, I need to read the numbers. Then we need to add them. "
@@ -92,8 +96,10 @@ def tables(passed: int = 6, failed: int = 6) -> tuple[pl.DataFrame, pl.DataFrame
     return conform(generations, GENERATION), conform(verifications, VERIFICATION)
 
 
-def params(tmp_path, **overrides) -> dict:
-    return {
+def params(tmp_path=None, **overrides) -> PatternsSettings:
+    """conf/base's patterns settings with these test settings (and `overrides`) over them; the
+    classifier is the critique's critic (`critique_params`: the loopback server)."""
+    test = {
         "max_traces": 8,
         "seed": 7,
         "only_unflagged": True,
@@ -101,47 +107,28 @@ def params(tmp_path, **overrides) -> dict:
         "behaviours": [],
         "max_chars": 60,
         "min_group_size": 3,
-        "critic": {},
+        "critic": {"backend": "openai"},
         "sampling": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 32, "seed": 0},
-        "resume": {"shard_dir": str(tmp_path / "shards"), "chunk_size": 3},
-        **overrides,
+        "resume": {"shard_dir": str(tmp_path / "shards") if tmp_path else "x", "chunk_size": 3},
     }
+    return stage_settings("patterns", merged(test, overrides))
 
 
-def critique_params(url: str) -> dict:
-    return {
-        "backend": "openai",
-        "model": "critic",
-        "openai": {"endpoints": [url], "backoff_s": 0.01},
-        "sampling": {"temperature": 0.6, "max_tokens": 99},  # the critique's, not used here
-    }
-
-
-def test_critic_config_defaults_to_the_critique_critic_with_overrides():
-    critique = {
-        "backend": "vllm",
-        "model": "embedded",
-        "vllm": {"dtype": "float32", "max_model_len": 2048},
-        "transformers": {"batch_size": 8},
-        "sampling": {"max_tokens": 96},
-        "judgement_follow_up": {"enabled": True},
-    }
-    assert critic_config(critique, {"critic": {}}) == {
-        "backend": "vllm",
-        "model": "embedded",
-        "vllm": {"dtype": "float32", "max_model_len": 2048},
-        "transformers": {"batch_size": 8},
-    }
-    overridden = critic_config(
-        critique, {"critic": {"backend": "transformers", "vllm": {"max_model_len": 4096}}}
+def critique_params(url: str) -> CritiqueSettings:
+    return stage_settings(
+        "critique",
+        {
+            "backend": "openai",
+            "model": "critic",
+            "openai": {"endpoints": [url], "backoff_s": 0.01},
+            "sampling": {"temperature": 0.6, "max_tokens": 99},  # the critique's, not used here
+        },
     )
-    assert overridden["backend"] == "transformers"
-    assert overridden["vllm"] == {"dtype": "float32", "max_model_len": 4096}
 
 
 def test_outcomes_are_narrow_and_exclude_faults_flags_and_empty_traces():
     generations, verifications = tables(2, 2)
-    outcomes = trace_outcomes(generations.lazy(), verifications.lazy(), {"only_unflagged": True})
+    outcomes = trace_outcomes(generations.lazy(), verifications.lazy(), params())
     assert "reasoning" not in outcomes.columns and "output" not in outcomes.columns
     by_id = {row["generation_id"]: row for row in outcomes.iter_rows(named=True)}
     assert set(by_id) == {"p0", "p1", "f0", "f1", "se", "unverified"}
@@ -150,16 +137,16 @@ def test_outcomes_are_narrow_and_exclude_faults_flags_and_empty_traces():
     assert by_id["p0"]["trace_field"] == "reasoning"
     assert by_id["p0"]["trace_chars"] == len(PLANNED)
     # Without the flag filter the truncated sample counts; auto falls back to the output.
-    every = trace_outcomes(generations, verifications, {"only_unflagged": False})
+    every = trace_outcomes(generations, verifications, params(only_unflagged=False))
     assert "flagged" in every["generation_id"].to_list()
     no_reasoning = generations.with_columns(pl.lit("").alias("reasoning"))
-    fallback = trace_outcomes(no_reasoning, verifications, {})
+    fallback = trace_outcomes(no_reasoning, verifications, params())
     assert set(fallback["trace_field"]) == {"output"}
     # A generations table from before the entropy column: nulls.
     old = generations.drop("mean_token_entropy")
-    assert trace_outcomes(old, verifications, {})["mean_token_entropy"].null_count() == 6
-    with pytest.raises(ValueError, match="trace_field"):
-        trace_outcomes(generations, verifications, {"trace_field": "critique"})
+    assert trace_outcomes(old, verifications, params())["mean_token_entropy"].null_count() == 6
+    output = trace_outcomes(generations, verifications, params(trace_field="output"))
+    assert set(output["trace_field"]) == {"output"}
 
 
 def run_nodes(generations, verifications, run_params, critique):
@@ -181,7 +168,7 @@ def test_labels_summary_and_resume_through_the_loopback_server(tmp_path):
         assert state.requests == 8
         assert again.equals(labels)
         # A larger sample sends only the traces not classified yet.
-        more, _ = run_nodes(generations, verifications, {**run_params, "max_traces": 12}, critique)
+        more, _ = run_nodes(generations, verifications, params(tmp_path, max_traces=12), critique)
         assert state.requests == 12 and more.height == 12
 
     assert labels.select(labels_schema().names()).schema == labels_schema()

@@ -11,13 +11,14 @@ import polars as pl
 import pytest
 
 from ocr2_kedro.datasets import StreamingParquetDataset
+from ocr2_kedro.parameters import ParametersError
 from ocr2_kedro.pipelines.training.nodes import (
     build_sft_examples,
     train_dpo,
     train_stage1,
     train_stage2,
-    validate_training_config,
 )
+from tests.support.parameters import stage_settings
 from tests.training.conftest import export_row
 from tests.training.test_dpo import pairs_frame
 
@@ -30,15 +31,22 @@ def _saved(data, path) -> pl.LazyFrame:
 
 
 def test_a_finished_stage_is_reused_and_stage1_only_ends_there(tmp_path, tiny_model_dir):
-    plan = validate_training_config(
+    plan = stage_settings(
+        "training",
         {
             "student": str(tiny_model_dir),
             "work_dir": str(tmp_path / "runs"),
             "stages": ["stage1"],
-            "trainer": {"max_steps": 2, "max_length": 128, "save_steps": 2},
+            "trainer": {
+                "max_steps": 2,
+                "max_length": 128,
+                "save_steps": 2,
+                "per_device_train_batch_size": 2,
+                "gradient_checkpointing": True,
+            },
             "tokenize": {"num_proc": 2},
             "mlflow": {"log_checkpoint": "none"},
-        }
+        },
     )
     export = pl.DataFrame([export_row("g1", "q1"), export_row("g2", "q2", language="cpp")])
     stage1_batches, stage2_batches, rejects = build_sft_examples(export.lazy(), plan)
@@ -68,14 +76,21 @@ def test_a_finished_stage_is_reused_and_stage1_only_ends_there(tmp_path, tiny_mo
 
 
 def test_examples_whose_prompt_fills_max_length_are_counted(tmp_path, tiny_model_dir):
-    plan = validate_training_config(
+    plan = stage_settings(
+        "training",
         {
             "student": str(tiny_model_dir),
             "work_dir": str(tmp_path / "runs"),
             "stages": ["stage1"],
-            "trainer": {"max_steps": 1, "max_length": 16, "save_steps": 1},
+            "trainer": {
+                "max_steps": 1,
+                "max_length": 16,
+                "save_steps": 1,
+                "per_device_train_batch_size": 2,
+                "gradient_checkpointing": True,
+            },
             "mlflow": {"log_checkpoint": "none"},
-        }
+        },
     )
     export = pl.DataFrame([export_row("g1", "q1")])
     stage1, _, _ = build_sft_examples(export, plan)
@@ -88,15 +103,9 @@ def test_examples_whose_prompt_fills_max_length_are_counted(tmp_path, tiny_model
     assert "fills max_length 16" in skipped["reason"][0]
 
 
-def test_unknown_tokenize_settings_are_an_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown tokenize settings"):
-        validate_training_config(
-            {"student": "embedded", "work_dir": str(tmp_path), "tokenize": {"procs": 2}}
-        )
-
-
-def _plan(tmp_path, student, stages, dpo=None) -> dict:
-    return validate_training_config(
+def _plan(tmp_path, student, stages, dpo=None):
+    return stage_settings(
+        "training",
         {
             "student": str(student),
             "work_dir": str(tmp_path / "runs"),
@@ -109,21 +118,21 @@ def _plan(tmp_path, student, stages, dpo=None) -> dict:
             },
             "dpo": dpo or {},
             "mlflow": {"log_checkpoint": "none"},
-        }
+        },
     )
 
 
 def test_stage_lists_and_dpo_settings_are_validated(tmp_path, tiny_model_dir):
     for stages in (["stage1", "dpo"], ["stage1", "stage2", "dpo"]):
         plan = _plan(tmp_path, tiny_model_dir, stages, {"beta": 0.2, "trainer": {"max_steps": 3}})
-        assert plan["stages"] == stages and plan["dpo_settings"]["beta"] == 0.2
+        assert plan.stages == stages and plan.dpo_settings().beta == 0.2
         # DPO's trainer overrides merge over the shared settings, the SFT stages keep theirs.
-        assert plan["dpo"]["max_steps"] == 3 and plan["stage1"]["max_steps"] == 2
-        assert plan["dpo"]["max_length"] == 128
+        assert plan.trainer_for("dpo").max_steps == 3 and plan.trainer_for("stage1").max_steps == 2
+        assert plan.trainer_for("dpo").max_length == 128
     for stages in (["dpo"], ["stage1", "dpo", "stage2"], ["stage2"]):
-        with pytest.raises(ValueError, match="stages must be one of"):
+        with pytest.raises(ParametersError, match=r"training\.stages: must be one of"):
             _plan(tmp_path, tiny_model_dir, stages)
-    with pytest.raises(ValueError, match="unknown dpo settings: \\['max_prompt_length'\\]"):
+    with pytest.raises(ParametersError, match=r"training\.dpo\.max_prompt_length: unknown key"):
         _plan(tmp_path, tiny_model_dir, ["stage1", "dpo"], {"max_prompt_length": 64})
 
 

@@ -3,27 +3,18 @@ batch over a lazy scan of the generations, into a streaming dataset."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from ocr2_kedro.datasets import StreamingParquetDataset
 from ocr2_kedro.execution import verify_frame
-from ocr2_kedro.execution.batch import DEFAULT_SETTINGS
+from ocr2_kedro.parameters import ParametersError
 from ocr2_kedro.pipelines.verify import create_pipeline
-from ocr2_kedro.pipelines.verify.nodes import (
-    check_verify_settings,
-    verdict_summary,
-    verify_generations,
-)
+from ocr2_kedro.pipelines.verify.nodes import verdict_summary, verify_generations
 from ocr2_kedro.schemas import GENERATION, PROBLEM, VERIFICATION, conform
-from ocr2_kedro.settings import CONFIG_LOADER_ARGS
-
-CONF = Path(__file__).resolve().parents[3] / "conf"
+from tests.support.parameters import stage_settings
 
 
 def frames() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -64,33 +55,36 @@ def frames() -> tuple[pl.DataFrame, pl.DataFrame]:
     return generations, problems
 
 
-def verify_params(env: str) -> dict:
-    loader = OmegaConfigLoader(str(CONF), **{**CONFIG_LOADER_ARGS, "default_run_env": env})
-    return loader["parameters"]["verify"]
+def settings(**overrides):
+    """conf/base's verify settings, one sandbox, quiet, nothing stored unless asked."""
+    return stage_settings(
+        "verify",
+        {"workers": 1, "progress": False, "resume": {"shard_dir": None}, **overrides},
+    )
 
 
 @pytest.mark.parametrize("env", ["base", "test", "paper"])
 def test_every_environment_has_valid_verify_settings(env):
-    params = verify_params(env)
-    settings = check_verify_settings(params)
-    assert set(settings) <= set(DEFAULT_SETTINGS)
-    assert params["backend"] in ("local", "ray")
-    assert int(params["workers"]) >= 1
-    assert int(params["batch_rows"]) >= 1
+    verify = stage_settings("verify", env=env)
+    assert verify.backend in ("local", "ray")
+    assert verify.workers >= 1 and verify.batch_rows >= 1
     # The sandbox's isolation settings are spelled out, strict by default.
-    assert params["allow_weak_isolation"] is False and "sandbox_uids" in params
-    assert params["resume"]["shard_dir"]
+    assert verify.allow_weak_isolation is False and "sandbox_uids" in verify.model_fields_set
+    assert verify.resume.shard_dir
 
 
 def test_pipeline_runs_on_test_settings(tmp_path):
     """As the catalog runs it: generations scanned from a parquet file, verifications written by
     the streaming dataset batch by batch (one row per batch here)."""
     generations, problems = frames()
-    params = dict(
-        verify_params("test"),
-        cache_dir=str(tmp_path / "cpp"),
-        batch_rows=1,
-        resume={"shard_dir": str(tmp_path / "verify_shards")},
+    verify = stage_settings(
+        "verify",
+        {
+            "cache_dir": str(tmp_path / "cpp"),
+            "batch_rows": 1,
+            "resume": {"shard_dir": str(tmp_path / "verify_shards")},
+        },
+        env="test",
     )
     stored = StreamingParquetDataset(filepath=str(tmp_path / "generations.parquet"))
     stored.save(generations)
@@ -99,7 +93,7 @@ def test_pipeline_runs_on_test_settings(tmp_path):
         {
             "generations": stored,
             "problems_dedup": MemoryDataset(problems),
-            "params:verify": MemoryDataset(params),
+            "params:verify": MemoryDataset(verify),
             "verifications": verifications,
         }
     )
@@ -127,10 +121,10 @@ def test_batches_give_the_result_of_one_verify_frame_call(tmp_path, batch_rows):
             ),
         ]
     )
-    settings = {"progress": False, "cache_dir": str(tmp_path), "max_tests": 5}
-    expected = verify_frame(generations, problems, **settings)
+    judging = {"progress": False, "cache_dir": str(tmp_path), "max_tests": 5}
+    expected = verify_frame(generations, problems, **judging)
     batches = list(
-        verify_generations(generations.lazy(), problems, {**settings, "batch_rows": batch_rows})
+        verify_generations(generations.lazy(), problems, settings(**judging, batch_rows=batch_rows))
     )
     assert len(batches) == -(-generations.height // batch_rows)
     result = pl.concat(batches)
@@ -150,13 +144,14 @@ def test_bad_input_is_refused_before_any_batch_runs(tmp_path):
     generations, problems = frames()
     twice = pl.concat([generations, generations.head(1)])
     with pytest.raises(ValueError, match="duplicate generation_id values: \\['g-ok'\\]"):
-        verify_generations(twice.lazy(), problems, {"progress": False})
+        verify_generations(twice.lazy(), problems, settings())
     with pytest.raises(ValueError, match="lacks columns \\['solution'\\]"):
-        verify_generations(generations.drop("solution"), problems, {"progress": False})
-    with pytest.raises(ValueError, match="batch_rows"):
-        verify_generations(generations, problems, {"batch_rows": -1})
+        verify_generations(generations.drop("solution"), problems, settings())
+    # Settings that cannot work never reach the node: the model refuses them.
+    with pytest.raises(ParametersError, match=r"verify\.batch_rows: "):
+        settings(batch_rows=-1)
     # No generations: one empty batch with the verification schema.
-    (empty,) = verify_generations(generations.head(0), problems, {"progress": False})
+    (empty,) = verify_generations(generations.head(0), problems, settings())
     assert empty.height == 0 and empty.schema == VERIFICATION
 
 
@@ -166,22 +161,23 @@ def test_node_with_lines_mode_and_summary(tmp_path):
         verify_generations(
             generations,
             problems,
-            {"workers": 2, "compare_mode": "lines", "progress": False, "cache_dir": str(tmp_path)},
+            settings(workers=2, compare_mode="lines", cache_dir=str(tmp_path)),
         )
     )
     summary = verdict_summary(result)
     assert summary["verify_share_AC"] == pytest.approx(1 / 3)
     assert summary["verify_mean_pass_rate"] == pytest.approx(1 / 3)
-    with pytest.raises(ValueError, match="compare_mode"):
-        verify_generations(generations, problems, {"compare_mode": "fuzzy", "progress": False})
+    with pytest.raises(ParametersError, match=r"verify\.compare_mode: "):
+        settings(compare_mode="fuzzy")
 
 
 def test_summary_counts_truncated_test_lists_and_isolation_layers(tmp_path):
     generations, problems = frames()
     five_tests = [{"input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(5)]
     problems = problems.with_columns(pl.lit(five_tests).alias("tests"))
-    params = {"progress": False, "cache_dir": str(tmp_path), "max_tests": 2}
-    result = pl.concat(verify_generations(generations, problems, params))
+    result = pl.concat(
+        verify_generations(generations, problems, settings(cache_dir=str(tmp_path), max_tests=2))
+    )
     assert result["tests_truncated"].to_list() == [3, 3, 3]
     summary = verdict_summary(result)
     assert summary["verify_rows_tests_truncated"] == 3

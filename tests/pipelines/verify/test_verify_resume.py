@@ -22,6 +22,7 @@ from ocr2_kedro.pipelines.verify.nodes import verify_generations
 from ocr2_kedro.schemas import GENERATION, PROBLEM, conform
 from tests.conftest import kedro_failure
 from tests.support.kedro_logging import write_plain_logging
+from tests.support.parameters import stage_settings
 from tests.support.versions import read_latest, save_versioned
 
 ENV = "resume"
@@ -144,7 +145,16 @@ def test_a_killed_verify_run_resumes_from_its_stored_batches(project_copy, tmp_p
         verify_generations(
             generations().lazy(),
             problems(),
-            {"progress": False, "batch_rows": 5, "cache_dir": str(tmp_path / "cpp")},
+            stage_settings(
+                "verify",
+                {
+                    "workers": 1,
+                    "progress": False,
+                    "batch_rows": 5,
+                    "cache_dir": str(tmp_path / "cpp"),
+                    "resume": {"shard_dir": None},
+                },
+            ),
         )
     )
     assert deterministic(resumed_table).equals(deterministic(clean))
@@ -165,7 +175,7 @@ def test_an_unknown_verify_setting_stops_the_run_before_any_node(project_copy, t
         "--params",
         "verify.time_limt_s=2,verify.max_tests=-1",
     )
-    assert "verify.time_limt_s: unknown setting; known: " in output
-    assert "verify.max_tests: -1 is not a positive integer" in output
+    assert "verify.time_limt_s: unknown key" in output
+    assert "verify.max_tests: Input should be greater than 0 (got -1)" in output
     assert "before_pipeline_run" in output  # the start-of-run check, not the node
     assert "verify: batch" not in output

@@ -6,7 +6,6 @@ records itself on its own MLflow child run; the sweep's parent run gets the comp
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 from typing import Any
@@ -16,60 +15,10 @@ import polars as pl
 from plotly import graph_objects as go
 from plotly.subplots import make_subplots
 
-from ocr2_kedro.pipelines.evaluation.nodes import check_evaluation_settings, markdown_table
+from ocr2_kedro.parameters.ablations import AblationsSettings, VariantSettings
+from ocr2_kedro.reporting import markdown_table
 
 logger = logging.getLogger(__name__)
-
-EXECUTION_FILTERS = ("all", "passing", "failing")
-OVERRIDE_SECTIONS = ("name", "data", "training", "evaluation")
-DATA_KEYS = ("nominal_size", "languages", "execution_filter")
-
-
-def unknown_overrides(overrides: Any, reference: Any, path: str = "") -> list[str]:
-    """Dotted names in `overrides` that `reference` (the settings they override) does not have."""
-    if not isinstance(overrides, dict):
-        return []
-    if not isinstance(reference, dict):
-        return [path.lstrip(".")] if overrides else []
-    unknown = []
-    for key, value in overrides.items():
-        name = f"{path}.{key}"
-        if key not in reference:
-            unknown.append(name.lstrip("."))
-        elif isinstance(value, dict):
-            unknown += unknown_overrides(value, reference[key], name)
-    return unknown
-
-
-def deep_merge(base: dict, overrides: dict) -> dict:
-    """`base` with `overrides` applied key by key (nested dicts merge, everything else replaces)."""
-    merged = copy.deepcopy(base)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def check_variant(name: str, variant: dict, training: dict, evaluation: dict) -> None:
-    """A variant whose overrides name an unknown parameter is refused (at pipeline start, by the
-    preflight hook, and here)."""
-    variant = variant or {}
-    problems = [f"unknown section {key!r}" for key in variant if key not in OVERRIDE_SECTIONS]
-    problems += [f"data.{key}" for key in (variant.get("data") or {}) if key not in DATA_KEYS]
-    problems += [f"training.{key}" for key in unknown_overrides(variant.get("training"), training)]
-    problems += [
-        f"evaluation.{key}" for key in unknown_overrides(variant.get("evaluation"), evaluation)
-    ]
-    data = variant.get("data") or {}
-    if data.get("execution_filter", "all") not in EXECUTION_FILTERS:
-        problems.append(f"data.execution_filter must be one of {EXECUTION_FILTERS}")
-    if problems:
-        raise ValueError(
-            f"ablation variant {name!r} overrides unknown or invalid settings: "
-            + ", ".join(problems)
-        )
 
 
 def _rank(seed: int, ids: pl.Series) -> pl.Series:
@@ -93,7 +42,7 @@ def _ranked(seed: int) -> pl.Expr:
 
 
 def select_variant_data(
-    export: pl.LazyFrame | pl.DataFrame, sweep: dict, variant: dict
+    export: pl.LazyFrame | pl.DataFrame, ablations: AblationsSettings, variant: VariantSettings
 ) -> tuple[pl.LazyFrame | pl.DataFrame, dict[str, Any]]:
     """The variant's training rows (filters, then a seeded nested subset of the requested size) and
     what was selected (nominal and actual size, filters).
@@ -102,18 +51,17 @@ def select_variant_data(
     subset is the export's filter `rank <= the actual-th smallest rank`, lazy, in the export's row
     order. Returns a LazyFrame for a LazyFrame (the pipeline's streaming export), a DataFrame for a
     DataFrame."""
-    name = variant["name"]
-    data = variant.get("data") or {}
+    name, data = variant.name, variant.data
     rows = export.lazy()
-    languages = data.get("languages")
+    languages = data.languages
     if languages:
         rows = rows.filter(pl.col("language").is_in(list(languages)))
-    execution_filter = data.get("execution_filter", "all")
+    execution_filter = data.execution_filter
     if execution_filter == "passing":
         rows = rows.filter(pl.col("pass_rate") == 1.0)
     elif execution_filter == "failing":
         rows = rows.filter(pl.col("pass_rate") < 1.0)
-    seed = int(sweep["seed"])
+    seed = ablations.seed
     # (rank, id) of every candidate row: two narrow columns, never the export's text.
     ranks = (
         rows.select(_ranked(seed).alias("_rank"), "id")
@@ -121,13 +69,13 @@ def select_variant_data(
         .sort("_rank", "id")
     )
     available = ranks.height
-    nominal = data.get("nominal_size")
+    nominal = data.nominal_size
     if nominal is None:
         actual = available
-    elif sweep.get("scale_to_available", True):
+    elif ablations.scale_to_available:
         # Each nominal size becomes the same fraction of what the export holds as it is of the
         # paper's full dataset (737K of 2.5M -> 29.5% of the export).
-        actual = max(1, round(int(nominal) / int(sweep["full_size"]) * available))
+        actual = max(1, round(nominal / ablations.full_size * available))
     else:
         actual = int(nominal)
     if actual > available:
@@ -159,25 +107,11 @@ def select_variant_data(
     return selected, info
 
 
-def variant_settings(
-    training: dict, evaluation: dict, sweep: dict, variant: dict
-) -> tuple[dict, dict]:
-    """(training settings, evaluation settings) of a variant: the run's settings, then the sweep's
-    common overrides (e.g. fewer steps on the embedded default), then the variant's own."""
-    name = variant["name"]
-    check_variant(name, variant, training, evaluation)
-    common = sweep.get("sweep_overrides") or {}
-    if not common.get("enabled", True):
-        common = {}
-    training_settings = deep_merge(
-        deep_merge(training, common.get("training") or {}), variant.get("training") or {}
-    )
-    # Each variant trains in its own folders, so variants never resume each other's checkpoints.
-    training_settings["work_dir"] = f"{training_settings['work_dir']}/ablations/{name}"
-    evaluation_settings = deep_merge(
-        deep_merge(evaluation, common.get("evaluation") or {}), variant.get("evaluation") or {}
-    )
-    return training_settings, check_evaluation_settings(evaluation_settings)
+def variant_settings(variant: VariantSettings) -> tuple[Any, Any]:
+    """(training settings, evaluation settings) of a variant: the run's, then the sweep's common
+    overrides (e.g. fewer steps on the embedded default), then the variant's own; merged and
+    validated with every other setting when the run started (ocr2_kedro.parameters.project)."""
+    return variant.training_settings, variant.evaluation_settings
 
 
 def _flat(prefix: str, value: Any) -> dict[str, Any]:
@@ -192,7 +126,7 @@ def _flat(prefix: str, value: Any) -> dict[str, Any]:
 def record_variant(
     selected: pl.LazyFrame | pl.DataFrame,
     selection: dict[str, Any],
-    variant: dict,
+    variant: VariantSettings,
     summary: pl.DataFrame,
     reference_loss: pl.DataFrame,
 ) -> pl.DataFrame:
@@ -213,7 +147,7 @@ def record_variant(
         row["reference_loss"] = loss["loss_per_token"][0] if loss.height else None
         rows.append(row)
     if mlflow.active_run() is not None:
-        params = {**_flat("variant", variant or {}), **selection}
+        params = {**_flat("variant", variant.as_dict()), **selection}
         mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
         names = selected.lazy().collect_schema().names()
         # The narrow lineage columns only: the selected export itself may be millions of long rows.
@@ -233,7 +167,7 @@ COMPARED = {
 }
 
 
-def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figure, go.Figure]:
+def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figure]:
     """The sweep's table (CSV and markdown) and plot: pass@1 and held-out loss per variant and
     language, and data size against each, for the parent MLflow run."""
     table = pl.concat([r for r in results if not r.is_empty()], how="diagonal_relaxed")
@@ -276,4 +210,4 @@ def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figu
             )
     figure.update_xaxes(title_text="training rows", type="log", row=2)
     figure.update_layout(title="Ablations", height=800)
-    return table, markdown_table("Ablations: variants side by side", table), figure, figure
+    return table, markdown_table("Ablations: variants side by side", table), figure

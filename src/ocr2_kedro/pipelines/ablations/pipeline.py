@@ -1,36 +1,26 @@
-"""Ablation wiring (Kedro's dynamic-pipelines pattern: the namespaces are declared here, their settings
-in parameters_ablations.yml). Every sweep is a namespace `ablations.<sweep>` holding one namespaced
+"""Ablation wiring (Kedro's dynamic-pipelines pattern: the sweeps and variants are read from
+parameters_ablations.yml, `ablations.sweeps`, by `pipelines.dynamic`). Every sweep is a namespace `ablations.<sweep>` holding one namespaced
 copy of the training and evaluation templates per variant (`ablations.<sweep>.<variant>`) and the
 sweep's comparison, so `kedro run --pipelines ablations --namespaces ablations.data_size` runs one
 sweep and `--namespaces ablations.data_size.size_737k` one variant."""
 
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.pipelines.dynamic import read_parameters
 from ocr2_kedro.pipelines.evaluation.pipeline import create_model_template
-from ocr2_kedro.pipelines.training.nodes import validate_training_config
 from ocr2_kedro.pipelines.training.pipeline import FINAL_CHECKPOINT, create_training_template
 
 from .nodes import compare_variants, record_variant, select_variant_data, variant_settings
 
-# sweep -> its variants. A new variant is a name here and its overrides under
-# ablations.variants.<name> in parameters_ablations.yml.
-SWEEPS = {
-    "data_size": ("size_737k", "size_2500k"),
-    "language_mix": ("python_only", "cpp_only", "python_and_cpp"),
-    "execution_filter": ("all_samples", "passing_only", "failing_only"),
-    "training_stage": ("stage1_only", "stage1_and_stage2"),
-    "student": ("student_default", "student_alternative"),
-    "preference": ("sft", "sft_plus_dpo"),
-}
 
-# Datasets and parameters every variant shares with the rest of the project.
+def sweeps() -> dict[str, list[str]]:
+    """sweep -> its variants, as the run's parameters declare them (`ablations.sweeps`)."""
+    declared = read_parameters("ablations").get("sweeps") or {}
+    return {sweep: list(variants or {}) for sweep, variants in declared.items()}
+
+
+# Datasets every variant shares with the rest of the project.
 SHARED = ("ocr2_export", "preference_pairs", "evaluation_problems", "evaluation_references")
-SHARED_PARAMETERS = (
-    "params:training",
-    "params:evaluation",
-    "params:ablations",
-    "params:ablations.model",
-)
 
 
 def create_variant_template() -> Pipeline:
@@ -45,20 +35,9 @@ def create_variant_template() -> Pipeline:
             ),
             Node(
                 variant_settings,
-                inputs=[
-                    "params:training",
-                    "params:evaluation",
-                    "params:ablations",
-                    "params:variant",
-                ],
+                inputs="params:variant",
                 outputs=["training_settings", "evaluation_settings"],
                 name="variant_settings",
-            ),
-            Node(
-                validate_training_config,
-                inputs="training_settings",
-                outputs="training_plan",
-                name="validate_training_config",
             ),
         ]
     )
@@ -91,15 +70,21 @@ def create_variant_template() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     pipelines = []
-    for sweep, variants in SWEEPS.items():
+    # Every parameter the template reads besides its own variant's keeps its project-wide name.
+    shared_parameters = {
+        name
+        for name in create_variant_template().inputs()
+        if name.startswith("params:") and name != "params:variant"
+    }
+    for sweep, variants in sweeps().items():
         pipelines += [
             Pipeline(
                 create_variant_template(),
                 namespace=f"ablations.{sweep}.{variant}",
                 inputs=set(SHARED),
                 parameters={
-                    **{name: name for name in SHARED_PARAMETERS},
-                    "params:variant": f"params:ablations.variants.{variant}",
+                    **{name: name for name in shared_parameters},
+                    "params:variant": f"params:ablations.sweeps.{sweep}.{variant}",
                 },
             )
             for variant in variants
@@ -115,7 +100,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     Node(
                         compare_variants,
                         inputs=list(results),
-                        outputs=["comparison", "comparison_mlflow", "plot", "plot_mlflow"],
+                        outputs=["comparison", "comparison_mlflow", "plot"],
                         name="compare_variants",
                     )
                 ],

@@ -14,32 +14,19 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
-from ocr2_kedro.generation.critique import (
-    chat_request,
-    complete_critique_shards,
-    follow_up_store,
-    read_judged,
-)
-from ocr2_kedro.generation.prompts import critique_prompt
-from ocr2_kedro.generation.resumable import (
-    Drivers,
-    ShardStore,
-    fingerprint_request,
-    flag,
-    frame_chunks,
-    rebatched,
-)
+from ocr2_kedro.generation import ChatRequest, create_backend
+from ocr2_kedro.generation.critique import complete_critique_shards, follow_up_store, read_judged
+from ocr2_kedro.generation.requests import chat_request, critique_request
+from ocr2_kedro.generation.resumable import ShardStore, frame_chunks, rebatched
+from ocr2_kedro.parameters.critique import CritiqueSettings
 from ocr2_kedro.pipelines.generation.nodes import (
     BATCH_ROWS,
     log_shard_report,
     refuse_driver_collect,
 )
-from ocr2_kedro.schemas import CRITIQUE, conform, run_key, stable_id
+from ocr2_kedro.schemas import CRITIQUE, conform, run_key
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SHARD_DIR = "data/02_intermediate/critique_shards"
 
 CRITIQUE_REQUEST_SCHEMA = pl.Schema(
     {
@@ -53,19 +40,21 @@ CRITIQUE_REQUEST_SCHEMA = pl.Schema(
 )
 
 
-def _candidates(generations: pl.DataFrame | pl.LazyFrame, params: dict) -> pl.LazyFrame:
+def _candidates(
+    generations: pl.DataFrame | pl.LazyFrame, settings: CritiqueSettings
+) -> pl.LazyFrame:
     """The generations to critique, in table order: those with code (nothing to judge otherwise)
     and, with `only_unflagged`, no flag."""
     candidates = generations.lazy().filter(pl.col("solution").is_not_null())
-    if params.get("only_unflagged", False):
+    if settings.only_unflagged:
         candidates = candidates.filter(pl.col("flags").list.len() == 0)
     return candidates
 
 
 def _check_questions(
-    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict
+    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, settings: CritiqueSettings
 ) -> None:
-    candidates = _candidates(generations, params).select("question_id")
+    candidates = _candidates(generations, settings).select("question_id")
     counts = (
         pl.concat(
             [
@@ -98,85 +87,88 @@ def _check_questions(
 
 
 def critique_request_chunks(
-    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict, chunk_size: int
+    generations: pl.DataFrame | pl.LazyFrame,
+    problems: pl.DataFrame,
+    settings: CritiqueSettings,
+    chunk_size: int,
 ) -> Iterator[pl.DataFrame]:
     """The critique requests (critique_id, generation_id, seed, prompt, request_fingerprint),
     `chunk_size` at a time, in table order: chunk i is the same in every driver. A critique_id is
     made from the generation it judges and the fingerprint of the exact request (critic, system
     prompt and prompt, with the question and the solution, sampling, seed): a changed critique
-    prompt, question or extracted solution is critiqued afresh, an unchanged one resumes."""
+    prompt, question or extracted solution is critiqued afresh, an unchanged one resumes
+    (`generation.requests.critique_request`)."""
     questions = problems.lazy().select("question_id", "question").collect()
-    seed = int(params["sampling"].get("seed", 0))
-    sampling = SamplingConfig.from_dict(params["sampling"])
-    system_prompt = params.get("system_prompt")
-    columns = _candidates(generations, params).select(
+    seed = settings.sampling.seed
+    sampling = settings.sampling.config()
+    columns = _candidates(generations, settings).select(
         "generation_id", "question_id", "language", "solution"
     )
     for chunk in frame_chunks(columns, chunk_size):
         joined = chunk.join(questions, on="question_id", how="left", maintain_order="left")
         rows = []
         for row in joined.iter_rows(named=True):
-            prompt = critique_prompt(row["question"], row["language"], row["solution"])
-            request = chat_request("", prompt, seed, system_prompt)
-            fingerprint = fingerprint_request(params["model"], request, sampling)
+            built = critique_request(
+                row["generation_id"],
+                row["question"],
+                row["language"],
+                row["solution"],
+                seed=seed,
+                model=settings.model,
+                sampling=sampling,
+                system_prompt=settings.system_prompt,
+            )
             rows.append(
                 {
-                    "critique_id": stable_id(row["generation_id"], fingerprint),
+                    "critique_id": built.request.request_id,
                     "generation_id": row["generation_id"],
                     "seed": seed,
-                    "prompt": prompt,
-                    "request_fingerprint": fingerprint,
+                    "prompt": built.prompt,
+                    "request_fingerprint": built.fingerprint,
                 }
             )
         yield pl.DataFrame(rows, schema=CRITIQUE_REQUEST_SCHEMA)
 
 
-def _shard_dir(params: dict) -> str:
-    resume = params.get("resume") or {}
-    key = run_key("critique", params["model"], params["sampling"], params.get("system_prompt"))
-    return f"{resume.get('shard_dir', DEFAULT_SHARD_DIR)}/{key}"
-
-
-def _follow_up_tokens(params: dict) -> int | None:
-    follow_up = params.get("judgement_follow_up") or {}
-    return int(follow_up.get("max_tokens", 16)) if follow_up.get("enabled") else None
+def _shard_dir(settings: CritiqueSettings) -> str:
+    key = run_key("critique", settings.model, settings.sampling.as_dict(), settings.system_prompt)
+    return settings.resume.shard_path(key)
 
 
 def critique_solutions(
-    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, params: dict
+    generations: pl.DataFrame | pl.LazyFrame, problems: pl.DataFrame, settings: CritiqueSettings
 ) -> dict:
     """Run the critic on this driver's chunks of candidates that are not done yet (critiques and
     their follow-up turns written shard by shard under `resume.shard_dir`); returns the manifest
     `collect_critiques` reads. Drivers split the chunks as in generation (`drivers`)."""
-    _check_questions(generations, problems, params)
-    system_prompt = params.get("system_prompt")
-    chunk_size = int((params.get("resume") or {}).get("chunk_size", 64))
-    drivers_params = params.get("drivers") or {}
+    _check_questions(generations, problems, settings)
+    chunk_size = settings.resume.chunk_size
+    follow_up_tokens = settings.judgement_follow_up.max_tokens_if_enabled
 
     def chat(chunk: pl.DataFrame) -> list[ChatRequest]:
         return [
-            chat_request(row["critique_id"], row["prompt"], row["seed"], system_prompt)
+            chat_request(row["critique_id"], row["prompt"], row["seed"], settings.system_prompt)
             for row in chunk.iter_rows(named=True)
         ]
 
     report = complete_critique_shards(
         (
             chat(chunk)
-            for chunk in critique_request_chunks(generations, problems, params, chunk_size)
+            for chunk in critique_request_chunks(generations, problems, settings, chunk_size)
         ),
-        SamplingConfig.from_dict(params["sampling"]),
-        lambda: create_backend(params),
-        shard_dir=_shard_dir(params),
+        settings.sampling.config(),
+        lambda: create_backend(settings.backend_config(settings.model)),
+        shard_dir=_shard_dir(settings),
         chunk_size=chunk_size,
-        follow_up_max_tokens=_follow_up_tokens(params),
-        drivers=Drivers.from_params(drivers_params),
-        require_complete=flag(drivers_params.get("require_complete", False)),
+        follow_up_max_tokens=follow_up_tokens,
+        drivers=settings.drivers.drivers(),
+        require_complete=settings.drivers.require_complete,
         description="critique",
     )
     manifest = {
         **report.to_dict(),
-        "follow_up": _follow_up_tokens(params) is not None,
-        "follow_up_max_tokens": _follow_up_tokens(params),
+        "follow_up": follow_up_tokens is not None,
+        "follow_up_max_tokens": follow_up_tokens,
     }
     log_shard_report("critique", manifest)
     return manifest
@@ -186,22 +178,23 @@ def collect_critiques(
     generations: pl.DataFrame | pl.LazyFrame,
     problems: pl.DataFrame,
     shards: dict,
-    params: dict,
+    settings: CritiqueSettings,
 ) -> Iterator[pl.DataFrame]:
     """The `critiques` table, built shard by shard (a generator of batches: no step holds all
     shards); the requests are rebuilt chunk by chunk, as `critique_solutions` built them, to find
     each critique by the fingerprint of its exact request."""
-    refuse_driver_collect("critique", Drivers.from_params(params.get("drivers")))
+    refuse_driver_collect("critique", settings.drivers)
     critiques = ShardStore(shards["shard_dir"])
     follow_ups = (
         follow_up_store(
-            shards["shard_dir"], shards.get("follow_up_max_tokens") or _follow_up_tokens(params)
+            shards["shard_dir"],
+            shards.get("follow_up_max_tokens") or settings.judgement_follow_up.max_tokens,
         )
         if shards["follow_up"]
         else None
     )
     chunk_size = int(shards["chunk_size"])
-    requests = critique_request_chunks(generations, problems, params, chunk_size)
+    requests = critique_request_chunks(generations, problems, settings, chunk_size)
     batches = _critique_batches(requests, critiques, follow_ups)
     return rebatched(batches, BATCH_ROWS, CRITIQUE)
 

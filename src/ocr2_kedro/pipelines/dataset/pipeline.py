@@ -71,13 +71,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "preference_statistics",
                     "reasoning_patterns_summary",
                 ],
-                outputs=["dataset_card", "dataset_card_mlflow"],
+                outputs="dataset_card",
                 name="render_dataset_card",
             ),
             Node(
                 plot_dataset_overview,
                 inputs=["generations", "verifications", "params:dataset.export"],
-                outputs=["dataset_overview_plot", "dataset_overview_plot_mlflow"],
+                outputs="dataset_overview_plot",
                 name="plot_dataset_overview",
             ),
             Node(

@@ -13,13 +13,9 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from ocr2_kedro.dedup import (
-    NearDuplicateThresholds,
-    connected_clusters,
-    find_near_duplicate_pairs,
-    normalize_text,
-)
+from ocr2_kedro.dedup import connected_clusters, find_near_duplicate_pairs, normalize_text
 from ocr2_kedro.dedup.contamination import find_contamination
+from ocr2_kedro.parameters.dedup import DedupSettings, LlmJudgeSettings, SemanticSettings
 
 logger = logging.getLogger(__name__)
 
@@ -87,28 +83,25 @@ def _priority_order(problems: pl.DataFrame, source_priority: list[str]) -> np.nd
     return ranks
 
 
-def _semantic_pairs(texts: list[str], settings: dict) -> tuple[np.ndarray, np.ndarray]:
+def _semantic_pairs(texts: list[str], settings: SemanticSettings) -> tuple[np.ndarray, np.ndarray]:
     from ocr2_kedro.dedup.semantic import embed, similar_pairs
 
-    return similar_pairs(
-        embed(texts, batch_size=int(settings.get("batch_size", 64))),
-        threshold=float(settings.get("threshold", 0.7)),
-    )
+    return similar_pairs(embed(texts, batch_size=settings.batch_size), threshold=settings.threshold)
 
 
-def _llm_confirm(texts: list[str], pairs: np.ndarray, settings: dict) -> list[bool | None]:
+def _llm_confirm(
+    texts: list[str], pairs: np.ndarray, settings: LlmJudgeSettings
+) -> list[bool | None]:
     from ocr2_kedro.dedup.semantic import judge_pairs
-    from ocr2_kedro.generation import SamplingConfig, create_backend
+    from ocr2_kedro.generation import create_backend
 
-    with create_backend(settings["generation"]) as backend:
+    with create_backend(settings.generation.backend_config()) as backend:
         return judge_pairs(
-            backend,
-            [(texts[i], texts[j]) for i, j in pairs],
-            SamplingConfig.from_dict(settings.get("sampling")),
+            backend, [(texts[i], texts[j]) for i, j in pairs], settings.sampling_config()
         )
 
 
-def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFrame:
+def find_duplicate_clusters(problems: pl.DataFrame, params: DedupSettings) -> pl.DataFrame:
     """Audit of every question removed as an exact, near or semantic duplicate, with its kept twin."""
     _require_unique_ids(problems)
     if problems.is_empty():
@@ -120,34 +113,31 @@ def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFram
     order = np.argsort(exact_group, kind="stable")
     same = exact_group[order][1:] == exact_group[order][:-1]
     exact_pairs = np.stack((order[:-1][same], order[1:][same]), axis=1)
-    thresholds = NearDuplicateThresholds.from_dict(params.get("near"))
-    near_pairs, _, candidates = find_near_duplicate_pairs(texts, thresholds, normalized=True)
+    near_pairs, _, candidates = find_near_duplicate_pairs(
+        texts, params.near.thresholds(), normalized=True
+    )
     edges = [exact_pairs, near_pairs]
-    semantic_settings = dict(params.get("semantic") or {})
+    semantic = params.semantic
+    judged = semantic.llm_judge.enabled
     semantic_pairs = np.empty((0, 2), dtype=np.int64)
     semantic_scores = np.empty(0)
     confirmed: list[bool | None] = []
-    if semantic_settings.get("enabled"):
-        semantic_pairs, semantic_scores = _semantic_pairs(
-            problems["question"].to_list(), semantic_settings
-        )
+    if semantic.enabled:
+        semantic_pairs, semantic_scores = _semantic_pairs(problems["question"].to_list(), semantic)
         # Pairs already joined by text matching need no second opinion.
         text_clusters = connected_clusters(n, np.concatenate(edges))
         new = text_clusters[semantic_pairs[:, 0]] != text_clusters[semantic_pairs[:, 1]]
         semantic_pairs, semantic_scores = semantic_pairs[new], semantic_scores[new]
-        if semantic_settings.get("llm_judge", {}).get("enabled") and len(semantic_pairs):
+        if judged and len(semantic_pairs):
             confirmed = _llm_confirm(
-                problems["question"].to_list(), semantic_pairs, semantic_settings["llm_judge"]
+                problems["question"].to_list(), semantic_pairs, semantic.llm_judge
             )
         else:
             confirmed = [None] * len(semantic_pairs)
-        if semantic_settings.get("remove", False):
+        if semantic.remove:
             # Without a judge every flagged pair is removed; with one, only the confirmed ones.
             removable = [
-                verdict is not False
-                if not semantic_settings.get("llm_judge", {}).get("enabled")
-                else verdict is True
-                for verdict in confirmed
+                verdict is True if judged else verdict is not False for verdict in confirmed
             ]
             edges.append(
                 semantic_pairs[np.asarray(removable, dtype=bool)]
@@ -155,7 +145,7 @@ def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFram
                 else semantic_pairs
             )
     clusters = connected_clusters(n, np.concatenate(edges))
-    ranks = _priority_order(problems, list(params.get("source_priority") or []))
+    ranks = _priority_order(problems, params.source_priority)
     keeper_of_cluster: dict[int, int] = {}
     for row in np.argsort(ranks):
         keeper_of_cluster.setdefault(int(clusters[row]), int(row))
@@ -225,7 +215,7 @@ def find_duplicate_clusters(problems: pl.DataFrame, params: dict) -> pl.DataFram
 
 
 def find_benchmark_contamination(
-    problems: pl.DataFrame, benchmark_problems: pl.DataFrame, params: dict
+    problems: pl.DataFrame, benchmark_problems: pl.DataFrame, params: DedupSettings
 ) -> pl.DataFrame:
     """Audit of training questions that leak a benchmark question (fuzzy ratio or n-gram coverage).
 
@@ -233,21 +223,14 @@ def find_benchmark_contamination(
     CodeContests test split) is scored by evaluation, so a training copy of it is a leak too. Date
     windows are for scoring breakdowns (`evaluation.windows`), never for what is decontaminated.
     """
-    settings = dict(params.get("contamination") or {})
-    if "benchmark_window" in settings:
-        raise ValueError(
-            "dedup.contamination.benchmark_window is no longer read: decontamination checks every "
-            "held-out question whatever its date (an undated one is scored too). Remove the key; "
-            "date windows for scoring breakdowns are evaluation.windows, and which questions are "
-            "held out is ingestion.benchmark_pools."
-        )
+    settings = params.contamination
     benchmark = benchmark_problems
     matches = find_contamination(
         problems["question"].to_list(),
         benchmark["question"].to_list(),
-        fuzz_threshold=float(settings.get("fuzz_threshold", 80.0)),
-        ngram_size=int(settings.get("ngram_size", 8)),
-        coverage_threshold=float(settings.get("coverage_threshold", 0.5)),
+        fuzz_threshold=settings.fuzz_threshold,
+        ngram_size=settings.ngram_size,
+        coverage_threshold=settings.coverage_threshold,
     )
     rows = [
         {

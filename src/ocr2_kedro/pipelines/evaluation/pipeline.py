@@ -1,11 +1,13 @@
 """Evaluation wiring: the benchmark is prepared once, then every model under evaluation is a
 namespaced copy of one template (`evaluation.<model>`), fed by the checkpoint it evaluates, so
-`kedro viz` shows which checkpoint produced which result."""
+`kedro viz` shows which checkpoint produced which result. The models are the entries of
+`evaluation.models` (conf/<env>/parameters_evaluation.yml): adding one is one YAML entry."""
 
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.pipelines.dynamic import read_parameters
+
 from .nodes import (
-    check_evaluation_settings,
     collect_references,
     combine_evaluation_rejects,
     compare_models,
@@ -21,12 +23,12 @@ from .nodes import (
     summarize_evaluation,
 )
 
-# Model under evaluation -> the dataset it is loaded from.
-MODELS = {
-    "base": "untrained_student",
-    "stage1": "sft_stage1_checkpoint",
-    "stage2": "sft_stage2_checkpoint",
-}
+
+def evaluated_models() -> dict[str, str | None]:
+    """Model under evaluation -> the dataset it evaluates (`evaluation.models.<model>.checkpoint`;
+    None: only its `path`), read from the run's parameters when the pipeline is built."""
+    models = read_parameters("evaluation").get("models") or {}
+    return {name: (model or {}).get("checkpoint") for name, model in models.items()}
 
 
 def create_model_template() -> Pipeline:
@@ -89,34 +91,19 @@ def create_model_template() -> Pipeline:
             Node(
                 plot_evaluation,
                 inputs=["summary", "evaluation_settings"],
-                outputs=[
-                    "selection_plot",
-                    "selection_plot_mlflow",
-                    "temperature_plot",
-                    "temperature_plot_mlflow",
-                ],
+                outputs=["selection_plot", "temperature_plot"],
                 name="plot_evaluation",
             ),
         ]
     )
 
 
-def settings_node() -> Node:
-    return Node(
-        check_evaluation_settings,
-        inputs="params:evaluation",
-        outputs="evaluation_settings",
-        name="check_evaluation_settings",
-    )
-
-
 def create_pipeline(**kwargs) -> Pipeline:
     shared = Pipeline(
         [
-            settings_node(),
             Node(
                 prepare_benchmark,
-                inputs=["benchmark_problems", "evaluation_settings"],
+                inputs=["benchmark_problems", "params:evaluation"],
                 outputs=["evaluation_problems", "evaluation_benchmark_rejects"],
                 name="prepare_benchmark",
             ),
@@ -125,7 +112,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "evaluation_reference_solutions",
                     "evaluation_problems",
-                    "evaluation_settings",
+                    "params:evaluation",
                 ],
                 outputs=["evaluation_references", "evaluation_reference_rejects"],
                 name="collect_references",
@@ -155,25 +142,28 @@ def create_pipeline(**kwargs) -> Pipeline:
         },
         parameters={"params:evaluation", "params:training.student"},
     )
-    # Each model checks the settings itself, so that one model's namespace runs alone with the
-    # current parameters (an ablation variant builds its own settings instead).
+    models = evaluated_models()
+    # Each model reads the run's evaluation settings (an ablation variant maps
+    # `evaluation_settings` to its own instead) and its own entry under evaluation.models. A model
+    # without a checkpoint dataset evaluates its `path`, which then stands in for the checkpoint.
     per_model = [
         Pipeline(
-            Pipeline([settings_node()]) + create_model_template(),
+            create_model_template(),
             namespace=f"evaluation.{name}",
             inputs={
-                "checkpoint": checkpoint,
+                "checkpoint": checkpoint or f"params:evaluation.models.{name}.path",
                 "evaluation_problems": "evaluation_problems",
                 "evaluation_references": "evaluation_references",
+                "evaluation_settings": "params:evaluation",
             },
-            parameters={"params:evaluation"},
+            parameters={"params:model": f"params:evaluation.models.{name}"},
         )
-        for name, checkpoint in MODELS.items()
+        for name, checkpoint in models.items()
     ]
     # The node names each model's tables plainly; the mapping below wires them to the namespaces.
     model_tables = {
         f"{name}_{table}": f"evaluation.{name}.{table}"
-        for name in MODELS
+        for name in models
         for table in ("summary", "reference_loss")
     }
     comparison = Pipeline(
@@ -181,12 +171,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 compare_models,
                 inputs=list(model_tables),
-                outputs=["evaluation_comparison", "evaluation_comparison_mlflow"],
+                outputs=["evaluation_comparison", "evaluation_comparison_markdown"],
                 name="compare_models",
             )
         ],
         namespace="evaluation",
         inputs=model_tables,
-        outputs={"evaluation_comparison", "evaluation_comparison_mlflow"},
+        outputs={"evaluation_comparison", "evaluation_comparison_markdown"},
     )
     return shared + sum(per_model, Pipeline([])) + comparison

@@ -12,29 +12,25 @@ from contextlib import ExitStack
 import mlflow
 import polars as pl
 
-from ocr2_kedro.generation import ChatRequest, SamplingConfig, create_backend
-from ocr2_kedro.generation.critique import chat_request
-from ocr2_kedro.generation.prompts import solution_prompt
+from ocr2_kedro.generation import ChatRequest, create_backend
+from ocr2_kedro.generation.requests import chat_request, solution_prompts, solution_requests
 from ocr2_kedro.generation.resumable import (
     Completions,
-    Drivers,
     LazyBackend,
     ShardStore,
-    flag,
     frame_chunks,
-    prompt_fingerprint,
     read_completions,
     rebatched,
-    request_fingerprint,
     run_shards,
 )
 from ocr2_kedro.generation.token_budget import TokenCounter
+from ocr2_kedro.parameters.backends import DriversSettings
+from ocr2_kedro.parameters.generation import GenerationSettings
 from ocr2_kedro.parsing import parse_sample
-from ocr2_kedro.schemas import GENERATION, REJECT, conform, run_key, stable_id
+from ocr2_kedro.schemas import GENERATION, REJECT, conform, reject, rejects_frame, run_key
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SHARD_DIR = "data/02_intermediate/generation_shards"
 # Rows per batch handed to the table writer (about one row group of StreamingParquetDataset).
 BATCH_ROWS = 2_000
 
@@ -54,12 +50,12 @@ REQUEST_SCHEMA = pl.Schema(
 
 
 @functools.cache
-def _token_counter(tokenizer: str | None) -> TokenCounter:
+def _token_counter(tokenizer: str) -> TokenCounter:
     return TokenCounter(tokenizer)
 
 
 def build_generation_requests(
-    problems: pl.DataFrame, language: str, params: dict
+    problems: pl.DataFrame, language: str, settings: GenerationSettings
 ) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """One request per question and sample (per-sample seed: every sample is reproducible), and a
     reject row for each question whose prompt exceeds `max_question_tokens` teacher tokens.
@@ -68,103 +64,44 @@ def build_generation_requests(
     (about 70 per question at OCR-2 scale), streamed in order by the consumers, so the prompt text is
     never repeated per sample in memory. Each request carries the fingerprint of exactly what the
     teacher is asked (model, system prompt and prompt, sampling settings, seed), and its
-    generation_id is made from it: a changed prompt template, system prompt, question text or
-    sampling setting gives new ids, generated afresh, while an unchanged request resumes."""
-    if language not in params["languages"]:  # a language this run does not ask for
+    generation_id is made from it (`generation.requests`): a changed prompt template, system prompt,
+    question text or sampling setting gives new ids, generated afresh, while an unchanged request
+    resumes."""
+    if language not in settings.languages:  # a language this run does not ask for
         return pl.LazyFrame(schema=REQUEST_SCHEMA), pl.DataFrame(schema=REJECT)
-    samples = int(params["samples_per_question"])
-    base_seed = int(params["sampling"].get("seed", 0))
-    sampling = SamplingConfig.from_dict(params["sampling"])
-    system_prompt = params.get("system_prompt")
-    model = params["model"]
-    budget = params.get("max_question_tokens")
-    counter = _token_counter(params.get("tokenizer") or params["model"]) if budget else None
-    questions, rejects = [], []
-    for problem in problems.iter_rows(named=True):
-        prompt = solution_prompt(
-            problem["question"],
-            language,
-            problem["test_type"],
-            problem["starter_code"] or "",
-            problem["fn_name"],
+    budget = settings.max_question_tokens
+    counter = _token_counter(settings.budget_tokenizer) if budget else None
+    prompts = solution_prompts(
+        problems,
+        [language],
+        model=settings.model,
+        sampling=settings.sampling.config(),
+        system_prompt=settings.system_prompt,
+        count_tokens=counter.count if counter else None,
+    )
+    over_budget = pl.col("prompt_tokens") > budget if budget else pl.lit(False)
+    sources = dict(zip(problems["question_id"], problems["source"], strict=True))
+    rejects = [
+        reject(
+            stage="generation",
+            source=sources[question_id],
+            record_id=question_id,
+            reason="question_over_token_budget",
+            detail=f"{language}: {tokens} prompt tokens > {budget}"
+            + ("" if counter.exact else " (estimated)"),
         )
-        tokens = counter.count(prompt) if counter else None
-        if budget and tokens > int(budget):
-            rejects.append(
-                {
-                    "stage": "generation",
-                    "source": problem["source"],
-                    "record_id": problem["question_id"],
-                    "reason": "question_over_token_budget",
-                    "detail": f"{language}: {tokens} prompt tokens > {budget}"
-                    + ("" if counter.exact else " (estimated)"),
-                }
-            )
-            continue
-        messages = chat_request("", prompt, None, system_prompt).messages
-        questions.append(
-            {
-                "question_id": problem["question_id"],
-                "prompt": prompt,
-                "prompt_tokens": tokens,
-                "prompt_fingerprint": prompt_fingerprint(model, messages, sampling),
-            }
-        )
+        for question_id, tokens in prompts.filter(over_budget)
+        .select("question_id", "prompt_tokens")
+        .iter_rows()
+    ]
     if rejects:
         logger.warning("%s: %d questions over the token budget dropped", language, len(rejects))
-    requests = (
-        pl.LazyFrame(
-            questions,
-            schema={
-                "question_id": pl.String,
-                "prompt": pl.String,
-                "prompt_tokens": pl.Int64,
-                "prompt_fingerprint": pl.String,
-            },
-        )
-        .with_columns(language=pl.lit(language), sample_idx=pl.int_ranges(0, samples))
-        .explode("sample_idx")
-        .with_columns(
-            sample_idx=pl.col("sample_idx").cast(pl.Int64),
-            seed=pl.col("sample_idx").cast(pl.Int64) + base_seed,
-        )
-        .with_columns(
-            ids=pl.struct("question_id", "sample_idx", "seed", "prompt_fingerprint").map_batches(
-                functools.partial(_request_ids, language=language),
-                return_dtype=pl.Struct(
-                    {"request_fingerprint": pl.String, "generation_id": pl.String}
-                ),
-                is_elementwise=True,
-            ),
-        )
-        .unnest("ids")
-        .select(list(REQUEST_SCHEMA))
-        .cast(REQUEST_SCHEMA)
+    requests = solution_requests(
+        prompts.filter(~over_budget),
+        samples=settings.samples_per_question,
+        base_seed=settings.sampling.seed,
     )
-    return requests, conform(rejects, REJECT)
-
-
-def _request_ids(keys: pl.Series, language: str) -> pl.Series:
-    """(request_fingerprint, generation_id) of each sample: the fingerprint of its exact request
-    (its prompt's fingerprint and its seed), and an id made from the question, language, sample
-    index and that fingerprint."""
-    keys = keys.struct.unnest()
-    fingerprints = [
-        request_fingerprint(prompt, seed)
-        for prompt, seed in zip(
-            keys["prompt_fingerprint"].to_list(), keys["seed"].to_list(), strict=True
-        )
-    ]
-    generation_ids = [
-        stable_id(question_id, language, sample_idx, fingerprint)
-        for question_id, sample_idx, fingerprint in zip(
-            keys["question_id"].to_list(), keys["sample_idx"].to_list(), fingerprints, strict=True
-        )
-    ]
-    return pl.DataFrame(
-        {"request_fingerprint": fingerprints, "generation_id": generation_ids},
-        schema={"request_fingerprint": pl.String, "generation_id": pl.String},
-    ).to_struct("ids")
+    return requests.select(list(REQUEST_SCHEMA)).cast(REQUEST_SCHEMA), rejects_frame(rejects)
 
 
 def combine_requests(languages: list[str], *requests: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
@@ -185,15 +122,15 @@ def _chat_requests(requests: pl.DataFrame, system_prompt: str | None) -> list[Ch
     ]
 
 
-def _shard_dir(params: dict) -> str:
+def _shard_dir(settings: GenerationSettings) -> str:
     """The run's shard directory: one per teacher, sampling and system prompt (a changed setting
     never reuses stale completions)."""
-    resume = params.get("resume") or {}
-    key = run_key("generation", params["model"], params["sampling"], params.get("system_prompt"))
-    return f"{resume.get('shard_dir', DEFAULT_SHARD_DIR)}/{key}"
+    key = run_key("generation", settings.model, settings.sampling.as_dict(), settings.system_prompt)
+    return settings.resume.shard_path(key)
 
 
-def refuse_driver_collect(stage: str, drivers: Drivers) -> None:
+def refuse_driver_collect(stage: str, drivers: DriversSettings) -> None:
+    """A table is built by one collecting run, never by one driver of an array."""
     if drivers.count > 1:
         raise ValueError(
             f"{stage}.drivers.count is {drivers.count}: a driver run writes shards only "
@@ -219,7 +156,7 @@ def log_shard_report(stage: str, report: dict) -> None:
     )
 
 
-def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, params: dict) -> dict:
+def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, settings: GenerationSettings) -> dict:
     """Complete this driver's chunks of the requests that are not done yet, writing each finished
     chunk to the shard directory (`resume.shard_dir`); returns the manifest `collect_generations`
     reads. Chunk i holds requests [i * chunk_size, (i + 1) * chunk_size), driver `index` of `count`
@@ -229,23 +166,24 @@ def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, params: dict) -> d
     if ids.select(pl.col("generation_id").is_duplicated().any()).collect().item():
         raise ValueError("generation requests must have unique generation ids")
     total = ids.select(pl.len()).collect().item()
-    system_prompt = params.get("system_prompt")
-    chunk_size = int((params.get("resume") or {}).get("chunk_size", 64))
-    shard_dir = _shard_dir(params)
-    drivers_params = params.get("drivers") or {}
+    chunk_size = settings.resume.chunk_size
+    shard_dir = _shard_dir(settings)
     with ExitStack() as stack:
         work = Completions(
             ShardStore(shard_dir),
-            SamplingConfig.from_dict(params["sampling"]),
-            LazyBackend(stack, lambda: create_backend(params)),
+            settings.sampling.config(),
+            LazyBackend(stack, lambda: create_backend(settings.backend_config(settings.model))),
         )
         report = run_shards(
-            (_chat_requests(chunk, system_prompt) for chunk in frame_chunks(requests, chunk_size)),
+            (
+                _chat_requests(chunk, settings.system_prompt)
+                for chunk in frame_chunks(requests, chunk_size)
+            ),
             work,
             shard_dir=shard_dir,
             chunk_size=chunk_size,
-            drivers=Drivers.from_params(drivers_params),
-            require_complete=flag(drivers_params.get("require_complete", False)),
+            drivers=settings.drivers.drivers(),
+            require_complete=settings.drivers.require_complete,
             total_requests=total,
             description="teacher generation",
         )
@@ -254,19 +192,16 @@ def generate_solutions(requests: pl.DataFrame | pl.LazyFrame, params: dict) -> d
 
 
 def collect_generations(
-    requests: pl.DataFrame | pl.LazyFrame, shards: dict, params: dict
+    requests: pl.DataFrame | pl.LazyFrame, shards: dict, settings: GenerationSettings
 ) -> Iterator[pl.DataFrame]:
     """The `generations` table, built shard by shard: each chunk's completions are split into
     reasoning and code and flagged with every reason to reject them, and handed to the table writer
     in batches (a generator: no step holds all shards). Failed requests become rows with
     finish_reason "error" (flagged), as they are retried by the next run."""
-    refuse_driver_collect("generation", Drivers.from_params(params.get("drivers")))
+    refuse_driver_collect("generation", settings.drivers)
     store = ShardStore(shards["shard_dir"])
     batches = _generation_batches(
-        requests,
-        store,
-        int(shards["chunk_size"]),
-        bool(params.get("reject_code_in_reasoning", False)),
+        requests, store, int(shards["chunk_size"]), settings.reject_code_in_reasoning
     )
     return rebatched(batches, BATCH_ROWS, GENERATION)
 

@@ -7,7 +7,6 @@ PROBLEM contract or an `ingestion_rejects` row with its reason (an unreadable li
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Iterable, Iterator
 
@@ -15,28 +14,19 @@ import mlflow
 import polars as pl
 from tqdm.auto import tqdm
 
-from ocr2_kedro.schemas import PROBLEM, REJECT, conform
+from ocr2_kedro.parameters.ingestion import BenchmarkPool, Ocr2Settings, SourceSettings
+from ocr2_kedro.schemas import PROBLEM, REJECT, conform, reject, rejects_frame
 from ocr2_kedro.sources import BadRecord, normalize_record
 from ocr2_kedro.sources.readers import RecordSource, UnreadableRecord
 
 logger = logging.getLogger(__name__)
 
 
-def _reject(source: str, record_id: str, reason: str, detail: str = "") -> dict:
-    return {
-        "stage": "ingestion",
-        "source": source,
-        "record_id": record_id,
-        "reason": reason,
-        "detail": detail,
-    }
-
-
 def log_reject_counts(source: str, kept: int, rejects: list[dict]) -> dict[str, float]:
     """Counts per source and reason, logged to MLflow when a run is active; returned for logging/tests."""
     metrics = {f"ingestion_{source}_problems": float(kept)}
-    for reject in rejects:
-        key = f"ingestion_{source}_rejected_{reject['reason']}"
+    for row in rejects:
+        key = f"ingestion_{source}_rejected_{row['reason']}"
         metrics[key] = metrics.get(key, 0.0) + 1.0
     for reason, count in sorted(metrics.items()):
         logger.info("%s = %d", reason, count)
@@ -51,7 +41,7 @@ def _frames(
     problems = conform(rows, PROBLEM) if rows else pl.DataFrame(schema=PROBLEM)
     logger.info("%s: %d problems, %d rejected", source, problems.height, len(rejects))
     log_reject_counts(source, problems.height, rejects)
-    return problems, conform(rejects, REJECT) if rejects else pl.DataFrame(schema=REJECT)
+    return problems, rejects_frame(rejects)
 
 
 def log_source_provenance(source: str, records: RecordSource) -> dict[str, str]:
@@ -82,14 +72,19 @@ def _normalize_all(
     for split, index, record in records:
         where = f"{split}/{index}"
         if isinstance(record, UnreadableRecord):
-            rejects.append(_reject(source, where, record.reason, f"{record.where}: {record.error}"))
-            continue
-        row, reason = normalize_record(kind, record, source, split, index)
+            row, refused = None, (record.reason, f"{record.where}: {record.error}")
+        else:
+            row, refused = normalize_record(kind, record, source, split, index)
+        if row is not None and row["question_id"] in seen:
+            again = f"id {row['source_id']}: the question of {seen[row['question_id']]} again"
+            row, refused = None, ("duplicate_id", again)
         if row is None:
-            rejects.append(_reject(source, where, *reason))
-        elif row["question_id"] in seen:
-            detail = f"id {row['source_id']}: the question of {seen[row['question_id']]} again"
-            rejects.append(_reject(source, where, "duplicate_id", detail))
+            reason, detail = refused
+            rejects.append(
+                reject(
+                    stage="ingestion", source=source, record_id=where, reason=reason, detail=detail
+                )
+            )
         else:
             seen[row["question_id"]] = where
             rows.append(row)
@@ -103,15 +98,17 @@ def _progress(records: Iterator, source: str, limit: int | None) -> Iterator:
         yield item
 
 
-def normalize_source(records: RecordSource, source: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One source's native records -> (problems, rejects). `source`: name, kind, enabled, limit."""
-    name = source["name"]
-    if not source.get("enabled", False):
+def normalize_source(
+    records: RecordSource, source: SourceSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One source's native records -> (problems, rejects) (`ingestion.<source>.source`)."""
+    name = source.name
+    if not source.enabled:
         logger.info("source %s is disabled (parameters_ingestion.yml); not read", name)
         return pl.DataFrame(schema=PROBLEM), pl.DataFrame(schema=REJECT)
     logger.info("reading source %s from %s", name, records.describe())
     rows, rejects = _normalize_all(
-        _progress(records.iter_records(), name, source.get("limit")), source["kind"], name
+        _progress(records.iter_records(), name, source.limit), source.kind, name
     )
     log_source_provenance(name, records)
     return _frames(name, rows, rejects)
@@ -136,41 +133,54 @@ def _ocr2_reference(record: dict | UnreadableRecord, datasets: dict) -> tuple[st
 
 
 def resolve_ocr2_questions(
-    ocr2: RecordSource, params: dict, **references: RecordSource
+    ocr2: RecordSource, params: Ocr2Settings, **references: RecordSource
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """OCR / OCR-2 export rows carry no question text, only (`dataset`, `split`, `index`) into the data
     set it came from: read those rows from the referenced sources and normalize them there.
 
-    `params.datasets` maps the export's `dataset` values to a source name (a key of `references`).
+    `params.datasets` maps the export's `dataset` values to a source name (a key of `references`,
+    read with that source's normalizer: the reference sources' names are their kinds).
     """
-    name = params["name"]
-    if not params.get("enabled", False):
+    name = params.name
+    if not params.enabled:
         logger.info("source %s is disabled (parameters_ingestion.yml); not read", name)
         return pl.DataFrame(schema=PROBLEM), pl.DataFrame(schema=REJECT)
     wanted: dict[str, set[tuple[str, int]]] = {}
     rejects: list[dict] = []
-    for split, index, record in _progress(ocr2.iter_records(), name, params.get("limit")):
+    for split, index, record in _progress(ocr2.iter_records(), name, params.limit):
         try:
-            dataset, reference_split, reference_index = _ocr2_reference(record, params["datasets"])
+            dataset, reference_split, reference_index = _ocr2_reference(record, params.datasets)
         except BadRecord as error:
-            rejects.append(_reject(name, f"{split}/{index}", error.reason, error.detail))
+            rejects.append(
+                reject(
+                    stage="ingestion",
+                    source=name,
+                    record_id=f"{split}/{index}",
+                    reason=error.reason,
+                    detail=error.detail,
+                )
+            )
             continue
         wanted.setdefault(dataset, set()).add((reference_split, reference_index))
     log_source_provenance(name, ocr2)
     rows = []
     for dataset, keys in wanted.items():
-        source = params["datasets"][dataset]
+        source = params.datasets[dataset]
         found: set[tuple[str, int]] = set()
         resolved, source_rejects = _normalize_all(
-            _referenced(references[source].iter_records(), keys, found),
-            params.get("kinds", {}).get(source, source),
-            source,
+            _referenced(references[source].iter_records(), keys, found), source, source
         )
         log_source_provenance(source, references[source])
         rows += resolved
         rejects += source_rejects
         rejects += [
-            _reject(name, f"{dataset}/{split}/{index}", "unresolved_question", f"not in {source}")
+            reject(
+                stage="ingestion",
+                source=name,
+                record_id=f"{dataset}/{split}/{index}",
+                reason="unresolved_question",
+                detail=f"not in {source}",
+            )
             for split, index in sorted(keys - found)
         ]
         logger.info(
@@ -240,56 +250,31 @@ def combine_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([conform(frame, REJECT) for frame in rejects])
 
 
-def _date(value: object) -> datetime.date:
-    # YAML gives a date for 2024-08-01 and a string for "2024-08-01".
-    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
-
-
-# What becomes of a question with no contest_date in a pool with a date window (`undated`):
-# "reject" (the default): used by neither pool, an `undated_benchmark_question` reject, since it
-# cannot be shown to fall inside the window; "hold_out": a benchmark question like the dated ones
-# inside the window (scored in the "all" breakdown, in no date window's).
-UNDATED_RULES = ("reject", "hold_out")
-_POOL_KEYS = {"source", "split", "from", "to", "undated"}
-
-
-def _pool_membership(pool: dict) -> tuple[pl.Expr, pl.Expr]:
+def _pool_membership(pool: BenchmarkPool) -> tuple[pl.Expr, pl.Expr]:
     """(in this pool's source split, held out as a benchmark question) as never-null expressions."""
-    unknown = sorted(set(pool) - _POOL_KEYS)
-    if unknown or not {"source", "split"} <= set(pool):
-        raise ValueError(
-            f"ingestion.benchmark_pools entry {pool}: needs source and split; allowed keys are "
-            f"{sorted(_POOL_KEYS)}" + (f", unknown: {unknown}" if unknown else "")
-        )
-    rule = pool.get("undated", "reject")
-    if rule not in UNDATED_RULES:
-        raise ValueError(
-            f"ingestion.benchmark_pools entry {pool}: undated={rule!r} is not one of "
-            f"{list(UNDATED_RULES)}"
-        )
-    matches = (pl.col("source") == pool["source"]) & (pl.col("split") == pool["split"])
-    if not (pool.get("from") or pool.get("to")):
+    matches = (pl.col("source") == pool.source) & (pl.col("split") == pool.split)
+    if not pool.windowed:
         return matches, matches
     dated = pl.col("contest_date").is_not_null()
-    if pool.get("from"):
-        dated = dated & (pl.col("contest_date") >= _date(pool["from"]))
-    if pool.get("to"):
-        dated = dated & (pl.col("contest_date") < _date(pool["to"]))
-    if rule == "hold_out":
+    if pool.from_ is not None:
+        dated = dated & (pl.col("contest_date") >= pool.from_)
+    if pool.to is not None:
+        dated = dated & (pl.col("contest_date") < pool.to)
+    if pool.undated == "hold_out":
         dated = dated | pl.col("contest_date").is_null()
     return matches, matches & dated
 
 
 def split_benchmark_pool(
-    problems: pl.DataFrame, pools: list[dict]
+    problems: pl.DataFrame, pools: list[BenchmarkPool]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(training pool, held-out benchmark pool, rejects).
+    """(training pool, held-out benchmark pool, rejects) (`ingestion.benchmark_pools`).
 
-    Each pool is {source, split, from?, to?, undated?}: that source split is held out; with a date
-    window only questions dated inside it are the benchmark, and the rest of that split is used by
-    neither (a reject with the reason, so the count is visible): `outside_benchmark_window`, or
-    `undated_benchmark_question` for a question with no date under the default `undated: reject`
-    (`undated: hold_out` keeps those as benchmark questions; see UNDATED_RULES).
+    Each pool's source split is held out; with a date window only questions dated inside it are the
+    benchmark, and the rest of that split is used by neither (a reject with the reason, so the count
+    is visible): `outside_benchmark_window`, or `undated_benchmark_question` for a question with no
+    date under the default `undated: reject` (`undated: hold_out` keeps those as benchmark
+    questions; see parameters.ingestion.UndatedRule).
     """
     in_pool = pl.lit(False)
     held_out = pl.lit(False)

@@ -1,5 +1,7 @@
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.parameters.ingestion import OCR2_REFERENCE_SOURCES, IngestionSettings
+
 from .nodes import (
     combine_problems,
     combine_rejects,
@@ -8,10 +10,11 @@ from .nodes import (
     split_benchmark_pool,
 )
 
-# Every source the project reads in its native schema; which are read is a parameter
-# (ingestion.<source>.source.enabled). `ocr2` rebuilds OCR/OCR-2 questions from these.
-SOURCES = ("bundled", "taco", "apps", "codecontests", "codeforces", "livecodebench")
-OCR2_REFERENCES = ("taco", "apps", "codecontests", "codeforces")
+# Every source the project reads in its native schema (one `ingestion.<source>` block each, read
+# from the catalog entry `raw_<source>`); which are read is a parameter
+# (ingestion.<source>.source.enabled). `ocr2` rebuilds OCR/OCR-2 questions from the references.
+SOURCES = IngestionSettings.source_names()
+OCR2_REFERENCES = OCR2_REFERENCE_SOURCES
 
 
 def create_source_template() -> Pipeline:

@@ -1,7 +1,8 @@
 """Reasoning-pattern nodes: which behaviours (subgoal setting, self-evaluation, backtracking, ...)
 the teacher's traces show, by regex markers and by the critic model, and how their frequency
-differs between traces whose solutions passed every test and those that failed
-(`ocr2_kedro.metrics.patterns` holds the engine).
+differs between traces whose solutions passed every test and those that failed. The engines:
+`ocr2_kedro.patterns` (behaviours, labelling), `ocr2_kedro.metrics.patterns` (statistics),
+`ocr2_kedro.reporting.patterns` (figure, card text).
 
 Bounded memory: `generations` is read lazily. The outcome table holds narrow columns only (ids,
 verdict, trace length, entropy); the traces' text is read for the sampled rows alone, chunk by
@@ -11,45 +12,28 @@ chunk, and the classifier's answers are stored in resumable shards like every ge
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import plotly.graph_objects as go
 import polars as pl
 
-from ocr2_kedro.generation import BACKENDS, SamplingConfig, create_backend
+from ocr2_kedro.generation import create_backend
 from ocr2_kedro.generation.resumable import frame_chunks
-from ocr2_kedro.metrics import patterns
+from ocr2_kedro.metrics import patterns as statistics
+from ocr2_kedro.parameters.critique import CritiqueSettings
+from ocr2_kedro.parameters.patterns import PatternsSettings
+from ocr2_kedro.patterns.behaviours import behaviours_named
+from ocr2_kedro.patterns.labelling import label_traces, prompt_key
+from ocr2_kedro.reporting.patterns import patterns_figure
 from ocr2_kedro.schemas import run_key
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SHARD_DIR = "data/02_intermediate/pattern_shards"
-TRACE_FIELDS = ("auto", "reasoning", "output")
 Frame = pl.LazyFrame | pl.DataFrame
 
 
-def critic_config(critique_params: Mapping, params: Mapping) -> dict:
-    """The classifier's backend settings: the critique pipeline's critic (backend, model and the
-    per-backend options), with `patterns.critic` overriding single settings."""
-    config = {
-        key: critique_params[key]
-        for key in ("backend", "model", *BACKENDS)
-        if critique_params.get(key) is not None
-    }
-    for key, value in (params.get("critic") or {}).items():
-        if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    return config
-
-
-def _trace_field(params: Mapping) -> pl.Expr:
-    choice = params.get("trace_field", "auto")
-    if choice not in TRACE_FIELDS:
-        raise ValueError(f"patterns.trace_field must be one of {TRACE_FIELDS}, got {choice!r}")
-    if choice != "auto":
-        return pl.lit(choice)
+def _trace_field(settings: PatternsSettings) -> pl.Expr:
+    if settings.trace_field != "auto":
+        return pl.lit(settings.trace_field)
     # Models that write no <think> block (the embedded default) reason in their answer.
     has_reasoning = pl.col("reasoning").fill_null("").str.len_chars() > 0
     return pl.when(has_reasoning).then(pl.lit("reasoning")).otherwise(pl.lit("output"))
@@ -61,15 +45,17 @@ def _trace(field: pl.Expr) -> pl.Expr:
     ).fill_null("")
 
 
-def trace_outcomes(generations: Frame, verifications: Frame, params: dict) -> pl.DataFrame:
+def trace_outcomes(
+    generations: Frame, verifications: Frame, settings: PatternsSettings
+) -> pl.DataFrame:
     """One narrow row per generation with a trace: question_id, language, verdict, outcome
     ("passed" every test, "failed", null for SE or unverified), trace_field, trace_chars and
     mean_token_entropy (null when the generations carry none). With `only_unflagged`, flagged
     samples (cut by the length limit, no code...) are left out, as from the exported dataset."""
     lazy = generations.lazy()
     has_entropy = "mean_token_entropy" in lazy.collect_schema().names()
-    field = _trace_field(params)
-    if params.get("only_unflagged", True):
+    field = _trace_field(settings)
+    if settings.only_unflagged:
         lazy = lazy.filter(pl.col("flags").list.len() == 0)
     narrow = lazy.select(
         "generation_id",
@@ -85,17 +71,14 @@ def trace_outcomes(generations: Frame, verifications: Frame, params: dict) -> pl
     return (
         narrow.filter(pl.col("trace_chars") > 0)
         .join(verdicts, on="generation_id", how="left")
-        .with_columns(patterns.outcome(pl.col("verdict")).alias("outcome"))
+        .with_columns(statistics.outcome(pl.col("verdict")).alias("outcome"))
         .collect(engine="streaming")
     )
 
 
-def sample_traces(outcomes: pl.DataFrame, params: dict) -> pl.DataFrame:
+def sample_traces(outcomes: pl.DataFrame, settings: PatternsSettings) -> pl.DataFrame:
     """Up to `max_traces` traces, stratified by outcome (half passed, half failed), seeded."""
-    max_traces = params.get("max_traces")
-    sample = patterns.stratified_sample(
-        outcomes, None if max_traces is None else int(max_traces), int(params.get("seed", 0))
-    )
+    sample = statistics.stratified_sample(outcomes, settings.max_traces, settings.seed)
     counts = dict(sample.group_by("outcome").len().iter_rows())
     logger.info(
         "patterns: %d traces sampled (%s) of %d passed and %d failed",
@@ -107,42 +90,44 @@ def sample_traces(outcomes: pl.DataFrame, params: dict) -> pl.DataFrame:
     return sample
 
 
-def _shard_dir(params: dict, config: dict, behaviours) -> str:
-    resume = params.get("resume") or {}
+def _shard_dir(settings: PatternsSettings, model: str, behaviours) -> str:
     key = run_key(
         "patterns",
-        config["model"],
-        params["sampling"],
-        params.get("system_prompt"),
-        patterns.prompt_fingerprint(behaviours, params.get("max_chars")),
+        model,
+        settings.sampling.as_dict(),
+        settings.system_prompt,
+        prompt_key(behaviours, settings.max_chars),
     )
-    return f"{resume.get('shard_dir', DEFAULT_SHARD_DIR)}/{key}"
+    return settings.resume.shard_path(key)
 
 
 def classify_traces(
-    sample: pl.DataFrame, generations: Frame, params: dict, critique_params: dict
+    sample: pl.DataFrame,
+    generations: Frame,
+    settings: PatternsSettings,
+    critique: CritiqueSettings,
 ) -> pl.DataFrame:
     """The `reasoning_patterns` table: per sampled trace its outcome, its lexical labels (presence
     and matches per 1,000 words per behaviour) and the classifier's (yes/no, null when unparsed),
     with the classifier's answer. Classifications are resumable (`resume.shard_dir`): a rerun sends
     only the missing ones and starts no engine when none is."""
-    behaviours = patterns.behaviours_named(params.get("behaviours"))
-    config = critic_config(critique_params, params)
-    chunk_size = int((params.get("resume") or {}).get("chunk_size", 64))
-    field = _trace_field(params)
+    behaviours = behaviours_named(settings.behaviours)
+    classifier = settings.classifier(critique)
+    chunk_size = settings.resume.chunk_size
+    field = _trace_field(settings)
     texts = (
         generations.lazy()
         .filter(pl.col("generation_id").is_in(sample["generation_id"].to_list()))
         .select("generation_id", field.alias("trace_field"), _trace(field).alias("trace"))
     )
-    labels, report = patterns.label_traces(
+    labels, report = label_traces(
         frame_chunks(texts, chunk_size),
-        SamplingConfig.from_dict(params["sampling"]),
-        lambda: create_backend(config),
-        shard_dir=_shard_dir(params, config, behaviours),
+        settings.sampling.config(),
+        lambda: create_backend(classifier.config()),
+        shard_dir=_shard_dir(settings, classifier.model, behaviours),
         chunk_size=chunk_size,
-        max_chars=params.get("max_chars"),
-        system_prompt=params.get("system_prompt"),
+        max_chars=settings.max_chars,
+        system_prompt=settings.system_prompt,
         behaviours=behaviours,
         total=sample.height,
     )
@@ -160,7 +145,7 @@ def classify_traces(
             f"patterns: {sample.height - table.height} sampled traces are missing from "
             "generations (the generations table changed during the run?)"
         )
-    return table.with_columns(pl.lit(config["model"]).alias("critic_model"))
+    return table.with_columns(pl.lit(classifier.model).alias("critic_model"))
 
 
 def _entropy(outcomes: pl.DataFrame, min_group_size: int) -> dict:
@@ -168,12 +153,12 @@ def _entropy(outcomes: pl.DataFrame, min_group_size: int) -> dict:
         pl.col("outcome").is_not_null() & pl.col("mean_token_entropy").is_not_null()
     )
     if values.is_empty():
-        return {"available": False, "note": patterns.ENTROPY_OFF}
+        return {"available": False, "note": statistics.ENTROPY_OFF}
     by_group = {
         g: values.filter(pl.col("outcome") == g)["mean_token_entropy"].to_list()
-        for g in patterns.GROUPS
+        for g in statistics.GROUPS
     }
-    summary = patterns.compare_entropy(by_group["passed"], by_group["failed"], min_group_size)
+    summary = statistics.compare_entropy(by_group["passed"], by_group["failed"], min_group_size)
     # Over every verified trace carrying an entropy, not only the classified sample.
     summary["scope"] = "all verified traces with an entropy"
     summary["missing"] = int(
@@ -183,36 +168,38 @@ def _entropy(outcomes: pl.DataFrame, min_group_size: int) -> dict:
 
 
 def summarize_patterns(
-    labels: Frame, outcomes: pl.DataFrame, params: dict, critique_params: dict
+    labels: Frame,
+    outcomes: pl.DataFrame,
+    settings: PatternsSettings,
+    critique: CritiqueSettings,
 ) -> dict:
     """The `reasoning_patterns_summary` (JSON): run settings, population and sample sizes, per
     behaviour x method x outcome frequencies with Fisher's p (Benjamini-Hochberg across
     behaviours), LLM-vs-lexical kappa, unparsed counts, and the entropy comparison."""
-    behaviours = patterns.behaviours_named(params.get("behaviours"))
+    behaviours = behaviours_named(settings.behaviours)
     # The classifier's answers stay on disk: everything counted here is narrow.
     table = labels.lazy().drop("llm_answer", strict=False).collect()
-    config = critic_config(critique_params, params)
-    min_group_size = int(params.get("min_group_size", 10))
+    classifier = settings.classifier(critique)
     population = {
         "passed": int((outcomes["outcome"] == "passed").sum()),
         "failed": int((outcomes["outcome"] == "failed").sum()),
         "excluded": int(outcomes["outcome"].null_count()),
     }
     run = {
-        "critic_model": config["model"],
-        "backend": config["backend"],
-        "embedded": config["model"] == "embedded",
-        "max_traces": params.get("max_traces"),
-        "max_chars": params.get("max_chars"),
-        "seed": int(params.get("seed", 0)),
-        "min_group_size": min_group_size,
-        "only_unflagged": bool(params.get("only_unflagged", True)),
+        "critic_model": classifier.model,
+        "backend": classifier.backend,
+        "embedded": classifier.model == "embedded",
+        "max_traces": settings.max_traces,
+        "max_chars": settings.max_chars,
+        "seed": settings.seed,
+        "min_group_size": settings.min_group_size,
+        "only_unflagged": settings.only_unflagged,
         "behaviours": [b.name for b in behaviours],
     }
-    summary = patterns.build_summary(
+    summary = statistics.build_summary(
         table,
         population=population,
-        entropy=_entropy(outcomes, min_group_size),
+        entropy=_entropy(outcomes, settings.min_group_size),
         run=run,
         behaviours=behaviours,
     )
@@ -220,40 +207,19 @@ def summarize_patterns(
         "patterns: %d traces, %d unparsed LLM labels; %s",
         summary["sample"]["traces"],
         summary["llm"]["unparsed_labels"],
-        "entropy compared" if summary["entropy"]["available"] else patterns.ENTROPY_OFF,
+        "entropy compared" if summary["entropy"]["available"] else statistics.ENTROPY_OFF,
     )
     return summary
 
 
-def plot_patterns(summary: dict) -> tuple[go.Figure, go.Figure]:
+def plot_patterns(summary: dict) -> go.Figure:
     """Grouped bars: per behaviour, the share of passed and failed traces showing it, by each
-    method (versioned plotly JSON for kedro viz, the same figure as HTML on the MLflow run)."""
-    names = list(summary.get("behaviours", {}))
-    figure = go.Figure()
-    colours = {"passed": "#2ca02c", "failed": "#d62728"}
-    for method in patterns.METHODS:
-        for group in patterns.GROUPS:
-            stats = [summary["behaviours"][n][method][group] for n in names]
-            figure.add_trace(
-                go.Bar(
-                    x=names,
-                    y=[None if s["freq"] is None else 100 * s["freq"] for s in stats],
-                    text=[f"n={s['n']}" for s in stats],
-                    name=f"{method}, {group}",
-                    offsetgroup=f"{method}-{group}",
-                    marker={
-                        "color": colours[group],
-                        "pattern": {"shape": "/" if method == "llm" else ""},
-                    },
-                )
-            )
-    title = "Reasoning behaviours in passed vs failed teacher traces"
-    if patterns.is_plumbing(summary):
-        title += " (embedded default or tiny sample: plumbing)"
-    figure.update_layout(barmode="group", title=title, yaxis_title="% of traces")
-    return figure, figure
+    method (one catalog entry saves it locally and logs it to the MLflow run)."""
+    return patterns_figure(summary)
 
 
 def pattern_metrics(summary: dict) -> dict[str, dict[str, float]]:
     """Frequencies, differences, adjusted p-values, kappas and entropies for MLflow."""
-    return {name: {"value": value, "step": 0} for name, value in patterns.metrics(summary).items()}
+    return {
+        name: {"value": value, "step": 0} for name, value in statistics.metrics(summary).items()
+    }

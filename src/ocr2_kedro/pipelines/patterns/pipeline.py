@@ -50,7 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 plot_patterns,
                 inputs="reasoning_patterns_summary",
-                outputs=["reasoning_patterns_plot", "reasoning_patterns_plot_mlflow"],
+                outputs="reasoning_patterns_plot",
                 name="plot_patterns",
             ),
             Node(

@@ -13,69 +13,38 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
-import mlflow
 import polars as pl
+from mlflow.entities import Metric
 
-from ocr2_kedro.execution import VerifyPool, settings_from
-from ocr2_kedro.execution.batch import POOL_SETTINGS, PROBLEM_COLUMNS, setting_problems
+from ocr2_kedro.execution import VerifyPool
+from ocr2_kedro.execution.batch import PROBLEM_COLUMNS
 from ocr2_kedro.execution.resume import ROW_KEY, VerdictStore, row_keys, verdict_key
+from ocr2_kedro.parameters.verify import VerifySettings
 from ocr2_kedro.schemas import VERIFICATION
+from ocr2_kedro.tracking import MlflowRun
 
 log = logging.getLogger(__name__)
 
 # What the sandbox reads of a generation (execution.batch joins the problem's tests to it).
 GENERATION_COLUMNS = ("generation_id", "question_id", "language", "solution")
-DEFAULT_BATCH_ROWS = 1_000
-# What params:verify holds besides the judging and pool settings (execution.batch).
-NODE_SETTINGS = ("batch_rows", "resume")
-RESUME_SETTINGS = ("shard_dir",)
-
-
-def check_verify_settings(params: Mapping) -> dict:
-    """The judging settings of `params` (params:verify), after checking every key: an unknown key
-    or a bad value anywhere under `verify` is one ValueError naming each with its full path
-    (`verify.time_limt_s: unknown setting; known: ...`). Also run before the pipeline starts."""
-    problems = []
-    batch_rows = params.get("batch_rows")
-    if batch_rows is not None and not (
-        isinstance(batch_rows, int) and not isinstance(batch_rows, bool) and batch_rows >= 1
-    ):
-        problems.append(f"verify.batch_rows: {batch_rows!r} is not a positive integer")
-    resume = params.get("resume")
-    if resume is not None and not isinstance(resume, Mapping):
-        problems.append(f"verify.resume: {resume!r} is not a mapping (shard_dir: ...)")
-    elif resume:
-        for key, value in resume.items():
-            if key not in RESUME_SETTINGS:
-                problems.append(
-                    f"verify.resume.{key}: unknown setting; known: {', '.join(RESUME_SETTINGS)}"
-                )
-            elif value is not None and not (isinstance(value, str) and value):
-                problems.append(f"verify.resume.{key}: {value!r} is not a directory path")
-    known = (*POOL_SETTINGS, *NODE_SETTINGS)
-    problems = [*setting_problems(params, "verify", known), *problems]
-    if problems:
-        raise ValueError("verify settings that cannot work:\n" + "\n".join(problems))
-    return settings_from(params, "verify", known)
 
 
 def verify_generations(
     generations: pl.LazyFrame | pl.DataFrame,
     problems: pl.LazyFrame | pl.DataFrame,
-    params: dict,
+    settings: VerifySettings,
 ) -> Iterator[pl.DataFrame]:
     """Judge every generation in the sandbox (parameters_verify.yml picks workers, limits, backend,
     batch_rows), batch by batch, in the generations' order. Returns a generator of verification
-    batches (schemas.VERIFICATION) for a streaming dataset; the settings, the columns and the
-    uniqueness of generation_id are checked here, before the first batch runs. When the last batch
+    batches (schemas.VERIFICATION) for a streaming dataset; the columns and the uniqueness of
+    generation_id are checked here, before the first batch runs. When the last batch
     is done, the verdict shares, the mean pass rate, how many rows were read back from stored
     batches and how many judged now, the rows whose tests `max_tests` cut and the share of rows
     per isolation layer are logged (and to MLflow)."""
-    settings = check_verify_settings(params)
-    batch_rows = int(params.get("batch_rows") or DEFAULT_BATCH_ROWS)
     lazy = generations.lazy()
     missing = [c for c in GENERATION_COLUMNS if c not in lazy.collect_schema()]
     if missing:
@@ -91,36 +60,30 @@ def verify_generations(
         raise ValueError(f"duplicate generation_id values: {duplicated['generation_id'].to_list()}")
     problems = problems.lazy()
     wanted = ["question_id", *[c for c in PROBLEM_COLUMNS if c in problems.collect_schema()]]
-    return _verify_batches(
-        lazy.select(GENERATION_COLUMNS), problems.select(wanted), params, settings, batch_rows
-    )
+    # The node's run, taken now: the batches are judged while the streaming dataset saves them.
+    run = MlflowRun.active()
+    return _verify_batches(lazy.select(GENERATION_COLUMNS), problems.select(wanted), settings, run)
 
 
 def _verify_batches(
     generations: pl.LazyFrame,
     problems: pl.LazyFrame,
-    params: dict,
-    settings: dict,
-    batch_rows: int,
+    settings: VerifySettings,
+    run: MlflowRun | None,
 ) -> Iterator[pl.DataFrame]:
     tally = VerdictTally()
     produced = False
-    shard_dir = (params.get("resume") or {}).get("shard_dir")
-    store = VerdictStore(f"{shard_dir}/{verdict_key(settings)}") if shard_dir else None
+    shard_dir = settings.resume.shard_dir
+    store = (
+        VerdictStore(f"{shard_dir}/{verdict_key(settings.judging_kwargs())}") if shard_dir else None
+    )
     if store is not None:
         log.info("verify: judged batches are stored in %s (a rerun resumes)", store.directory)
     # One pool for every batch: the sandboxes (or Ray actors) start once per run, when the first
     # row needs judging (a run that finds every row stored starts none).
-    with VerifyPool(
-        int(params.get("workers") or 1),
-        backend=params.get("backend") or "local",
-        ray_address=params.get("ray_address"),
-        ray_batch_size=int(params.get("ray_batch_size") or 8),
-        progress=bool(params.get("progress", True)),
-        **settings,
-    ) as pool:
+    with VerifyPool(**settings.verify_kwargs()) as pool:
         for index, batch in enumerate(
-            generations.collect_batches(chunk_size=batch_rows, engine="streaming")
+            generations.collect_batches(chunk_size=settings.batch_rows, engine="streaming")
         ):
             if batch.height == 0:
                 continue
@@ -151,8 +114,11 @@ def _verify_batches(
     )
     summary = tally.summary()
     log.info("verify: %s", summary)
-    if mlflow.active_run() is not None and summary:
-        mlflow.log_metrics(summary)
+    if run is not None and summary:
+        timestamp = int(time.time() * 1000)
+        run.client().log_batch(
+            run.run_id, metrics=[Metric(k, float(v), timestamp, 0) for k, v in summary.items()]
+        )
 
 
 def _resume_batch(

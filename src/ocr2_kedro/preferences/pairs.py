@@ -36,8 +36,7 @@ import pyarrow as pa
 
 from ocr2_kedro.tables import bucket_count
 from ocr2_kedro.tables.partitioned import BUCKET_COLUMN, spill
-
-from .examples import GENERATION_KIND, make_example, skip_reason_expr
+from ocr2_kedro.training.examples import GENERATION_KIND, make_example, skip_reason_expr
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +121,8 @@ UNKNOWN_DIFFICULTY = "unknown"
 
 @dataclass(frozen=True)
 class PairingSettings:
-    """How pairs are chosen (parameters_dataset.yml, dataset.preferences).
+    """How pairs are chosen (parameters_dataset.yml, dataset.preferences; the values are checked
+    by `ocr2_kedro.parameters.dataset.PreferenceSettings`).
 
     mode: "all" (every passing x failing sample of a question) or "best_vs_worst" (one pair: the
         highest pass rate against the lowest; ties go to the critic's agreeing verdict, "right" for
@@ -145,18 +145,6 @@ class PairingSettings:
     batch_pairs: int = 500
     bucket_megabytes: float = 256
     work_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"preferences mode must be one of {list(MODES)}, got {self.mode!r}")
-        for name in ("max_pairs_per_question", "pairs_per_difficulty"):
-            value = getattr(self, name)
-            if value is not None and int(value) < 1:
-                raise ValueError(f"{name} must be null or >= 1, got {value}")
-        if self.batch_pairs < 1:
-            raise ValueError(f"batch_pairs must be >= 1, got {self.batch_pairs}")
-        if self.bucket_megabytes <= 0:
-            raise ValueError(f"bucket_megabytes must be > 0, got {self.bucket_megabytes}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> PairingSettings:
