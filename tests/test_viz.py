@@ -28,6 +28,7 @@ BETWEEN_STAGES = {
     "benchmark_problems",
     "problems_dedup",
     "generations",
+    "generation_rejects",
     "critiques",
     "verifications",
     "ocr2_export",
@@ -36,8 +37,9 @@ BETWEEN_STAGES = {
     "sft_stage2_checkpoint",
 }
 # Top-level nodes of the collapsed default pipeline (boxes and datasets; parameters are hidden by
-# default): 65 when every MLflow report had a second catalog entry (`<name>_mlflow`), 55 since.
-MOST_TOP_LEVEL = 55
+# default): 65 when most MLflow reports had a second catalog entry (`<name>_mlflow`), 56 since, 46
+# since each stage ends in a summary node that reads its reports (they are drawn inside its box).
+MOST_TOP_LEVEL = 46
 
 
 def _children(tree: dict, modular_pipeline: str, kind: str) -> set[str]:
@@ -45,12 +47,15 @@ def _children(tree: dict, modular_pipeline: str, kind: str) -> set[str]:
 
 
 def test_viz_build_lists_every_registered_pipeline(project_copy):
-    run_kedro(project_copy, "viz", "build", timeout=300)
+    built = run_kedro(project_copy, "viz", "build", timeout=300)
     api = project_copy / "build" / "api"
+    # `kedro viz build` exits 0 even when it could not build: fail with what it said.
+    assert (api / "main").exists(), f"{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
     main = json.loads((api / "main").read_text())
 
     configure_project("ocr2_kedro")
-    registered = set(register_pipelines())
+    registered_pipelines = register_pipelines()
+    registered = set(registered_pipelines)
     shown = {pipeline["id"] for pipeline in main["pipelines"]}
     assert registered <= shown, f"missing from kedro viz: {registered - shown}"
     assert {"distill", "__default__", "generation", "verify"} <= shown
@@ -77,6 +82,17 @@ def test_viz_build_lists_every_registered_pipeline(project_copy):
         c for c in tree["__root__"]["children"] if c["type"] in ("modularPipeline", "data")
     ]
     assert len(top_level) <= MOST_TOP_LEVEL, sorted(names.get(c["id"], c["id"]) for c in top_level)
+
+    # Each stage ends in one summary page, drawn beside its box; the reports the summary reads are
+    # inside the box (only the tables between stages stay outside).
+    top_names = {names.get(c["id"], c["id"]) for c in top_level}
+    nodes = {node.name: node for node in registered_pipelines["__default__"].nodes}
+    for stage in STAGES:
+        summary = nodes[f"{stage}.write_{stage}_summary"]
+        assert summary.outputs == [f"{stage}_summary"]
+        assert f"{stage}_summary" in top_names
+        outside = set(summary.inputs) & top_names
+        assert outside <= BETWEEN_STAGES, f"{stage}: read by its summary, drawn outside: {outside}"
 
     # Ablations: one box per sweep, inside it one box per variant.
     ablation_view = json.loads((api / "pipelines" / "ablations").read_text())

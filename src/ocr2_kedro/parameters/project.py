@@ -54,6 +54,15 @@ class ProjectSettings:
             if stages is None or name in stages
             for requirement in settings.requirements()
         ]
+        if "verify" in self.stages and "generation" in self.stages and (
+            stages is None or "verify" in stages
+        ):
+            from ocr2_kedro.parameters.execution import cpp_compiler_requirements
+
+            # verify judges what generation asked for: its languages say whether C++ is compiled.
+            found += cpp_compiler_requirements(
+                self.stages["generation"].languages, "generation.languages"
+            )
         if "patterns" in self.stages and (stages is None or "patterns" in stages):
             found += self.stages["patterns"].classifier_requirements(self.stages["critique"])
         return found

@@ -7,6 +7,7 @@ methods here build them (`trainer_for`, `dpo_settings`, `distributed_settings`,
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from ocr2_kedro.components import is_installed
+from ocr2_kedro.parameters.backends import GPU_INSTALL
 from ocr2_kedro.parameters.base import Requirement, Settings, problems_of
 from ocr2_kedro.training.config import (
     DPO_LOSS_TYPES,
@@ -221,7 +222,7 @@ class TrainingSettings(Settings):
                 raise ValueError(f"distributed.deepspeed_config: {error}") from None
             # Its schema is DeepSpeed's own: checked when DeepSpeed is installed (a missing one is
             # a requirement, reported with the others).
-            if is_installed("deepspeed"):
+            if importlib.util.find_spec("deepspeed") is not None:
                 config = validate_deepspeed_config(config, path)
             for stage in STAGES:
                 check_deepspeed_against_trainer(config, self.trainer_for(stage), path)
@@ -278,7 +279,7 @@ class TrainingSettings(Settings):
                         kind="component",
                         value="flash_attn",
                         path=where,
-                        hint=f"or set {where}: sdpa",
+                        hint=f"Install flash-attn (in the `gpu` extra: {GPU_INSTALL}) or set {where}: sdpa",
                     )
                 )
                 break

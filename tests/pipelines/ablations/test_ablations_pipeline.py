@@ -18,9 +18,8 @@ import polars as pl
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from ocr2_kedro.pipelines.ablations.nodes import variant_settings
-from ocr2_kedro.pipelines.ablations.pipeline import SWEEPS, create_pipeline
-from ocr2_kedro.pipelines.training.nodes import validate_training_config
+from ocr2_kedro.parameters.project import validate_parameters
+from ocr2_kedro.pipelines.ablations.pipeline import create_pipeline, sweeps
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO, kedro_failure, run_kedro
 from tests.support.openai_server import free_port
@@ -31,7 +30,6 @@ from tests.training.test_dpo import pairs_frame
 SHARED_EVALUATION_NODES = ",".join(
     f"evaluation.{name}"
     for name in (
-        "check_evaluation_settings",
         "prepare_benchmark",
         "collect_references",
         "combine_evaluation_rejects",
@@ -171,7 +169,11 @@ def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tin
             assert str(sizes[name]) in dataset.dataset.profile
             assert child.data.tags["data.read.ocr2_export"]
         artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "ablations")}
-        assert artifacts == {"ablations/comparison.md", "ablations/comparison.html"}
+        assert artifacts == {
+            "ablations/comparison.csv",
+            "ablations/comparison.md",
+            "ablations/comparison.html",
+        }
 
         # A rerun (as after an interruption) continues the same child runs instead of adding some.
         _sweep(project_copy, tiny_model_dir)
@@ -229,7 +231,7 @@ def _screenshot_compare_view(
 
 def test_every_variant_evaluates_its_final_checkpoint_and_sft_plus_dpo_ends_with_dpo():
     pipeline = create_pipeline()
-    for sweep, variants in SWEEPS.items():
+    for sweep, variants in sweeps().items():
         for variant in variants:
             prefix = f"ablations.{sweep}.{variant}"
             nodes = {node.name.removeprefix(prefix + "."): node for node in pipeline.nodes}
@@ -240,25 +242,18 @@ def test_every_variant_evaluates_its_final_checkpoint_and_sft_plus_dpo_ends_with
             assert evaluated.inputs[0] == dpo.outputs[0] == f"{prefix}.dpo_checkpoint"
 
     base = load_parameters("base")
-    plans = {}
-    for variant in SWEEPS["preference"]:
-        training, _ = variant_settings(
-            base["training"],
-            base["evaluation"],
-            base["ablations"],
-            base["ablations"]["variants"][variant],
-        )
-        plans[variant] = validate_training_config(training)
+    preference = validate_parameters(base)["ablations"].sweeps["preference"]
+    sft, sft_plus_dpo = (preference[name].training_settings for name in ("sft", "sft_plus_dpo"))
     # The embedded sweep's overrides (stage 1 only, few steps) leave sft_plus_dpo its DPO stage.
-    assert plans["sft"]["stages"] == ["stage1"]
-    assert plans["sft_plus_dpo"]["stages"] == ["stage1", "dpo"]
+    assert sft.stages == ["stage1"]
+    assert sft_plus_dpo.stages == ["stage1", "dpo"]
     assert (
-        plans["sft_plus_dpo"]["dpo"]["max_steps"]
+        sft_plus_dpo.trainer_for("dpo").max_steps
         == base["ablations"]["sweep_overrides"]["training"]["trainer"]["max_steps"]
     )
-    paper = load_parameters("paper")["ablations"]["variants"]
-    assert paper["sft_plus_dpo"]["training"]["stages"] == ["stage1", "stage2", "dpo"]
-    assert paper["sft"]["training"]["stages"] == ["stage1", "stage2"]
+    paper = validate_parameters(load_parameters("paper"))["ablations"].sweeps["preference"]
+    assert paper["sft_plus_dpo"].training_settings.stages == ["stage1", "stage2", "dpo"]
+    assert paper["sft"].training_settings.stages == ["stage1", "stage2"]
 
 
 def test_a_variant_overriding_an_unknown_setting_fails_at_pipeline_start(project_copy):
@@ -272,7 +267,7 @@ def test_a_variant_overriding_an_unknown_setting_fails_at_pipeline_start(project
         "--namespaces",
         "ablations.data_size.size_737k",
         "--params",
-        "ablations.variants.size_737k.training.trainer.max_stepz=3",
+        "ablations.sweeps.data_size.size_737k.training.trainer.max_stepz=3",
     )
     assert "training.trainer.max_stepz" in output and "size_737k" in output
     assert "Completed 1 out of" not in output  # nothing ran

@@ -100,7 +100,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     Node(
                         compare_variants,
                         inputs=list(results),
-                        outputs=["comparison", "comparison_mlflow", "plot"],
+                        outputs=["comparison", "comparison_markdown", "plot"],
                         name="compare_variants",
                     )
                 ],

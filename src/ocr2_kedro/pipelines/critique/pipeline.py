@@ -1,6 +1,7 @@
 from kedro.pipeline import Node, Pipeline
 
 from ocr2_kedro.pipelines.generation.pipeline import SHARDS
+from ocr2_kedro.pipelines.summary import summary_node
 
 from .nodes import collect_critiques, critique_solutions, summarize_critiques
 
@@ -27,6 +28,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="critiques",
                 outputs="critique_metrics",
                 name="summarize_critiques",
+            ),
+            summary_node(
+                "critique",
+                ["critiques"],
+                metrics={"critique_metrics": (summarize_critiques, ["critiques"])},
             ),
         ]
     )

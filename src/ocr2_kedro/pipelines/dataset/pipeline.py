@@ -1,5 +1,8 @@
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.pipelines.patterns.nodes import pattern_metrics
+from ocr2_kedro.pipelines.summary import summary_node
+
 from .nodes import (
     build_export,
     build_preference_pairs,
@@ -85,6 +88,25 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["dataset_statistics", "preference_statistics"],
                 outputs="dataset_metrics",
                 name="summarize_dataset",
+            ),
+            summary_node(
+                "dataset",
+                [
+                    "ocr2_export_python",
+                    "ocr2_export_cpp",
+                    "preference_pairs",
+                    "preference_rejects",
+                    "dataset_card",
+                    "dataset_overview_plot",
+                    "reasoning_patterns_plot",
+                ],
+                metrics={
+                    "dataset_metrics": (
+                        summarize_dataset,
+                        ["dataset_statistics", "preference_statistics"],
+                    ),
+                    "pattern_metrics": (pattern_metrics, ["reasoning_patterns_summary"]),
+                },
             ),
         ]
     )

@@ -1,5 +1,7 @@
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.pipelines.summary import summary_node
+
 from .nodes import find_benchmark_contamination, find_duplicate_clusters, select_deduplicated
 
 
@@ -24,5 +26,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="problems_dedup",
                 name="select_deduplicated",
             ),
+            summary_node("dedup", ["dedup_clusters", "contamination", "problems_dedup"]),
         ]
     )

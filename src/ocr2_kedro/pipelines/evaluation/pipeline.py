@@ -6,6 +6,7 @@ namespaced copy of one template (`evaluation.<model>`), fed by the checkpoint it
 from kedro.pipeline import Node, Pipeline
 
 from ocr2_kedro.pipelines.dynamic import read_parameters
+from ocr2_kedro.pipelines.summary import summary_node
 
 from .nodes import (
     collect_references,
@@ -22,6 +23,9 @@ from .nodes import (
     score_samples,
     summarize_evaluation,
 )
+
+# Each model's plots (plot_evaluation's outputs), listed by title in the stage's summary.
+PLOTS = ("selection_plot", "temperature_plot")
 
 
 def evaluated_models() -> dict[str, str | None]:
@@ -179,4 +183,22 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs=model_tables,
         outputs={"evaluation_comparison", "evaluation_comparison_markdown"},
     )
-    return shared + sum(per_model, Pipeline([])) + comparison
+    # Plots named plainly in the node too, wired to the namespaces by the mapping.
+    plots = {f"{name}_{plot}": f"evaluation.{name}.{plot}" for name in models for plot in PLOTS}
+    summary = Pipeline(
+        [
+            summary_node(
+                "evaluation",
+                [
+                    "evaluation_problems",
+                    "evaluation_rejects",
+                    "evaluation_comparison",
+                    "evaluation_comparison_markdown",
+                    *plots,
+                ],
+                shown=["evaluation_comparison"],
+            )
+        ],
+        inputs=plots,
+    )
+    return shared + sum(per_model, Pipeline([])) + comparison + summary

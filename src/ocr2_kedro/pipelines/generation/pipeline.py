@@ -1,5 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.pipelines.summary import summary_node
 from ocr2_kedro.schemas import LANGUAGES
 
 from .nodes import (
@@ -82,5 +83,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="generation_rejects",
                 name="collect_generation_rejects",
             ),
+            summary_node("generation", ["generations", "question_rejects", "generation_rejects"]),
         ]
     )

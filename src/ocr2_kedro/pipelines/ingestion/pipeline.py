@@ -1,6 +1,7 @@
 from kedro.pipeline import Node, Pipeline
 
 from ocr2_kedro.parameters.ingestion import OCR2_REFERENCE_SOURCES, IngestionSettings
+from ocr2_kedro.pipelines.summary import summary_node
 
 from .nodes import (
     combine_problems,
@@ -77,5 +78,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="ingestion_rejects",
                 name="combine_ingestion_rejects",
             ),
+            summary_node("ingestion", ["problems", "benchmark_problems", "ingestion_rejects"]),
         ]
     )

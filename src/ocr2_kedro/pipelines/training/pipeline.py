@@ -5,6 +5,8 @@ out pass the previous checkpoint on, so `dpo_checkpoint` is always the run's fin
 
 from kedro.pipeline import Node, Pipeline
 
+from ocr2_kedro.pipelines.summary import summary_node
+
 from .nodes import build_sft_examples, train_dpo, train_stage1, train_stage2
 
 # The run's final model, whatever its stages: DPO's, or the SFT checkpoint passed through.
@@ -48,4 +50,12 @@ def create_training_template() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     # The run's own settings (validated once at start, handed over by the project's hook).
-    return Pipeline(create_training_template(), inputs={SETTINGS: "params:training"})
+    # The summary closes the run's own training only (the ablations reuse the template without it).
+    summary = summary_node(
+        "training",
+        ["sft_stage1_examples", "sft_stage2_examples", "training_rejects"],
+        files=[FINAL_CHECKPOINT],
+    )
+    return Pipeline(create_training_template(), inputs={SETTINGS: "params:training"}) + Pipeline(
+        [summary]
+    )

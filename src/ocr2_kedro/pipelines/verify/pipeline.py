@@ -1,6 +1,8 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import verify_generations
+from ocr2_kedro.pipelines.summary import summary_node
+
+from .nodes import verdict_summary, verify_generations
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,6 +13,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["generations", "problems_dedup", "params:verify"],
                 outputs="verifications",
                 name="verify_generations",
-            )
+            ),
+            summary_node(
+                "verify",
+                ["verifications"],
+                metrics={"verdicts": (verdict_summary, ["verifications"])},
+            ),
         ]
     )
