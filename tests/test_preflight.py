@@ -177,3 +177,20 @@ def test_the_paper_configuration_without_hub_or_gpu_stops_before_its_first_node(
     # The hub sources the paper run reads, each named by its catalog entry.
     assert "livecodebench" in output and "hub_dataset" in output, output[-3000:]
     assert "Running node" not in output and "Completed 1 out of" not in output, output[-3000:]
+
+
+def test_only_what_the_run_reads_is_required():
+    """A run that reads `training.system_prompt` (the dataset stage) needs none of the GPUs,
+    components and student model the paper's training settings ask for; one that reads
+    `training` needs them all."""
+    from kedro.pipeline import Node, Pipeline
+
+    def identity(value):
+        return value
+
+    settings, catalog = run_catalog(copy.deepcopy(raw_parameters("paper")))
+    reads_prompt = Pipeline([Node(identity, "params:training.system_prompt", "prompt")])
+    check_run(settings, reads_prompt, catalog)  # nothing missing
+    trains = Pipeline([Node(identity, "params:training", "plan")])
+    with pytest.raises(PreflightError, match=r"training\.distributed\.num_gpus"):
+        check_run(settings, trains, catalog)

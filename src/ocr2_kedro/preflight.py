@@ -172,6 +172,17 @@ def check_requirements(requirements: Iterable[Requirement]) -> list[str]:
 PARAMS = "params:"
 
 
+def _read_parameters(pipeline: Any) -> list[str]:
+    return [name.removeprefix(PARAMS) for name in pipeline.inputs() if name.startswith(PARAMS)]
+
+
+def _needed(requirement: Requirement, read: list[str]) -> bool:
+    """Whether a node of the run reads the setting that needs `requirement` (or a block holding
+    it): `--pipelines distill` reads training.system_prompt, which needs no GPU."""
+    scope = requirement.scope
+    return any(scope == name or scope.startswith((f"{name}.", f"{name}[")) for name in read)
+
+
 def _stages(pipeline: Any) -> set[str]:
     return {
         name.removeprefix(PARAMS).split(".")[0]
@@ -286,7 +297,8 @@ def check_run(
     (settings that did not validate) first, then what the valid stages miss on this machine."""
     problems = list(parameter_problems)
     stages = _stages(pipeline) & set(settings.stages)
-    requirements = settings.requirements(stages)
+    read = _read_parameters(pipeline)
+    requirements = [r for r in settings.requirements(stages) if _needed(r, read)]
     for variant in _variants(settings, pipeline) if "ablations" in settings.stages else []:
         # Reported under the variant's own parameters: its merged settings ask for them.
         requirements += [

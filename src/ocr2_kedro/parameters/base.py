@@ -48,6 +48,13 @@ class Requirement:
     path: str
     hint: str = ""
     revision: str | None = None
+    # The setting whose use makes it needed, when that is not `path` (verify needs g++ because of
+    # generation.languages): a run needs it only if its nodes read that setting.
+    needed_by: str | None = None
+
+    @property
+    def scope(self) -> str:
+        return self.needed_by or self.path
 
 
 class ParametersError(ValueError):

@@ -9,6 +9,7 @@ problem with its full path. Nothing else in the project validates settings.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,9 +61,12 @@ class ProjectSettings:
             from ocr2_kedro.parameters.execution import cpp_compiler_requirements
 
             # verify judges what generation asked for: its languages say whether C++ is compiled.
-            found += cpp_compiler_requirements(
-                self.stages["generation"].languages, "generation.languages"
-            )
+            found += [
+                dataclasses.replace(requirement, needed_by="verify")
+                for requirement in cpp_compiler_requirements(
+                    self.stages["generation"].languages, "generation.languages"
+                )
+            ]
         if "patterns" in self.stages and (stages is None or "patterns" in stages):
             found += self.stages["patterns"].classifier_requirements(self.stages["critique"])
         return found
