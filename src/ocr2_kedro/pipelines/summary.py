@@ -4,7 +4,8 @@
 sits in a box only when a node of that box reads it), so the first screen reads as the recipe.
 
 MLflow metric datasets load only while a run is active; their numbers come from what feeds them
-instead (`metrics`: the function that computed them and the datasets it read)."""
+instead (`metrics`: the function that computed them and the datasets it read). A summary reads
+only what its own pipeline writes, so `kedro run --pipelines <stage>` still runs alone."""
 
 from __future__ import annotations
 
@@ -40,7 +41,11 @@ def summary_node(
         tables = {name: data[name] for name in reads}
         tables |= {name: Path(data[name]) for name in files if data[name] is not None}
         for table, (compute, inputs) in metrics.items():
-            tables[table] = compute(*(data[name] for name in inputs))
+            arguments = [data[name] for name in inputs]
+            # An optional input this run did not write (the pattern summary when the patterns
+            # pipeline did not run): no numbers, listed as not written.
+            missing = all(argument is None for argument in arguments)
+            tables[table] = None if missing else compute(*arguments)
         return stage_summary(f"{stage.capitalize()} summary", tables, shown)
 
     write_summary.__name__ = write_summary.__qualname__ = f"write_{stage}_summary"

@@ -98,7 +98,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "preference_rejects",
                     "dataset_card",
                     "dataset_overview_plot",
-                    "reasoning_patterns_plot",
                 ],
                 metrics={
                     "dataset_metrics": (
