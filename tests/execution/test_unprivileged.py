@@ -13,6 +13,7 @@ import pytest
 
 from ocr2_kedro.execution import Verifier
 from tests.support.attacks import BLOCKED_VERDICTS, PROJECT_DATA, run_matrix
+from tests.support.parameters import merged, raw_parameters
 from tests.support.unprivileged import run_unprivileged
 
 root_only = pytest.mark.skipif(
@@ -98,26 +99,39 @@ def test_unprivileged_helper_refuses_without_root():
 
 @root_only
 def test_a_run_that_verifies_stops_before_its_first_node():
-    """The verify pipeline's start-of-run check on a host without user namespaces: the hook that
-    Kedro calls before any node raises with what is missing; nothing was judged."""
+    """The verify pipeline's start-up check on a host without user namespaces: what Kedro calls
+    before any node (the project's ParametersHook, then the preflight) raises with what is
+    missing; nothing was judged. With `allow_weak_isolation` it starts."""
+    parameters = raw_parameters("base")
+    weak = merged(parameters, {"verify": {"allow_weak_isolation": True}})
     script = (
-        "from kedro.io import DataCatalog, MemoryDataset\n"
-        "from ocr2_kedro.execution.sandbox import SandboxUnavailable\n"
-        "from ocr2_kedro.hooks import SandboxPreflightHook\n"
+        "import json, os\n"
+        "from kedro.io import DataCatalog\n"
+        "from ocr2_kedro.hooks import ParametersHook\n"
         "from ocr2_kedro.pipelines.verify.pipeline import create_pipeline\n"
-        "catalog = DataCatalog({'params:verify': MemoryDataset({'workers': 1})})\n"
+        "from ocr2_kedro.preflight import PreflightError, check_run\n"
+        "def start(parameters):\n"
+        "    catalog = DataCatalog()\n"
+        "    catalog['params:verify'] = parameters['verify']\n"
+        "    hook = ParametersHook()\n"
+        "    hook.after_catalog_created(catalog, {'parameters': parameters})\n"
+        "    check_run(hook.settings, create_pipeline(), catalog, hook.problems)\n"
+        "strict, weak = json.loads(os.environ['OCR2_TEST_PARAMETERS'])\n"
         "try:\n"
-        "    SandboxPreflightHook().before_pipeline_run(pipeline=create_pipeline(), catalog=catalog)\n"
+        "    start(strict)\n"
         "    print('STARTED')\n"
-        "except SandboxUnavailable as error:\n"
+        "except PreflightError as error:\n"
         "    print('REFUSED', error)\n"
-        "catalog = DataCatalog({'params:verify': MemoryDataset({'allow_weak_isolation': True})})\n"
-        "SandboxPreflightHook().before_pipeline_run(pipeline=create_pipeline(), catalog=catalog)\n"
+        "start(weak)\n"
         "print('WEAK STARTED')\n"
     )
-    completed = run_unprivileged([sys.executable, "-c", script], no_user_namespaces=True)
+    completed = run_unprivileged(
+        [sys.executable, "-c", script],
+        no_user_namespaces=True,
+        env={"OCR2_TEST_PARAMETERS": json.dumps([parameters, weak])},
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "REFUSED The sandbox cannot isolate" in completed.stdout
+    assert "REFUSED" in completed.stdout and "The sandbox cannot isolate" in completed.stdout
     assert "STARTED" not in completed.stdout.replace("WEAK STARTED", "")
     assert "WEAK STARTED" in completed.stdout
 

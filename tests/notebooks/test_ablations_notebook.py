@@ -37,7 +37,9 @@ CELL_TIMEOUT_S = 300
 def catalog_path(project: Path, catalog_file: str, entry: str, **fields: str) -> Path:
     """The file a catalog entry of conf/base writes (a pattern entry with its fields filled in)."""
     entries = yaml.safe_load((project / "conf" / "base" / catalog_file).read_text())
-    return project / entries[entry]["filepath"].format(**fields)
+    # A report logged to MLflow wraps the local dataset that holds the file.
+    local = entries[entry].get("dataset", entries[entry])
+    return project / local["filepath"].format(**fields)
 
 
 def save_versioned_csv(path: Path, frame: pl.DataFrame) -> None:

@@ -77,7 +77,7 @@ def problems_of(error: ValidationError, prefix: str) -> list[str]:
         if item["type"] == "extra_forbidden":
             message = "unknown key (not a setting of this stage; a typo?)"
         elif item["type"] == "missing":
-            message = "required, and missing (conf/base sets every default: compare with it)"
+            message = "missing (a required setting; conf/base has every default: compare with it)"
         elif "input" in item and not isinstance(item["input"], dict | list):
             message += f" (got {item['input']!r})"
         lines.append(f"{path}: {message}")

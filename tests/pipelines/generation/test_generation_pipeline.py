@@ -233,6 +233,7 @@ def test_pipeline_runs_through_kedro_with_settings_in_the_catalog(tmp_path):
     catalog)."""
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
+    from kedro_datasets.polars import EagerPolarsDataset
 
     from ocr2_kedro.datasets import StreamingParquetDataset
     from ocr2_kedro.pipelines.generation import create_pipeline
@@ -258,11 +259,16 @@ def test_pipeline_runs_through_kedro_with_settings_in_the_catalog(tmp_path):
                 "generations": StreamingParquetDataset(
                     filepath=str(tmp_path / "generations.parquet")
                 ),
+                # On disk: Kedro releases a memory dataset once its readers (the summary) ran.
+                "generation_rejects": EagerPolarsDataset(
+                    filepath=str(tmp_path / "rejects.parquet"), file_format="parquet"
+                ),
             }
         )
         outputs = SequentialRunner().run(create_pipeline(), catalog)
         assert state.requests == 3  # three questions, python only, one sample each
-    rejects = outputs["generation_rejects"].load()
+    assert "rows" in outputs["generation_summary"].load()  # the stage's report
+    rejects = catalog["generation_rejects"].load()
     assert rejects.schema == REJECT and rejects.is_empty()  # the scripted answers all have code
     generations = catalog["generations"].load().collect()
     assert generations["language"].to_list() == ["python"] * 3
