@@ -104,8 +104,9 @@ REJECT = pl.Schema(
 )
 
 
-
-def reject(*, stage: str, source: str | None, record_id: str, reason: str, detail: str = "") -> dict:
+def reject(
+    *, stage: str, source: str | None, record_id: str, reason: str, detail: str = ""
+) -> dict:
     """One row of a `rejects` table (REJECT): what was refused, where, and why. Keyword-only, so a
     caller can never swap the record and its source."""
     return {

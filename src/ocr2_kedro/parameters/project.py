@@ -55,8 +55,10 @@ class ProjectSettings:
             if stages is None or name in stages
             for requirement in settings.requirements()
         ]
-        if "verify" in self.stages and "generation" in self.stages and (
-            stages is None or "verify" in stages
+        if (
+            "verify" in self.stages
+            and "generation" in self.stages
+            and (stages is None or "verify" in stages)
         ):
             from ocr2_kedro.parameters.execution import cpp_compiler_requirements
 
