@@ -114,15 +114,6 @@ def variant_settings(variant: VariantSettings) -> tuple[Any, Any]:
     return variant.training_settings, variant.evaluation_settings
 
 
-def _flat(prefix: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flat(f"{prefix}.{key}" if prefix else str(key), item))
-        return flat
-    return {prefix: value}
-
-
 def record_variant(
     selected: pl.LazyFrame | pl.DataFrame,
     selection: dict[str, Any],
@@ -147,14 +138,16 @@ def record_variant(
         row["reference_loss"] = loss["loss_per_token"][0] if loss.height else None
         rows.append(row)
     if mlflow.active_run() is not None:
-        params = {**_flat("variant", variant.as_dict()), **selection}
-        mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
+        # The variant's own settings are logged by the MLflow hook (this node reads params:variant).
+        mlflow.log_params({key: str(value)[:500] for key, value in selection.items()})
         names = selected.lazy().collect_schema().names()
         # The narrow lineage columns only: the selected export itself may be millions of long rows.
         lineage = [c for c in ("id", "question_id", "language", "pass_rate") if c in names]
         dataset = mlflow.data.from_polars(
             selected.lazy().select(lineage).collect(engine="streaming"),
-            source="data/03_primary/ocr2/all.parquet",
+            # The catalog entry it was selected from; the file version is the run's
+            # data.read.ocr2_export tag.
+            source="ocr2_export",
             name=f"ocr2_export[{selection['variant']}]",
         )
         mlflow.log_input(dataset, context="training")
