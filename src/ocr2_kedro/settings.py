@@ -17,8 +17,9 @@ from ocr2_kedro.resolvers import env_list
 # entry point: every hook that touches settings or MLflow is in this one tuple.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
-# What each hook relies on, written down (tests/test_hooks_order.py runs a sweep with this tuple in
-# every order and checks where each metric, tag and artifact lands):
+# What each hook relies on, written down (tests/test_hooks_order.py runs a run-wide node and an
+# ablation variant with this tuple as written, reversed and shuffled, and checks where each
+# metric, parameter, tag and artifact lands):
 # - PARAMETERS validates all parameters in after_catalog_created, which Kedro calls before any
 #   before_pipeline_run: every other hook sees validated settings whatever its place here.
 # - PreflightHook.before_pipeline_run is `tryfirst`: it refuses a run that cannot start before
