@@ -10,6 +10,7 @@ for the backend a run actually uses. Kedro-free.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -230,35 +231,50 @@ class BackendBlock(Settings):
         GPUs for vLLM's tensor x data parallelism, the model (served models excepted: an endpoint
         holds them) and every endpoint. `path` is the settings' full path ("generation");
         `model` None: the model is produced by the run itself (a checkpoint), nothing to check."""
-        backend = backend or self.backend
-        module, install = BACKEND_MODULES[backend]
-        found = [Requirement("component", module, f"{path}.backend", hint=f"install {install}")]
-        if backend == "vllm" and self.vllm.gpus > 1:
-            found.append(
-                Requirement(
-                    "gpus",
-                    self.vllm.gpus,
-                    f"{path}.vllm.tensor_parallel_size",
-                    hint=(
-                        f"{path}.vllm.tensor_parallel_size x data_parallel_size = "
-                        f"{self.vllm.gpus} CUDA devices; set both to fit this machine, or use "
-                        f"{path}.backend=openai with a served model"
-                    ),
-                )
+        return runtime_requirements(
+            path,
+            backend or self.backend,
+            model,
+            gpus=self.vllm.gpus,
+            endpoints=self.openai.endpoints,
+        )
+
+
+def runtime_requirements(
+    path: str, backend: str, model: str | None, *, gpus: int, endpoints: Sequence[str]
+) -> list[Requirement]:
+    """What running `model` on `backend` needs: its module, `gpus` CUDA devices for vLLM's
+    tensor x data parallelism, the model (served models excepted: an endpoint holds them) and
+    every endpoint. `path` is the settings' full path ("generation"); `model` None: the model is
+    produced by the run itself (a checkpoint), nothing to check."""
+    module, install = BACKEND_MODULES[backend]
+    found = [Requirement("component", module, f"{path}.backend", hint=f"install {install}")]
+    if backend == "vllm" and gpus > 1:
+        found.append(
+            Requirement(
+                "gpus",
+                gpus,
+                f"{path}.vllm.tensor_parallel_size",
+                hint=(
+                    f"{path}.vllm.tensor_parallel_size x data_parallel_size = {gpus} CUDA "
+                    f"devices; set both to fit this machine, or use {path}.backend=openai with a "
+                    "served model"
+                ),
             )
-        if backend == "openai":
-            found += [
-                Requirement(
-                    "endpoint",
-                    url,
-                    f"{path}.openai.endpoints[{index}]",
-                    hint="start the server (`vllm serve ...`) or fix the URL",
-                )
-                for index, url in enumerate(self.openai.endpoints)
-            ]
-        elif model is not None:
-            found.append(model_requirement(model, f"{path}.model"))
-        return found
+        )
+    if backend == "openai":
+        found += [
+            Requirement(
+                "endpoint",
+                url,
+                f"{path}.openai.endpoints[{index}]",
+                hint="start the server (`vllm serve ...`) or fix the URL",
+            )
+            for index, url in enumerate(endpoints)
+        ]
+    elif model is not None:
+        found.append(model_requirement(model, f"{path}.model"))
+    return found
 
 
 def model_requirement(model: str, path: str, kind: str = "model") -> Requirement:

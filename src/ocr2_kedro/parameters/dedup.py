@@ -12,14 +12,13 @@ from pydantic import Field, PositiveInt, Strict, field_validator, model_validato
 from ocr2_kedro.dedup.near import NearDuplicateThresholds
 from ocr2_kedro.generation.base import SamplingConfig
 from ocr2_kedro.parameters.backends import (
-    BACKEND_MODULES,
     Backend,
     OpenAISettings,
     SamplingSettings,
     TransformersSettings,
     VLLMSettings,
-    model_requirement,
     overrides_of,
+    runtime_requirements,
 )
 from ocr2_kedro.parameters.base import Requirement, Settings
 
@@ -102,34 +101,11 @@ class JudgeBackendSettings(Settings):
 
     def requirements_at(self, path: str) -> list[Requirement]:
         """What the judge's backend needs; `path` is where these settings sit."""
-        module, install = BACKEND_MODULES[self.backend]
-        needs = [Requirement("component", module, f"{path}.backend", hint=f"install {install}")]
         options = self.options()
-        if self.backend == "openai":
-            return needs + [
-                Requirement(
-                    "endpoint",
-                    url,
-                    f"{path}.openai.endpoints[{index}]",
-                    hint="start the server (`vllm serve ...`) or fix the URL (conf/paper: "
-                    "OCR2_CRITIC_ENDPOINTS)",
-                )
-                for index, url in enumerate(options["endpoints"])
-            ]
-        needs.append(model_requirement(self.model, f"{path}.model"))
         gpus = (options.get("tensor_parallel_size") or 1) * (options.get("data_parallel_size") or 1)
-        if self.backend == "vllm" and gpus > 1:
-            needs.append(
-                Requirement(
-                    "gpus",
-                    gpus,
-                    f"{path}.vllm.tensor_parallel_size",
-                    hint=f"{path}.vllm.tensor_parallel_size x data_parallel_size = {gpus} CUDA "
-                    f"devices; set both to fit this machine, or use {path}.backend=openai with a "
-                    "served judge",
-                )
-            )
-        return needs
+        return runtime_requirements(
+            path, self.backend, self.model, gpus=gpus, endpoints=options.get("endpoints") or []
+        )
 
 
 class LlmJudgeSettings(Settings):
