@@ -112,3 +112,14 @@ def test_at_walks_models_and_mappings_like_params_names(base):
 def test_merge_overrides_is_the_config_loaders_merge():
     merged = merge_overrides({"a": {"b": 1, "c": [1, 2]}}, {"a": {"b": 3, "c": [9]}}, None)
     assert merged == {"a": {"b": 3, "c": [9]}}
+
+
+def test_a_bad_variant_leaves_the_other_stages_usable_for_the_start_up_check(base):
+    """The partial settings a start-up check reports with: every valid stage, and no ablations
+    whose variants could not be merged (their settings would be missing)."""
+    raw = copy.deepcopy(base)
+    raw["ablations"]["sweeps"]["data_size"]["size_737k"]["training"] = {"trainer": {"lr": 1}}
+    with pytest.raises(ParametersError) as caught:
+        validate_parameters(raw)
+    partial = caught.value.partial
+    assert "ablations" not in partial.stages and "training" in partial.stages

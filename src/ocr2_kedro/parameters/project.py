@@ -105,6 +105,7 @@ def validate_parameters(raw: Mapping[str, Any]) -> ProjectSettings:
             )
         except ParametersError as error:
             problems += error.problems
+            del stages["ablations"]  # variants without their merged settings are not usable
     if problems:
         error = ParametersError(problems)
         # What did validate, so that a start-up check can report the machine's problems of those
