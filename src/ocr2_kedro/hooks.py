@@ -47,6 +47,18 @@ class ParametersHook:
         dynamic.use_config_loader(context.config_loader)
 
     @hook_impl
+    def after_pipeline_run(self) -> None:
+        from ocr2_kedro.pipelines import dynamic
+
+        # This run's configuration does not outlive it (a later session in the same process reads
+        # its own, or conf/base + conf/local).
+        dynamic.use_config_loader(None)
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self.after_pipeline_run()
+
+    @hook_impl
     def after_catalog_created(self, catalog: Any, parameters: dict[str, Any]) -> None:
         """`parameters` is what Kedro put in the catalog: `parameters` (all of them, as the config
         loader merged them) and one `params:<path>` per nested key."""
