@@ -25,6 +25,7 @@ from kedro.io.core import VersionNotFoundError
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook, _flatten_dict
 
 from ocr2_kedro.parameters.base import Settings
+from ocr2_kedro.preflight import variant_of
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +98,6 @@ class PreflightHook:
         from ocr2_kedro.preflight import check_run
 
         check_run(self._parameters.settings, pipeline, catalog, self._parameters.problems)
-
-
-def variant_of(node: Any) -> str | None:
-    """`ablations.<sweep>.<variant>` for a node inside an ablation variant, else None."""
-    parts = (node.namespace or "").split(".")
-    return ".".join(parts[:3]) if parts[0] == "ablations" and len(parts) >= 3 else None
 
 
 class ProjectMlflowHook(MlflowHook):

@@ -184,21 +184,21 @@ def _needed(requirement: Requirement, read: list[str]) -> bool:
 
 
 def _stages(pipeline: Any) -> set[str]:
-    return {
-        name.removeprefix(PARAMS).split(".")[0]
-        for name in pipeline.inputs()
-        if name.startswith(PARAMS)
-    }
+    return {name.split(".")[0] for name in _read_parameters(pipeline)}
+
+
+def variant_of(node: Any) -> str | None:
+    """`ablations.<sweep>.<variant>` for a node inside an ablation variant, else None."""
+    parts = (node.namespace or "").split(".")
+    return ".".join(parts[:3]) if parts[0] == "ablations" and len(parts) >= 3 else None
 
 
 def _variants(settings: Any, pipeline: Any) -> list[Any]:
-    namespaces = set()
-    for node in pipeline.nodes:
-        parts = (node.namespace or "").split(".")
-        if parts[0] == "ablations" and len(parts) >= 3:
-            namespaces.add(tuple(parts[1:3]))
+    namespaces = {variant_of(node) for node in pipeline.nodes} - {None}
     sweeps = settings["ablations"].sweeps
-    return [sweeps[sweep][name] for sweep, name in sorted(namespaces)]
+    return [
+        sweeps[sweep][name] for sweep, name in sorted(tuple(n.split(".")[1:3]) for n in namespaces)
+    ]
 
 
 def _node_settings_disabled(node: Any, catalog: Any) -> bool:

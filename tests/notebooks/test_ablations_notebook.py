@@ -106,7 +106,7 @@ def ablation_table(export: pl.DataFrame) -> pl.DataFrame:
         reference_loss = pl.DataFrame(
             {"language": ["all", "cpp", "python"], "loss_per_token": [loss, loss + 0.2, loss - 0.2]}
         )
-        results.append(record_variant(selected, selection, variant, summary, reference_loss))
+        results.append(record_variant(selected, selection, summary, reference_loss))
     table, _markdown, _plot = compare_variants(*results)
     return table
 

@@ -117,12 +117,12 @@ def variant_settings(variant: VariantSettings) -> tuple[Any, Any]:
 def record_variant(
     selected: pl.LazyFrame | pl.DataFrame,
     selection: dict[str, Any],
-    variant: VariantSettings,
     summary: pl.DataFrame,
     reference_loss: pl.DataFrame,
 ) -> pl.DataFrame:
     """The variant's row(s) for the sweep table, one per language; on the variant's MLflow child run
-    (opened by AblationRunsHook) its parameters and the training data it read, as an MLflow dataset
+    (made active by ProjectMlflowHook, which also logs the variant's settings: its other nodes
+    read them) what was selected and the training data it read, as an MLflow dataset
     (name, digest, source, rows) so the UI's Datasets panel shows what each variant trained on."""
     overall = summary.filter(pl.col("breakdown") == "all") if not summary.is_empty() else summary
     headline = overall["temperature"].min() if not overall.is_empty() else None
@@ -138,7 +138,6 @@ def record_variant(
         row["reference_loss"] = loss["loss_per_token"][0] if loss.height else None
         rows.append(row)
     if mlflow.active_run() is not None:
-        # The variant's own settings are logged by the MLflow hook (this node reads params:variant).
         mlflow.log_params({key: str(value)[:500] for key, value in selection.items()})
         names = selected.lazy().collect_schema().names()
         # The narrow lineage columns only: the selected export itself may be millions of long rows.

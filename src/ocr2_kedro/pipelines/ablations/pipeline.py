@@ -56,7 +56,6 @@ def create_variant_template() -> Pipeline:
                 inputs=[
                     "variant_export",
                     "selection",
-                    "params:variant",
                     "summary",
                     "reference_loss",
                 ],
