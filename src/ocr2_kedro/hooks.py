@@ -30,6 +30,8 @@ from ocr2_kedro.preflight import variant_of
 logger = logging.getLogger(__name__)
 
 PARAMS = "params:"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 
 
 class ParametersHook:
@@ -130,9 +132,16 @@ class ProjectMlflowHook(MlflowHook):
         self._catalog, self._children, self._active_child = catalog, {}, None
         self.run_id = None
         super().before_pipeline_run(run_params, pipeline, catalog)
+        if not self._is_mlflow_enabled:
+            return
+        client = mlflow.MlflowClient()
+        # MLflow's UI opens an experiment in the view its kind names; without the tag it opens
+        # the GenAI view (traces, evaluation runs), and this project trains and evaluates models.
+        experiment = client.get_run(self.run_id).info.experiment_id
+        client.set_experiment_tag(experiment, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         sweeps = {namespace.split(".")[1] for n in pipeline.nodes if (namespace := variant_of(n))}
-        if sweeps and self._is_mlflow_enabled:
-            mlflow.MlflowClient().set_tag(self.run_id, "ablation.sweep", ",".join(sorted(sweeps)))
+        if sweeps:
+            client.set_tag(self.run_id, "ablation.sweep", ",".join(sorted(sweeps)))
 
     def _variant(self, namespace: str):
         _, sweep, name = namespace.split(".")
@@ -314,35 +323,53 @@ class DatasetVersionsHook:
 class PipelineTimingHook:
     """Wall time per registered pipeline (ingestion, dedup, ..., evaluation) within one run: printed
     as a table at the end and logged as `time.<pipeline>_s` on the run of the whole `kedro run`,
-    so a whole-chain `kedro run` says where its minutes went."""
+    so a whole-chain `kedro run` says where its minutes went.
+
+    A node's time runs from the end of whatever happened before it, through loading its inputs,
+    running and saving its outputs: a lazily saved output (a LazyFrame sunk by its dataset) does
+    its work in the save, after `after_node_run`. Every hook event charges the time since the
+    previous event to the node it is about, so the pipelines' times add up to the run's wall time
+    (the runner runs one node at a time: SequentialRunner, Kedro's default)."""
 
     COMPOSITES = ("__default__", "distill")
 
     def __init__(self, runs: ProjectMlflowHook) -> None:
         self._runs = runs
         self._owner: dict[str, str] = {}
-        self._started: dict[str, float] = {}
+        self._mark = 0.0
         self.seconds: dict[str, float] = {}
+
+    def _charge(self, node: Any) -> None:
+        now = time.perf_counter()
+        owner = self._owner.get(node.name, "other") if node is not None else "other"
+        self.seconds[owner] = self.seconds.get(owner, 0.0) + now - self._mark
+        self._mark = now
 
     @hook_impl
     def before_pipeline_run(self) -> None:
         from kedro.framework.project import pipelines
 
-        self._owner, self._started, self.seconds = {}, {}, {}
+        self._owner, self.seconds = {}, {}
         for name, registered in pipelines.items():
             if name not in self.COMPOSITES:
                 self._owner.update({node.name: name for node in registered.nodes})
+        self._mark = time.perf_counter()
+
+    @hook_impl
+    def before_dataset_loaded(self, node: Any) -> None:
+        self._charge(node)
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
-        self._started[node.name] = time.perf_counter()
+        self._charge(node)
 
     @hook_impl
     def after_node_run(self, node: Any) -> None:
-        started = self._started.pop(node.name, None)
-        if started is not None:
-            owner = self._owner.get(node.name, "other")
-            self.seconds[owner] = self.seconds.get(owner, 0.0) + time.perf_counter() - started
+        self._charge(node)
+
+    @hook_impl
+    def after_dataset_saved(self, node: Any) -> None:
+        self._charge(node)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
