@@ -41,13 +41,18 @@ $(EMBEDDED_MODEL): $(STAMP)
 
 model: $(EMBEDDED_MODEL)
 
-# The whole chain (ingestion through evaluation), then the data-size ablation sweep (737K vs 2.5M,
-# scaled to the embedded export) as its own MLflow parent run with one child run per variant.
-EMBEDDED_SWEEP ?= ablations.data_size
+# The whole chain (ingestion through evaluation), then the ablation sweeps, each its own `kedro run`
+# and so its own MLflow parent run with one child run per variant: data_size (737K vs 2.5M, scaled
+# to the embedded export) and preference (sft vs sft_plus_dpo on the chain's preference pairs).
+# `make run EMBEDDED_SWEEPS="data_size"` runs fewer; the older `EMBEDDED_SWEEP=ablations.<sweep>`
+# still names one.
+EMBEDDED_SWEEPS ?= $(if $(EMBEDDED_SWEEP),$(EMBEDDED_SWEEP:ablations.%=%),data_size preference)
 
 run: model
 	$(BIN)/kedro run
-	$(BIN)/kedro run --pipelines ablations --namespaces $(EMBEDDED_SWEEP)
+	set -e; for sweep in $(EMBEDDED_SWEEPS); do \
+		$(BIN)/kedro run --pipelines ablations --namespaces ablations.$$sweep; \
+	done
 
 # Headless Chromium (Debian's package) for the test that screenshots the MLflow UI; installing it
 # needs root, as CI has. Without it that test is skipped outside CI and fails in CI.

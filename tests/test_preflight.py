@@ -194,3 +194,108 @@ def test_only_what_the_run_reads_is_required():
     trains = Pipeline([Node(identity, "params:training", "plan")])
     with pytest.raises(PreflightError, match=r"training\.distributed\.num_gpus"):
         check_run(settings, trains, catalog)
+
+
+# ------------------------------------------------------------------ preference pairs for DPO
+
+
+def _pairs_catalog(tmp_path: Path, *versions: int, min_pairs: int = 1, stages=None):
+    """The test parameters (training.dpo.min_pairs, and the run's own training stages) and a run
+    catalog whose `preference_pairs` is the versioned table on disk, one version per count."""
+    from kedro.io.core import Version
+
+    from ocr2_kedro.datasets import StreamingParquetDataset
+    from tests.training.test_dpo import pairs_frame
+
+    parameters = copy.deepcopy(raw_parameters("test"))
+    parameters["training"] = merged(parameters["training"], {"dpo": {"min_pairs": min_pairs}})
+    if stages is not None:
+        parameters["training"]["stages"] = stages
+    settings, catalog = run_catalog(parameters)
+    for count in versions:
+        # A fresh dataset object per save: each save is a new timestamped version.
+        table = StreamingParquetDataset(
+            filepath=str(tmp_path / "pairs.parquet"), version=Version(None, None)
+        )
+        table.save(pairs_frame(count) if count else pairs_frame(1).clear())
+    catalog["preference_pairs"] = StreamingParquetDataset(
+        filepath=str(tmp_path / "pairs.parquet"), version=Version(None, None)
+    )
+    return settings, catalog
+
+
+def _preference_sweep():
+    return ablations_pipeline().only_nodes_with_namespaces(["ablations.preference"])
+
+
+def test_a_dpo_variant_with_too_few_pairs_on_disk_stops_at_start(tmp_path):
+    """The preference sweep's sft_plus_dpo, before any node: the latest version's rows against
+    training.dpo.min_pairs, the variant named, what to change; sft trains no DPO and is not named."""
+    settings, catalog = _pairs_catalog(tmp_path, 5, 2, min_pairs=3)  # the latest holds 2
+    with pytest.raises(PreflightError) as caught:
+        check_run(settings, _preference_sweep(), catalog)
+    (problem,) = caught.value.problems
+    assert problem.startswith("ablations.preference.sft_plus_dpo (stages stage1, dpo)")
+    assert (
+        "min_pairs=3" in problem and "holds 2" in problem and "preference_pairs (version" in problem
+    )
+    assert "generation.samples_per_question" in problem and "critique_pairs" in problem
+    assert "training.stages without dpo" in problem
+    assert "ablations.preference.sft " not in problem
+
+    # No version at all reads as none, with how to make them.
+    settings, catalog = _pairs_catalog(tmp_path / "none", min_pairs=1)
+    with pytest.raises(PreflightError, match=r"preference_pairs \(no version yet: .*\) holds 0"):
+        check_run(settings, _preference_sweep(), catalog)
+
+
+def test_enough_pairs_or_no_dpo_stage_passes(tmp_path):
+    settings, catalog = _pairs_catalog(tmp_path, 3, min_pairs=3)
+    check_run(settings, _preference_sweep(), catalog)
+    # A sweep whose variants train no DPO reads the (empty) pairs table without needing it.
+    settings, catalog = _pairs_catalog(tmp_path / "empty", 0, min_pairs=3)
+    check_run(
+        settings, ablations_pipeline().only_nodes_with_namespaces(["ablations.data_size"]), catalog
+    )
+
+
+def test_the_runs_own_dpo_stage_is_checked_unless_the_run_makes_the_pairs(tmp_path):
+    from ocr2_kedro.pipelines.dataset import create_pipeline as dataset_pipeline
+    from ocr2_kedro.pipelines.training import create_pipeline as training_pipeline
+
+    settings, catalog = _pairs_catalog(tmp_path, 0, stages=["stage1", "stage2", "dpo"])
+    with pytest.raises(PreflightError, match=r"- training \(stages stage1, stage2, dpo\).*holds 0"):
+        check_run(settings, training_pipeline(), catalog)
+    # Without dpo in the stages nothing is counted.
+    settings, catalog = _pairs_catalog(tmp_path / "sft", 0, stages=["stage1", "stage2"])
+    check_run(settings, training_pipeline(), catalog)
+    # A run that makes the pairs itself (the whole chain) cannot count them yet: the training
+    # template's check_preference_pairs node does, right after they are made.
+    settings, catalog = _pairs_catalog(tmp_path / "chain", 0, stages=["stage1", "stage2", "dpo"])
+    pairs_made = dataset_pipeline().only_nodes("build_preference_pairs")
+    check_run(settings, training_pipeline() + pairs_made, catalog)
+
+
+def test_the_preference_sweep_with_too_few_pairs_fails_before_any_node(project_copy):
+    """`kedro run --pipelines ablations --namespaces ablations.preference` with an empty pairs
+    table: the start-up error, and no node has run (no SFT stage trained before the DPO check)."""
+    from tests.support.versions import save_versioned
+    from tests.training.test_dpo import pairs_frame
+
+    empty = pairs_frame(1).clear()
+    save_versioned(project_copy / "data/05_model_input/preferences/pairs.parquet", empty)
+    kedro = Path(sys.executable).with_name("kedro")
+    args = ["run", "--env", "test", "--pipelines", "ablations", "--namespaces"]
+    proc = subprocess.run(
+        [str(kedro), *args, "ablations.preference"],
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, output[-3000:]
+    assert "this run cannot start" in output, output[-3000:]
+    assert "ablations.preference.sft_plus_dpo" in output and "holds 0" in output, output[-3000:]
+    assert "Running node" not in output, output[-3000:]

@@ -38,8 +38,10 @@ BETWEEN_STAGES = {
 }
 # Top-level nodes of the collapsed default pipeline (boxes and datasets; parameters are hidden by
 # default): 65 when most MLflow reports had a second catalog entry (`<name>_mlflow`), 56 since, 47
-# since each stage ends in a summary node that reads its reports (they are drawn inside its box).
-MOST_TOP_LEVEL = 47
+# since each stage ends in a summary node that reads its reports (they are drawn inside its box),
+# 48 with the MLflow metrics of the evaluation's paired differences (a metrics dataset, like each
+# model's, is drawn beside the box).
+MOST_TOP_LEVEL = 49
 
 
 def _children(tree: dict, modular_pipeline: str, kind: str) -> set[str]:

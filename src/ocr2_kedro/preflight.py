@@ -6,7 +6,8 @@ endpoints, GPUs, installed components, executables); `check_requirements` tests 
 way (a path, the Hugging Face cache, one short request, `torch.cuda.device_count()`,
 `importlib.util.find_spec`, `shutil.which`) and returns one line per problem with the parameter
 that asks for it and what to set instead. `check_run` adds what only the run's pipeline knows (its
-sources, the sandbox its judges start, checkpoints to evaluate) and raises `PreflightError`.
+sources, the sandbox its judges start, checkpoints to evaluate, the preference pairs its DPO stages
+read) and raises `PreflightError`.
 
 Network checks run in parallel with a short timeout, so a machine without a hub or with a dead
 endpoint learns it in seconds, not after the first hours of a run.
@@ -23,6 +24,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from ocr2_kedro.parameters.base import Requirement, Settings
 
@@ -290,6 +293,63 @@ def checkpoint_problems(pipeline: Any, catalog: Any) -> list[str]:
     return problems
 
 
+def _table_rows(catalog: Any, name: str) -> tuple[int, str]:
+    """Rows of the latest version of a table (a lazy scan counts from the parquet metadata) and
+    how to name it in a message."""
+    dataset = catalog.get(name)
+    if not catalog.exists(name):
+        return 0, f"{name} (no version yet: `kedro run --pipelines dataset` makes it)"
+    resolve = getattr(dataset, "resolve_load_version", None)
+    version = resolve() if callable(resolve) else None
+    rows = int(catalog.load(name).lazy().select(pl.len()).collect().item())
+    return rows, f"{name} (version {version})" if version else name
+
+
+def preference_pair_problems(settings: Any, pipeline: Any, catalog: Any) -> list[str]:
+    """Every DPO stage the run trains (the run's own training.stages, or an ablation variant's)
+    on preference pairs it reads from disk, checked against its training.dpo.min_pairs now, not
+    after the SFT stages before it have trained. Pairs the run makes itself are checked by the
+    training template's `check_preference_pairs` node as soon as they exist."""
+    from ocr2_kedro.preferences import too_few_pairs
+
+    produced = pipeline.all_outputs()
+    variants = (
+        {v.namespace: v for v in _variants(settings, pipeline)}
+        if "ablations" in settings.stages
+        else {}
+    )
+    # pairs table -> min_pairs -> who trains DPO on it (the run's training or a variant)
+    wanted: dict[str, dict[int, list[str]]] = {}
+    for node in pipeline.nodes:
+        if node.name.rpartition(".")[2] != "train_dpo" or node.inputs[0] in produced:
+            continue
+        namespace = variant_of(node)
+        if namespace is not None:
+            if namespace not in variants:
+                continue
+            training, who = variants[namespace].training_settings, namespace
+        elif "training" in settings.stages:
+            training, who = settings["training"], "training"
+        else:
+            continue
+        if "dpo" in training.stages:
+            min_pairs = training.dpo_settings().min_pairs
+            label = f"{who} (stages {', '.join(training.stages)})"
+            wanted.setdefault(node.inputs[0], {}).setdefault(min_pairs, []).append(label)
+    problems = []
+    for name, by_minimum in wanted.items():
+        try:
+            rows, where = _table_rows(catalog, name)
+        except Exception as error:  # noqa: BLE001 - an unreadable table is reported, not raised
+            problems.append(f"{name}: cannot be read to count its pairs ({error})")
+            continue
+        for min_pairs, trainers in sorted(by_minimum.items()):
+            problem = too_few_pairs(rows, min_pairs, where)
+            if problem:
+                problems.append(f"{'; '.join(trainers)} train(s) DPO: {problem}")
+    return problems
+
+
 def check_run(
     settings: Any, pipeline: Any, catalog: Any, parameter_problems: Iterable[str] = ()
 ) -> None:
@@ -315,6 +375,7 @@ def check_run(
     problems += check_requirements(requirements)
     if "evaluation" in settings.stages:
         problems += checkpoint_problems(pipeline, catalog)
+    problems += preference_pair_problems(settings, pipeline, catalog)
     problems += sandbox_problems(judging_settings(settings, pipeline))
     if problems:
         raise PreflightError(problems)

@@ -11,7 +11,7 @@ from ocr2_kedro.hooks import (
     PreflightHook,
     ProjectMlflowHook,
 )
-from ocr2_kedro.resolvers import env_list
+from ocr2_kedro.resolvers import env_list, package_file
 
 # kedro-mlflow's hook is registered here, as ProjectMlflowHook (its subclass), not by the plugin's
 # entry point: every hook that touches settings or MLflow is in this one tuple.
@@ -48,8 +48,13 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # Site settings of `--env paper` (endpoints, model paths, tracking URI) come from the environment
     # (`kedro run --env paper` reads conf/base + conf/paper, never conf/local): oc.env for one value,
-    # ocr2.env_list for a comma-separated list (README: Pointing the project at a GPU cluster).
-    "custom_resolvers": {"oc.env": oc.env, "ocr2.env_list": env_list},
+    # ocr2.env_list for a comma-separated list (README: Pointing the project at a GPU cluster);
+    # ocr2.package_file: a data file an installed package ships (raw_humaneval).
+    "custom_resolvers": {
+        "oc.env": oc.env,
+        "ocr2.env_list": env_list,
+        "ocr2.package_file": package_file,
+    },
     # conf/paper and conf/test override single settings deep inside a pipeline's parameters (or the
     # MLflow config) without restating the rest; catalog entries stay replaced whole.
     "merge_strategy": {"parameters": "soft", "mlflow": "soft"},

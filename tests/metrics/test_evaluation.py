@@ -4,6 +4,7 @@ and critic rows of the summary, and the names the headline numbers are logged un
 from __future__ import annotations
 
 import datetime
+import math
 
 import polars as pl
 import pytest
@@ -89,6 +90,34 @@ def test_summary_rows_per_breakdown_window_se_and_critic():
     # Critic over samples with code and a verdict: one TP, one FP.
     assert mean("all", "all", "critic_precision") == pytest.approx(0.5)
     assert mean("all", "all", "critic_accuracy", "all") == pytest.approx(0.5)
+
+
+def test_critic_counts_are_in_every_summary_and_undefined_ratios_are_not_logged():
+    """Nothing passed and nothing had code: recall (and accuracy, precision) are undefined and
+    left out of MLflow, while the confusion counts say why, 0 in every run."""
+    samples = _sample_results().with_columns(
+        passed=pl.lit(False), has_solution=pl.Series([True, True, False, False])
+    )
+    rows = scoring.agreement_rows(samples)
+    python = {
+        r["metric"]: r["mean"] for r in rows.iter_rows(named=True) if r["language"] == "python"
+    }
+    assert {k: python[f"critic_{k}"] for k in scoring.AGREEMENT_COUNTS} == {
+        "tp": 0,
+        "fp": 2,
+        "fn": 0,
+        "tn": 0,
+    }
+    assert python["critic_precision"] == 0.0 and python["critic_accuracy"] == 0.0
+    assert math.isnan(python["critic_recall"])  # no sample passed
+    logged = scoring.headline_metrics(rows, pl.DataFrame(schema={"language": pl.String}))
+    assert "python.t0.6.critic_recall" not in logged
+    assert logged["python.t0.6.critic_fn"]["value"] == 0
+
+    no_code = scoring.agreement_rows(samples.with_columns(has_solution=pl.lit(False)))
+    by_metric = dict(no_code.filter(pl.col("language") == "all").select("metric", "mean").rows())
+    assert [by_metric[f"critic_{k}"] for k in scoring.AGREEMENT_COUNTS] == [0, 0, 0, 0]
+    assert all(math.isnan(by_metric[f"critic_{k}"]) for k in ("accuracy", "precision", "recall"))
 
 
 def test_no_problem_results_give_an_empty_summary():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from ocr2_kedro.metrics.evaluation import REFERENCE_LOSS
+from ocr2_kedro.metrics.evaluation import REFERENCE_LOSS, REFERENCE_TOKEN_LOSS
 from ocr2_kedro.metrics.reference_loss import (
     reference_examples,
-    reference_loss_table,
+    reference_loss_tables,
     skipped_reference_loss,
 )
 
@@ -32,7 +32,7 @@ def test_a_reference_is_scored_as_the_training_chat_with_a_fenced_answer():
 
 def test_no_references_give_a_reason_per_language():
     empty = pl.DataFrame(schema={"question_id": pl.String, "language": pl.String})
-    table = reference_loss_table(
+    table, per_reference = reference_loss_tables(
         empty,
         pl.DataFrame(),
         model="base",
@@ -47,4 +47,7 @@ def test_no_references_give_a_reason_per_language():
         table["skipped_reason"].to_list()
         == ["no reference solutions for the benchmark problems"] * 2
     )
-    assert skipped_reference_loss("m", ["python"], "off")["loss_per_token"].to_list() == [None]
+    assert per_reference.schema == REFERENCE_TOKEN_LOSS and per_reference.is_empty()
+    skipped, none = skipped_reference_loss("m", ["python"], "off")
+    assert skipped["loss_per_token"].to_list() == [None]
+    assert none.schema == REFERENCE_TOKEN_LOSS and none.is_empty()

@@ -88,6 +88,23 @@ def test_the_literals_match_the_engines():
             "models.stage1.backend: backend is openai but openai.endpoints is empty",
         ),
         ({"backend": "openai"}, "openai.endpoints is empty"),
+        # Which problems, in which languages.
+        ({"max_problems": 4}, "evaluation.max_problems: unknown key"),
+        (
+            {"subset": {"per_source": {"humaneval": 0}}},
+            "evaluation.subset.per_source.humaneval: Input should be greater than 0",
+        ),
+        ({"subset": {"seed": "zero"}}, "evaluation.subset.seed"),
+        ({"subset": {"size": 4}}, "evaluation.subset.size: unknown key"),
+        (
+            {"source_languages": {"humaneval": ["java"]}},
+            "evaluation.source_languages.humaneval.0: Input should be 'python' or 'cpp'",
+        ),
+        ({"source_languages": {"humaneval": []}}, "evaluation.source_languages.humaneval: List"),
+        (
+            {"languages": ["cpp"]},
+            "source_languages.humaneval: ['python'] are not in languages ['cpp']",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_by_its_full_path(overrides, expected):
@@ -156,3 +173,19 @@ def test_requirements_name_each_model_backend_and_the_compiler():
     # A served model has no weights here to look for; no C++, no compiler.
     assert "evaluation.models.stage2.path" not in served
     assert "evaluation.languages" not in served
+
+
+@pytest.mark.parametrize("env", ["base", "paper", "test"])
+def test_humaneval_is_asked_in_python_and_other_sources_in_every_language(env):
+    settings = stage_settings("evaluation", env=env)
+    assert settings.languages_of("humaneval") == ["python"]
+    assert settings.languages_of("bundled") == settings.languages
+    assert settings.languages_of("livecodebench") == settings.languages
+
+
+def test_the_subset_sizes_of_each_environment():
+    assert stage_settings("evaluation").subset.per_source == {"bundled": 4, "humaneval": 20}
+    assert stage_settings("evaluation", env="test").subset.per_source["humaneval"] == 2
+    # Paper scale: every problem of every source.
+    paper = stage_settings("evaluation", env="paper").subset.per_source
+    assert set(paper.values()) == {None}

@@ -30,7 +30,15 @@ def test_every_shipped_environment_validates(env):
 
 
 def test_the_pipeline_reads_one_source_per_block():
-    assert SOURCES == ("bundled", "taco", "apps", "codecontests", "codeforces", "livecodebench")
+    assert SOURCES == (
+        "bundled",
+        "taco",
+        "apps",
+        "codecontests",
+        "codeforces",
+        "livecodebench",
+        "humaneval",
+    )
     assert set(OCR2_REFERENCES) <= set(SOURCES)
     # Each source is named as its key (the catalog entry raw_<key>) in every shipped environment.
     for env in ("base", "paper"):
@@ -47,7 +55,7 @@ def test_dates_of_a_pool_are_dates_whether_quoted_or_not():
     assert pools[0].undated == "reject"  # the documented default of a pool entry
     assert pools[0].as_dict()["from"] == "2024-08-01"  # dumped as written
     base = stage_settings("ingestion").benchmark_pools
-    assert [pool.windowed for pool in base] == [False, True, False]
+    assert [pool.windowed for pool in base] == [False, False, True, False]
 
 
 @pytest.mark.parametrize(

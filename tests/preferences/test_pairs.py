@@ -209,6 +209,44 @@ def test_critique_only_pairs_when_no_execution_label():
     assert pairs.is_empty() and reasons(rejects) == {("q1", "python"): "all_pass"}
 
 
+def test_critique_pairs_where_every_sample_failed_only_when_asked():
+    frame = export(
+        # q1: nothing passed; the critic likes a and b, not c (d: sandbox fault, no label).
+        row("a", "q1", 0.0, "right"),
+        row("b", "q1", 0.25, "right"),
+        row("c", "q1", 0.0, "wrong"),
+        row("d", "q1", 0.0, "wrong", verdict="SE"),
+        # q2: one passed: execution pairs only, whatever the critic said.
+        row("e", "q2", 1.0, "wrong"),
+        row("f", "q2", 0.0, "right"),
+        # q3: nothing passed and the critic judged both right; q4: every sample passed.
+        row("g", "q3", 0.0, "right"),
+        row("h", "q3", 0.0, "right"),
+        row("i", "q4", 1.0, "right"),
+        row("j", "q4", 1.0, "wrong"),
+    )
+    pairs, rejects, stats = run(frame, critique_pairs_when_all_fail=True)
+    assert pair_ids(pairs) == {("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("e", "f")}
+    by_source = dict(pairs.select("pair_id", "pair_source").rows())
+    assert by_source[pair_id("e", "f")] == "execution"
+    assert {by_source[pair_id(c, r)] for c in "ab" for r in "cd"} == {"critique"}
+    # Both sides failed: the pass rates travel with the pair, the chosen one's included.
+    assert pairs.filter(pl.col("chosen_id") == "b")["chosen_pass_rate"].to_list() == [0.25] * 2
+    # A passing sample is never a critique pair's rejected side (q4 stays all_pass).
+    assert reasons(rejects) == {("q3", "python"): "all_judged_right", ("q4", "python"): "all_pass"}
+    assert stats["by_source"] == {"execution": 1, "critique": 4}
+    assert stats["critique_pairs_when_all_fail"] is True
+
+    # Off (the engine's default, conf/paper): a question where nothing passed makes no pair.
+    off, rejects, _ = run(frame)
+    assert pair_ids(off) == {("e", "f")}
+    assert reasons(rejects)[("q1", "python")] == "all_fail"
+    # It widens critique pairs, so without them it does nothing.
+    off, rejects, _ = run(frame, critique_pairs=False, critique_pairs_when_all_fail=True)
+    assert pair_ids(off) == {("e", "f")}
+    assert reasons(rejects)[("q1", "python")] == "all_fail"
+
+
 def test_identical_texts_never_pair():
     same = "<think>\nsame\n</think>\n```python\nprint(1)\n```"
     frame = export(

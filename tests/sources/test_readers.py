@@ -108,3 +108,21 @@ def test_a_pinned_hub_revision_is_passed_and_the_resolved_commit_recorded(tmp_pa
     )
     list(local.iter_records())
     assert local.provenance()["resolved_commit"] is None
+
+
+def test_gzipped_json_lines_are_read_and_a_broken_stream_is_one_record_naming_the_file(tmp_path):
+    import gzip
+
+    whole = gzip.compress(b'{"q": "a"}\nnot json\n{"q": "b"}\n' + b'{"q": "c"}\n' * 2000)
+    (tmp_path / "test.jsonl.gz").write_bytes(whole)
+    (tmp_path / "notes.txt.gz").write_bytes(gzip.compress(b"not a source file"))
+    records = [record for _, _, record in RecordSource(path=str(tmp_path)).iter_records()]
+    assert records[0] == {"q": "a"} and records[2] == {"q": "b"} and len(records) == 2003
+    assert isinstance(records[1], UnreadableRecord) and records[1].reason == "unreadable_line"
+
+    (tmp_path / "test.jsonl.gz").write_bytes(whole[: len(whole) // 2])  # truncated download
+    records = [record for _, _, record in RecordSource(path=str(tmp_path)).iter_records()]
+    *read, broken = records
+    assert read[0] == {"q": "a"} and all(r == {"q": "c"} for r in read[3:])
+    assert isinstance(broken, UnreadableRecord) and broken.reason == "unreadable_file"
+    assert broken.where.endswith("test.jsonl.gz") and f"after {len(read)} records" in broken.error

@@ -73,6 +73,22 @@ REFERENCE_LOSS = pl.Schema(
     }
 )
 
+# One row per reference solution a model scored: the loss summed over its assistant tokens (teacher
+# forcing) and their number, so two models are paired over the very same references
+# (`metrics.paired`): the per-language loss per token is sum(nll) / sum(tokens) of these rows.
+REFERENCE_TOKEN_LOSS = pl.Schema(
+    {
+        "model": pl.String,
+        "question_id": pl.String,
+        "language": pl.String,
+        # A problem may have several references in a language: their order in the references.
+        "reference_idx": pl.Int64,
+        "tokens": pl.Int64,
+        "nll": pl.Float64,
+        "truncated": pl.Boolean,
+    }
+)
+
 # The summary's row key, beside `metric`.
 GROUP_COLUMNS = ("model", "language", "temperature", "breakdown", "group")
 # What a summary can be broken down by (besides contest-date windows).
@@ -317,17 +333,23 @@ def system_error_rows(grouped: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# The critic's confusion counts ("right" is the positive class, passing the tests the truth): in
+# every summary, 0 when none, so a run where a ratio is undefined still says why (no sample passed:
+# no recall; nothing judged right: no precision) and runs line up in MLflow's compare view.
+AGREEMENT_COUNTS = ("tp", "fp", "fn", "tn")
+
+
 def agreement_rows(sample_results: pl.DataFrame) -> pl.DataFrame:
     """The critic (the model itself) against execution, over the samples it judged that got a
-    verdict (an SE sample has no ground truth to agree with)."""
-    judged = pl.concat(
-        [sample_results, sample_results.with_columns(pl.lit("all").alias("language"))]
-    ).filter(pl.col("has_solution") & ~pl.col("system_error"))
+    verdict (an SE sample has no ground truth to agree with): its confusion counts, and accuracy,
+    precision and recall (NaN where undefined, which MLflow then leaves out)."""
+    both = pl.concat([sample_results, sample_results.with_columns(pl.lit("all").alias("language"))])
     rows = []
-    for (model, language, temperature), group in judged.group_by(
+    for (model, language, temperature), group in both.group_by(
         ["model", "language", "temperature"], maintain_order=True
     ):
-        agreement = critic_agreement(group["passed"].to_list(), group["judged_right"].to_list())
+        judged = group.filter(pl.col("has_solution") & ~pl.col("system_error"))
+        agreement = critic_agreement(judged["passed"].to_list(), judged["judged_right"].to_list())
         rows += [
             {
                 "model": model,
@@ -339,7 +361,7 @@ def agreement_rows(sample_results: pl.DataFrame) -> pl.DataFrame:
                 "mean": float(agreement[name]),
                 "samples": int(agreement["n"]),
             }
-            for name in ("accuracy", "precision", "recall")
+            for name in ("accuracy", "precision", "recall", *AGREEMENT_COUNTS)
         ]
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 

@@ -31,6 +31,7 @@ class PreferenceSettings(JoinSettings):
     balance_by_difficulty: bool
     pairs_per_difficulty: PositiveInt | None  # null: the smallest non-empty bucket's size
     critique_pairs: bool
+    critique_pairs_when_all_fail: bool  # with critique_pairs: also where no sample passed
     seed: int
     batch_pairs: PositiveInt
 

@@ -1,8 +1,9 @@
-"""The evaluation stage's settings (conf/<env>/parameters_evaluation.yml): the benchmark and how much
-of it, sampling and self-critique, the sandbox, reference loss, summary breakdowns, the backend, and
-the models under evaluation (`models`: one namespace `evaluation.<model>` each; the pipeline is built
-from this list, so adding a model is one YAML entry). An ablation variant's evaluation settings are
-the same model over merged overrides (`ocr2_kedro.parameters.project`)."""
+"""The evaluation stage's settings (conf/<env>/parameters_evaluation.yml): the benchmark, how much
+of it (a seeded subset per source) and in which languages, sampling and self-critique, the sandbox,
+reference loss, summary breakdowns, the backend, and the models under evaluation (`models`: one
+namespace `evaluation.<model>` each; the pipeline is built from this list, so adding a model is one
+YAML entry). An ablation variant's evaluation settings are the same model over merged overrides
+(`ocr2_kedro.parameters.project`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from ocr2_kedro.parameters.execution import (
 )
 
 Language = Literal["python", "cpp"]  # what the sandbox runs (schemas.LANGUAGES)
+Languages = Annotated[list[Language], Field(min_length=1)]
 Breakdown = Literal["difficulty", "platform", "source"]  # metrics.evaluation.BREAKDOWNS
 Fallback = Literal["random", "shortest", "fail"]  # metrics.FALLBACKS
 
@@ -81,6 +83,16 @@ class BootstrapSettings(Settings):
 DateWindow = dict[Literal["from", "to"], datetime.date | None]
 
 
+class SubsetSettings(Settings):
+    """Which benchmark problems are evaluated: per source, a seeded sample of `per_source[source]`
+    problems (null or a source not listed: all of its problems). The sample is the same on every run
+    and machine, and nested: a smaller size picks a subset of what a larger one picks
+    (`pipelines.evaluation.nodes.benchmark_subset`)."""
+
+    seed: int
+    per_source: dict[Annotated[str, Field(min_length=1)], PositiveInt | None]
+
+
 class EvaluatedModel(Settings):
     """One model under evaluation, namespace `evaluation.<name>` (`name` is its key under
     `models`). It evaluates `path` (a checkpoint directory, hub id or, with the openai backend, a
@@ -105,7 +117,10 @@ class EvaluatedModel(Settings):
 
 class EvaluationSettings(BackendBlock):
     languages: Annotated[list[Language], Field(min_length=1)]
-    max_problems: PositiveInt | None  # null: every benchmark problem; N: the first N by id
+    # Source -> the languages its problems are asked in (some of `languages`: HumanEval is Python
+    # only); a source not listed is asked in every one of `languages`.
+    source_languages: dict[Annotated[str, Field(min_length=1)], Languages]
+    subset: SubsetSettings
     samples_per_problem: PositiveInt  # n
     ks: Annotated[list[PositiveInt], Field(min_length=1)]  # within 1..n
     # The first is the headline temperature; more give the temperature sweep.
@@ -143,6 +158,13 @@ class EvaluationSettings(BackendBlock):
                 f"ks {outside} are not within 1..samples_per_problem ({self.samples_per_problem}): "
                 "pass@k and select@k need k <= n"
             )
+        for source, languages in self.source_languages.items():
+            others = [language for language in languages if language not in self.languages]
+            if others:
+                problems.append(
+                    f"source_languages.{source}: {others} are not in languages {self.languages} "
+                    "(a source is asked in some of the evaluated languages)"
+                )
         for key, model in self.models.items():
             if model.name != key:
                 problems.append(f"models.{key}.name is {model.name!r}; it must be its key {key!r}")
@@ -153,6 +175,10 @@ class EvaluationSettings(BackendBlock):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def languages_of(self, source: str) -> list[str]:
+        """The languages a problem of `source` is asked in."""
+        return list(self.source_languages.get(source, self.languages))
 
     def backend_of(self, model: EvaluatedModel | Any) -> str:
         """The backend `model` runs on: its own, else evaluation.backend."""

@@ -97,6 +97,7 @@ class IngestionSettings(Settings):
     codecontests: SourceBlock
     codeforces: SourceBlock
     livecodebench: SourceBlock
+    humaneval: SourceBlock
     ocr2: Ocr2Settings
     benchmark_pools: list[BenchmarkPool]
 

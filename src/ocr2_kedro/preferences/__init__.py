@@ -8,6 +8,7 @@ from .pairs import (
     PreferencePairs,
     build_preference_pairs,
     pair_id,
+    too_few_pairs,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "PreferencePairs",
     "build_preference_pairs",
     "pair_id",
+    "too_few_pairs",
 ]

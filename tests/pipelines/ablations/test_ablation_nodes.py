@@ -5,8 +5,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from ocr2_kedro.metrics.evaluation import REFERENCE_TOKEN_LOSS
 from ocr2_kedro.parameters.ablations import AblationsSettings, VariantSettings
-from ocr2_kedro.pipelines.ablations.nodes import compare_variants, select_variant_data
+from ocr2_kedro.pipelines.ablations.nodes import (
+    compare_variants,
+    compare_variants_paired,
+    select_variant_data,
+)
+from ocr2_kedro.schemas import conform
 from tests.support.parameters import stage_settings
 
 SWEEP = stage_settings(
@@ -78,3 +84,62 @@ def test_the_comparison_lines_variants_up_with_a_plot():
     ]
     assert "| size_737k |" in markdown and "reference_loss" in markdown
     assert len(figure.data) == 8  # 2 languages x 2 metrics x (bar + by-size line)
+
+
+def _variant(name: str, size: int, pass_at_1: list[float], nll: list[float]) -> list[pl.DataFrame]:
+    """(result row, problem results, per-reference losses) of a variant: three problems in Python
+    at t=0.6; every variant's model is "student", as in a sweep."""
+    result = pl.DataFrame({"variant": [name] * 2, "actual_size": [size] * 2})
+    problems = pl.DataFrame(
+        {
+            "model": ["student"] * 3,
+            "question_id": ["q1", "q2", "q3"],
+            "language": ["python"] * 3,
+            "temperature": [0.6] * 3,
+            "n": [1] * 3,
+            "pass_at_1": pass_at_1,
+        }
+    )
+    losses = conform(
+        [
+            {"model": "student", "question_id": q, "language": "python", "reference_idx": 0}
+            | {"tokens": tokens, "nll": loss, "truncated": False}
+            for q, tokens, loss in zip(["q1", "q2", "q3"], [10, 20, 40], nll, strict=True)
+        ],
+        REFERENCE_TOKEN_LOSS,
+    )
+    return [result, problems, losses]
+
+
+def test_every_variant_is_compared_paired_against_the_first_declared_one():
+    bootstrap = stage_settings("evaluation").bootstrap
+    tables = [
+        *_variant("size_737k", 8, [0.0, 1.0, 0.0], [12.0, 24.0, 48.0]),  # 1.2 per token
+        *_variant("size_2500k", 27, [1.0, 1.0, 0.0], [11.0, 22.0, 44.0]),  # 1.1 on every one
+        *_variant("size_100", 1, [0.0, 1.0, 0.0], [12.0, 24.0, 48.0]),  # the first, again
+    ]
+    table, markdown, figure, metrics = compare_variants_paired(bootstrap, *tables)
+    assert set(table["baseline"]) == {"size_737k"}
+    assert table["comparison"].unique(maintain_order=True).to_list() == [
+        "size_2500k_vs_size_737k",
+        "size_100_vs_size_737k",
+    ]
+    rows = {
+        (row["comparison"], row["metric"], row["language"]): row
+        for row in table.iter_rows(named=True)
+    }
+    solved = rows[("size_2500k_vs_size_737k", "pass_at_1", "all")]
+    # Per-problem differences 1, 0, 0: resamples give 0, 1/3, 2/3 or 1; P(0) = 8/27 > 2.5%.
+    assert (solved["difference"], solved["ci_low"], solved["units"]) == (1 / 3, 0.0, 3)
+    assert not solved["significant"]
+    loss = rows[("size_2500k_vs_size_737k", "reference_loss", "python")]
+    assert loss["difference"] == pytest.approx(-0.1) and loss["significant"]
+    same = rows[("size_100_vs_size_737k", "reference_loss", "all")]
+    assert (same["difference"], same["ci_low"], same["ci_high"]) == (0.0, 0.0, 0.0)
+    assert "Ablations: paired differences against size_737k" in markdown
+    assert "(n.s.)" in markdown
+    assert metrics["size_2500k_vs_size_737k.python.reference_loss.significant"]["value"] == 1.0
+    assert "size_2500k_vs_size_737k.all.t0.6.pass_at_1.ci_high" in metrics
+    assert len(figure.data) == 4  # 2 metrics x 2 comparisons
+    with pytest.raises(ValueError, match="3 tables per variant"):
+        compare_variants_paired(bootstrap, *tables[:4])

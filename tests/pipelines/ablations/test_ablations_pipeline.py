@@ -5,7 +5,9 @@ as an MLflow dataset); a rerun adds no child run; the UI's compare view renders 
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from ocr2_kedro.parameters.project import validate_parameters
 from ocr2_kedro.pipelines.ablations.pipeline import create_pipeline, sweeps
 from ocr2_kedro.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO, kedro_failure, run_kedro
+from tests.support import readme
 from tests.support.openai_server import free_port
 from tests.support.versions import latest_path, save_versioned
 from tests.training.conftest import export_row
@@ -168,12 +171,35 @@ def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tin
             assert dataset.dataset.name == f"ocr2_export[{name}]"
             assert str(sizes[name]) in dataset.dataset.profile
             assert child.data.tags["data.read.ocr2_export"]
-        artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "ablations")}
-        assert artifacts == {
-            "ablations/comparison.csv",
-            "ablations/comparison.md",
-            "ablations/comparison.html",
+        # One folder per sweep on the parent run (several sweeps may share it).
+        artifacts = {
+            a.path for a in client.list_artifacts(parent.info.run_id, "ablations/data_size")
         }
+        assert artifacts == {
+            f"ablations/data_size/{name}"
+            for name in (
+                "comparison.csv",
+                "comparison.md",
+                "comparison.html",
+                "differences.csv",
+                "differences.md",
+                "differences.html",
+            )
+        }
+        # size_2500k against the first declared variant, paired over the same problems and
+        # reference solutions, with its interval, on the parent run.
+        differences = pl.read_csv(
+            latest_path(project_copy / "data/08_reporting/ablations/data_size/differences.csv")
+        )
+        assert set(differences["comparison"]) == {"size_2500k_vs_size_737k"}
+        assert {"pass_at_1", "reference_loss"} <= set(differences["metric"])
+        loss = differences.filter(
+            (pl.col("metric") == "reference_loss") & (pl.col("language") == "all")
+        ).row(0, named=True)
+        assert loss["units"] > 0 and loss["ci_low"] <= loss["difference"] <= loss["ci_high"]
+        name = "ablations.data_size.compare.size_2500k_vs_size_737k.all.reference_loss"
+        assert parent.data.metrics[f"{name}.difference"] == pytest.approx(loss["difference"])
+        assert parent.data.metrics[f"{name}.significant"] == float(loss["significant"])
 
         # A rerun (as after an interruption) continues the same child runs instead of adding some.
         _sweep(project_copy, tiny_model_dir)
@@ -187,19 +213,75 @@ def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tin
         _screenshot_compare_view(
             url, experiment.experiment_id, [r.info.run_id for r in variant_runs], project_copy
         )
+
+        # Every run marks the experiment as model development, and the README's link to the UI
+        # opens MLflow's model-training view of it (the runs table), not the GenAI one.
+        kind = client.get_experiment(experiment.experiment_id).tags.get("mlflow.experimentKind")
+        assert kind == "custom_model_development"
+        _check_model_training_view(url, experiment.experiment_id, parent.info.run_name)
+        # What the README says a sweep's runs log, these runs log (tests/test_readme.py: the rest).
+        runs = readme.logged_runs(client, "ocr2_kedro_test")
+        problems = readme.mlflow_name_problems(readme.load(), runs, "ablations")
+        assert not problems, "\n".join(problems)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def _screenshot_compare_view(
-    url: str, experiment_id: str, run_ids: list[str], workdir: Path
-) -> None:
+def _browser() -> str:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: `make test` installs it (Makefile target `browser`)")
         pytest.skip("chromium not installed (make browser)")
+    return browser
+
+
+# The README's link to the experiment in the model-training view (MLflow 3.17 picks the view from
+# the sidebar switch or this `workflowType`, not from the experiment's tag).
+README_VIEW_LINK = re.compile(
+    r"http://127\.0\.0\.1:5000/#/experiments/(?:\d+)(/runs\?workflowType=machine_learning)"
+)
+# Only MLflow's GenAI view shows these (its side navigation and overview); the model-training view
+# shows the runs table.
+GENAI_VIEW_TEXT = ("Evaluation runs", "Observability", "Judges")
+
+
+def _rendered_text(browser: str, page: str) -> str:
+    """The text a user sees on `page` once MLflow's UI has rendered it (headless Chromium)."""
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1400,1100",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            page,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    visible = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", visible)).split())
+
+
+def _check_model_training_view(url: str, experiment_id: str, run_name: str) -> None:
+    browser = _browser()
+    [suffix] = set(README_VIEW_LINK.findall((REPO / "README.md").read_text()))
+    text = _rendered_text(browser, f"{url}/#/experiments/{experiment_id}{suffix}")
+    assert "Run Name" in text and run_name in text, text[:2000]  # the runs table, with the sweep
+    shown = [marker for marker in GENAI_VIEW_TEXT if marker in text]
+    assert not shown, f"the GenAI view ({shown}) instead of model training: {text[:2000]}"
+
+
+def _screenshot_compare_view(
+    url: str, experiment_id: str, run_ids: list[str], workdir: Path
+) -> None:
+    browser = _browser()
     runs = ",".join(f'"{run_id}"' for run_id in run_ids)
     page = f'{url}/#/compare-runs?runs=[{runs}]&experiments=["{experiment_id}"]'
     target = workdir / "compare_view.png"

@@ -8,9 +8,13 @@ import math
 import polars as pl
 import pytest
 
+from ocr2_kedro.metrics.evaluation import REFERENCE_TOKEN_LOSS
 from ocr2_kedro.pipelines.evaluation.nodes import (
+    _samples,
+    benchmark_subset,
     collect_references,
     compare_models,
+    compare_models_paired,
     evaluation_metrics,
     execute_samples,
     plot_evaluation,
@@ -76,6 +80,73 @@ def test_benchmark_rows_that_cannot_be_scored_are_rejected_with_a_reason():
         "odd-type": "malformed_tests",
     }
     assert rejects["detail"].str.len_chars().min() > 0
+
+
+def _pool(counts: dict[str, int]) -> pl.DataFrame:
+    """`counts[source]` scoreable problems of each source."""
+    rows = [
+        {**problem(f"{source}-{i}", [{"input": "1", "output": "1"}]), "source": source}
+        for source, count in counts.items()
+        for i in range(count)
+    ]
+    return conform(rows, PROBLEM)
+
+
+def _chosen(problems: pl.DataFrame, seed: int = 0, **per_source) -> set[str]:
+    subset = settings(subset={"seed": seed, "per_source": per_source}).subset
+    return set(benchmark_subset(problems, subset)["question_id"])
+
+
+def test_the_subset_is_seeded_per_source_nested_and_the_same_whatever_the_row_order():
+    pool = _pool({"humaneval": 40, "bundled": 6, "other": 3})
+    chosen = _chosen(pool, humaneval=10, bundled=4)
+    by_source = {
+        source: {q for q in chosen if q.startswith(source)}
+        for source in ("humaneval", "bundled", "other")
+    }
+    # A size per named source; a source not named keeps all of its problems.
+    assert [len(by_source[s]) for s in ("humaneval", "bundled", "other")] == [10, 4, 3]
+    # The same problems whatever order the rows come in (ranked by id, never by position) ...
+    assert (
+        _chosen(pool.sample(fraction=1.0, shuffle=True, seed=7), humaneval=10, bundled=4) == chosen
+    )
+    # ... nested: a smaller size picks a subset of a larger one's ...
+    assert _chosen(pool, humaneval=5, bundled=4) < chosen
+    assert chosen < _chosen(pool, humaneval=20, bundled=4)
+    # ... not the first N by id, and another seed picks others.
+    assert by_source["humaneval"] != {f"humaneval-{i}" for i in range(10)}
+    assert _chosen(pool, seed=1, humaneval=10, bundled=4) != chosen
+    # null, or a size above what the source holds: all of it.
+    assert len(_chosen(pool, humaneval=None, bundled=100)) == 49
+
+
+def test_prepare_benchmark_rejects_unscoreable_rows_then_takes_the_subset():
+    pool = pl.concat([_pool({"humaneval": 5}), conform([problem("empty", [])], PROBLEM)])
+    kept, rejects = prepare_benchmark(
+        pool, settings(subset={"seed": 0, "per_source": {"humaneval": 2}})
+    )
+    assert kept.height == 2 and set(kept["source"]) == {"humaneval"}
+    assert rejects["record_id"].to_list() == ["empty"]
+
+
+def test_each_source_is_asked_in_its_own_languages():
+    pool = _pool({"humaneval": 2, "bundled": 1})
+    params = settings(
+        languages=["python", "cpp"],
+        source_languages={"humaneval": ["python"]},
+        samples_per_problem=2,
+    )
+    model = {"name": "base", "path": "model", "backend": None}
+    requests = _samples(pool, model, params, 0.6)
+    asked = requests.group_by("question_id").agg(pl.col("language").unique().sort())
+    assert dict(asked.iter_rows()) == {
+        "humaneval-0": ["python"],
+        "humaneval-1": ["python"],
+        "bundled-0": ["cpp", "python"],
+    }
+    assert requests.height == (2 * 1 + 1 * 2) * 2
+    # Problem-major, as the prompt builder makes them.
+    assert requests["question_id"].to_list()[:2] == ["humaneval-0"] * 2
 
 
 def test_references_in_the_bundled_layout_and_unknown_languages_become_rejects():
@@ -144,6 +215,93 @@ def _scored():
         PROBLEM,
     )
     return score_samples(samples, critiques, executions, problems, PARAMS)
+
+
+def _scored_by(model: str, verdicts: list[str]) -> pl.DataFrame:
+    """The per-problem results of `model` whose samples a, b (q1) and c, d (q2) got `verdicts`."""
+    samples = pl.DataFrame(
+        {
+            "sample_id": ["a", "b", "c", "d"],
+            "model": [model] * 4,
+            "question_id": ["q1", "q1", "q2", "q2"],
+            "language": ["python"] * 4,
+            "temperature": [0.6] * 4,
+            "sample_idx": [0, 1, 0, 1],
+            "solution": ["x", "y", "z", "w"],
+        }
+    )
+    critiques = pl.DataFrame(
+        {
+            "sample_id": ["a", "b", "c", "d"],
+            "judgement": ["right"] * 4,
+            "critique_length": [1, 2, 3, 4],
+        }
+    )
+    executions = pl.DataFrame({"sample_id": ["a", "b", "c", "d"], "verdict": verdicts})
+    problems = conform([problem(q, [{"input": "1", "output": "1"}]) for q in ("q1", "q2")], PROBLEM)
+    return score_samples(samples, critiques, executions, problems, PARAMS)[1]
+
+
+def _token_losses(model: str, nll: list[float]) -> pl.DataFrame:
+    rows = [
+        {"model": model, "question_id": q, "language": "python", "reference_idx": 0}
+        | {"tokens": tokens, "nll": loss, "truncated": False}
+        for q, tokens, loss in zip(["q1", "q2"], [10, 30], nll, strict=True)
+    ]
+    return conform(rows, REFERENCE_TOKEN_LOSS)
+
+
+def test_models_are_compared_paired_against_the_first_and_the_one_before():
+    tables = [
+        _scored_by("base", ["WA", "WA", "WA", "WA"]),  # pass@1: q1 0, q2 0
+        _token_losses("base", [20.0, 60.0]),  # 2.0 per token on both references
+        _scored_by("stage1", ["AC", "WA", "WA", "WA"]),  # q1 0.5, q2 0
+        _token_losses("stage1", [15.0, 45.0]),  # 1.5
+        _scored_by("stage2", ["AC", "AC", "AC", "WA"]),  # q1 1.0, q2 0.5
+        _token_losses("stage2", [10.0, 60.0]),  # 1.0 and 2.0: (10 + 60) / 40 = 1.75
+    ]
+    table, markdown, figure, metrics = compare_models_paired(PARAMS, *tables)
+    rows = {
+        (row["comparison"], row["metric"], row["language"]): row
+        for row in table.iter_rows(named=True)
+    }
+    assert sorted({key[0] for key in rows}) == [
+        "stage1_vs_base",
+        "stage2_vs_base",
+        "stage2_vs_stage1",
+    ]
+    assert {key[1] for key in rows} >= {
+        "pass_at_1",
+        "pass_at_2",
+        "pass_at_1_select_at_2",
+        "random_select_at_2",
+        "critique_at_2",
+        "reference_loss",
+    }
+    # pass@1 differences per problem: 0.5 and 0 (n.s.); 1.0 and 0.5; 0.5 and 0.5 (every resample).
+    noise = rows[("stage1_vs_base", "pass_at_1", "python")]
+    assert (noise["difference"], noise["ci_low"], noise["ci_high"]) == (0.25, 0.0, 0.5)
+    assert not noise["significant"]
+    real = rows[("stage2_vs_base", "pass_at_1", "python")]
+    assert (real["difference"], real["ci_low"], real["ci_high"]) == (0.75, 0.5, 1.0)
+    assert real["significant"] and real["units"] == 2
+    step = rows[("stage2_vs_stage1", "pass_at_1", "python")]
+    assert (step["difference"], step["ci_low"], step["ci_high"]) == (0.5, 0.5, 0.5)
+    loss = rows[("stage2_vs_stage1", "reference_loss", "all")]
+    assert (loss["baseline_mean"], loss["variant_mean"]) == (1.5, 1.75)
+    assert loss["difference"] == pytest.approx(0.25) and loss["unit"] == "reference"
+    assert "| stage1_vs_base | pass_at_1 | python | 0.6 | problem | 2 |" in markdown
+    assert "+0.250 [+0.000, +0.500] (n.s.)" in markdown
+    assert "+0.750 [+0.500, +1.000] |" in markdown
+    assert metrics["stage2_vs_base.python.t0.6.pass_at_1.significant"]["value"] == 1.0
+    assert metrics["stage1_vs_base.python.reference_loss.difference"]["value"] == -0.5
+    assert {trace.name for trace in figure.data} == {
+        "stage1_vs_base",
+        "stage2_vs_base",
+        "stage2_vs_stage1",
+    }
+    with pytest.raises(ValueError, match="2 tables per model"):
+        compare_models_paired(PARAMS, *tables[:4])
 
 
 def test_scoring_counts_passes_and_judgements_per_problem():

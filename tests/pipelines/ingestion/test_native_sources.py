@@ -56,7 +56,8 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
     benchmark = read_latest(project_copy / "data" / "03_primary" / "benchmark_problems.parquet")
 
     counts = dict(everything.group_by("source").len().iter_rows())
-    # 41 bundled; taco 2 of 4; one good row each in apps/codecontests/codeforces; 2 LiveCodeBench.
+    # 41 bundled; taco 2 of 4; one good row each in apps/codecontests/codeforces; 2 LiveCodeBench;
+    # HumanEval (from the installed package, conf/base) 142 of 164.
     # OCR-2's codeforces reference resolves to the question codeforces already gave (its TACO one
     # points past the fixture's rows): that second copy is a reject, not a second row.
     assert counts == {
@@ -66,7 +67,9 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
         "codecontests": 1,
         "codeforces": 1,
         "livecodebench": 2,
+        "humaneval": 142,
     }
+    assert rejects.filter(pl.col("source") == "humaneval").height == 164 - 142
     assert everything["question_id"].is_unique().all()
     reasons = set(zip(rejects["source"], rejects["reason"], strict=True))
     assert {
@@ -82,10 +85,10 @@ def test_every_native_source_lands_in_one_problems_table(project_copy):
     native_rows = sum(
         len((FIXTURES / f"{s}.jsonl").read_text().splitlines()) for s in LAYOUT if s != "ocr2"
     )
-    native = everything.filter(pl.col("source") != "bundled")
-    assert native.height + rejects.filter(pl.col("source") != "ocr2").height == native_rows
-    # Held out: bundled test split, LiveCodeBench inside the window, CodeContests test.
-    assert set(benchmark["source"]) == {"bundled", "livecodebench", "codecontests"}
+    fixtures = ~pl.col("source").is_in(["bundled", "humaneval", "ocr2"])
+    assert everything.filter(fixtures).height + rejects.filter(fixtures).height == native_rows
+    # Held out: bundled test split, LiveCodeBench inside the window, CodeContests test, HumanEval.
+    assert set(benchmark["source"]) == {"bundled", "livecodebench", "codecontests", "humaneval"}
     assert train.height + benchmark.height == everything.height
     assert benchmark.filter(pl.col("source") == "livecodebench").height == 2
 

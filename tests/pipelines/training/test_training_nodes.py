@@ -1,6 +1,7 @@
 """Training nodes: examples stream out as batches; a finished stage is reused on a rerun; stage 1 only
 ends at the stage-1 model; DPO trains from the SFT checkpoint on the preference pairs, passes the SFT
-checkpoint on when not asked for, and refuses too few pairs before loading a model."""
+checkpoint on when not asked for, and refuses too few pairs before loading a model (and, in the
+template, before its first node)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ocr2_kedro.datasets import StreamingParquetDataset
 from ocr2_kedro.parameters import ParametersError
 from ocr2_kedro.pipelines.training.nodes import (
     build_sft_examples,
+    check_preference_pairs,
     train_dpo,
     train_stage1,
     train_stage2,
@@ -158,6 +160,29 @@ def test_too_few_pairs_fail_with_what_to_do_before_any_model_loads(tmp_path, tin
     assert not (tmp_path / "runs").exists()  # nothing prepared, nothing trained
 
 
+def test_too_few_pairs_stop_the_template_before_its_first_node(tmp_path, tiny_model_dir):
+    from ocr2_kedro.pipelines.training.pipeline import create_training_template
+
+    plan = _plan(tmp_path, tiny_model_dir, ["stage1", "dpo"], {"min_pairs": 3})
+    export = pl.DataFrame([export_row("g1", "q1")]).lazy()
+    with pytest.raises(ValueError, match="min_pairs=3 .* holds 2") as error:
+        check_preference_pairs(export, pairs_frame(2).lazy(), plan)
+    assert "generation.samples_per_question" in str(error.value)
+    # Enough pairs: the export passes on unchanged.
+    assert check_preference_pairs(export, pairs_frame(3).lazy(), plan) is export
+    # No DPO stage: the pairs are not counted (a table without columns is fine).
+    sft = _plan(tmp_path, tiny_model_dir, ["stage1", "stage2"])
+    assert check_preference_pairs(export, pl.DataFrame().lazy(), sft) is export
+    # Every node of the template that builds examples or trains waits on the check, so in a run
+    # that makes its pairs the check runs right after them and before any model loads.
+    template = create_training_template()
+    for node in template.nodes:
+        if node.name != "check_preference_pairs":
+            upstream = {n.name for n in template.to_nodes(node.name).nodes}
+            assert "check_preference_pairs" in upstream, node.name
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.slow
 def test_dpo_trains_from_the_sft_checkpoint_and_a_rerun_reuses_it(tmp_path, tiny_model_dir):
     plan = _plan(tmp_path, tiny_model_dir, ["stage1", "dpo"], {"trainer": {"learning_rate": 1e-3}})
@@ -169,6 +194,7 @@ def test_dpo_trains_from_the_sft_checkpoint_and_a_rerun_reuses_it(tmp_path, tiny
     assert metrics["global_step"]["value"] == 2 and "reused" not in metrics
     assert metrics["pairs_in_table"]["value"] == metrics["trained_pairs"]["value"] == 4
     assert metrics["pairs_execution"]["value"] == 4
+    assert metrics["pairs_critique"]["value"] == 0  # logged for every source, so runs line up
     assert metrics["first_loss"]["value"] > metrics["last_loss"]["value"]
     # Only the three columns TRL reads were copied for the trainer; checkpoints are dropped.
     (copied,) = (tmp_path / "runs" / "preferences").glob("*/pairs.parquet")

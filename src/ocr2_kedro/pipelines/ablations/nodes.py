@@ -15,8 +15,11 @@ import polars as pl
 from plotly import graph_objects as go
 from plotly.subplots import make_subplots
 
+from ocr2_kedro.metrics import paired
 from ocr2_kedro.parameters.ablations import AblationsSettings, VariantSettings
+from ocr2_kedro.parameters.evaluation import BootstrapSettings
 from ocr2_kedro.reporting import markdown_table
+from ocr2_kedro.reporting.differences import report_differences
 
 logger = logging.getLogger(__name__)
 
@@ -203,3 +206,32 @@ def compare_variants(*results: pl.DataFrame) -> tuple[pl.DataFrame, str, go.Figu
     figure.update_xaxes(title_text="training rows", type="log", row=2)
     figure.update_layout(title="Ablations", height=800)
     return table, markdown_table("Ablations: variants side by side", table), figure
+
+
+def compare_variants_paired(
+    bootstrap: BootstrapSettings, *tables: pl.DataFrame
+) -> tuple[pl.DataFrame, str, go.Figure, dict[str, dict[str, float]]]:
+    """Whether the sweep's differences are real: every variant against the sweep's first declared
+    one, paired over the same problems (every per-problem metric) and the same reference solutions
+    (reference loss), with bootstrap intervals (`metrics.paired.paired_comparison`, the run's
+    `evaluation.bootstrap`); as a table, markdown, plot and MLflow metrics for the parent run.
+    `tables` are, per variant in declared order, its result rows (`record_variant`: named by
+    their `variant` column), problem results and per-reference losses."""
+    if len(tables) % 3:
+        raise ValueError(
+            f"compare_variants_paired needs 3 tables per variant (result, problem results, "
+            f"per-reference losses), got {len(tables)}"
+        )
+    names = [result["variant"][0] for result in tables[0::3]]
+    table = paired.paired_comparison(
+        dict(zip(names, tables[1::3], strict=True)),
+        dict(zip(names, tables[2::3], strict=True)),
+        paired.comparison_pairs(names, previous=False),
+        resamples=bootstrap.resamples,
+        seed=bootstrap.seed,
+        confidence=paired.CONFIDENCE,
+    )
+    markdown, figure, metrics = report_differences(
+        f"Ablations: paired differences against {names[0]}", table, resamples=bootstrap.resamples
+    )
+    return table, markdown, figure, metrics

@@ -10,7 +10,13 @@ from ocr2_kedro.pipelines.dynamic import read_parameters
 from ocr2_kedro.pipelines.evaluation.pipeline import create_model_template
 from ocr2_kedro.pipelines.training.pipeline import FINAL_CHECKPOINT, create_training_template
 
-from .nodes import compare_variants, record_variant, select_variant_data, variant_settings
+from .nodes import (
+    compare_variants,
+    compare_variants_paired,
+    record_variant,
+    select_variant_data,
+    variant_settings,
+)
 
 
 def sweeps() -> dict[str, list[str]]:
@@ -93,6 +99,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             f"{variant}_result": f"ablations.{sweep}.{variant}.variant_result"
             for variant in variants
         }
+        # Per variant, in declared order (the first is every comparison's baseline): its result
+        # (which names it), and the per-unit tables the paired differences are computed over.
+        unit_tables = {
+            f"{variant}_{table.removeprefix('variant_')}": f"ablations.{sweep}.{variant}.{table}"
+            for variant in variants
+            for table in ("variant_result", "problem_results", "reference_token_losses")
+        }
         pipelines.append(
             Pipeline(
                 [
@@ -101,10 +114,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                         inputs=list(results),
                         outputs=["comparison", "comparison_markdown", "plot"],
                         name="compare_variants",
-                    )
+                    ),
+                    Node(
+                        compare_variants_paired,
+                        inputs=["params:evaluation.bootstrap", *unit_tables],
+                        outputs=[
+                            "differences",
+                            "differences_markdown",
+                            "differences_plot",
+                            "differences_metrics",
+                        ],
+                        name="compare_variants_paired",
+                    ),
                 ],
                 namespace=f"ablations.{sweep}",
-                inputs=results,
+                inputs={**results, **unit_tables},
+                parameters={"params:evaluation.bootstrap"},
             )
         )
     return sum(pipelines, Pipeline([]))

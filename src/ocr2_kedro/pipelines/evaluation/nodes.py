@@ -30,13 +30,24 @@ from ocr2_kedro.generation.requests import (
 )
 from ocr2_kedro.generation.resumable import generate_resumable
 from ocr2_kedro.metrics import evaluation as scoring
+from ocr2_kedro.metrics import paired
 from ocr2_kedro.metrics.evaluation import EVAL_SAMPLE, REFERENCE, SELF_CRITIQUE
-from ocr2_kedro.metrics.reference_loss import reference_loss_table, skipped_reference_loss
+from ocr2_kedro.metrics.reference_loss import reference_loss_tables, skipped_reference_loss
 from ocr2_kedro.models import resolve_model_path
-from ocr2_kedro.parameters.evaluation import EvaluationSettings
+from ocr2_kedro.parameters.evaluation import EvaluationSettings, SubsetSettings
 from ocr2_kedro.parsing import parse_sample
 from ocr2_kedro.reporting import evaluation as report
-from ocr2_kedro.schemas import LANGUAGES, PROBLEM, REJECT, conform, reject, rejects_frame, run_key
+from ocr2_kedro.reporting.differences import report_differences
+from ocr2_kedro.schemas import (
+    LANGUAGES,
+    PROBLEM,
+    REJECT,
+    conform,
+    reject,
+    rejects_frame,
+    run_key,
+    stable_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +75,37 @@ def prepare_benchmark(
             )
             continue
         kept.append(row)
-    problems = conform(kept, PROBLEM) if kept else pl.DataFrame(schema=PROBLEM)
-    limit = settings.max_problems
-    if limit is not None and problems.height > limit:
-        # Deterministic: the same problems on every run and machine.
-        problems = problems.sort("question_id").head(limit)
+    problems = benchmark_subset(
+        conform(kept, PROBLEM) if kept else pl.DataFrame(schema=PROBLEM), settings.subset
+    )
     logger.info("evaluation: %d benchmark problems, %d rejected", problems.height, len(rejects))
     return problems, rejects_frame(rejects)
+
+
+def benchmark_subset(problems: pl.DataFrame, subset: SubsetSettings) -> pl.DataFrame:
+    """The problems evaluated (`evaluation.subset`): of each source named in `per_source` with a
+    size, that many, those whose hash of (seed, question_id) ranks first; every problem of any
+    other source. Ranked by id, never by position: the same problems on every run and machine, and
+    a smaller size picks a subset of what a larger one picks. Input order is kept."""
+    chosen: list[str] = []
+    for (source,), group in problems.group_by("source", maintain_order=True):
+        ids = group["question_id"].to_list()
+        size = subset.per_source.get(source)
+        if size is not None and len(ids) > size:
+            ids = sorted(ids, key=lambda question_id: stable_id(subset.seed, question_id))[:size]
+        logger.info(
+            "evaluation: %s, %d of its %d benchmark problems", source, len(ids), group.height
+        )
+        chosen += ids
+    sized = {source for source, size in subset.per_source.items() if size is not None}
+    absent = sorted(sized - set(problems["source"]))
+    if absent:
+        logger.warning(
+            "evaluation.subset.per_source names %s, which has no benchmark problem in this run "
+            "(a disabled source, or a name that is not a source's)",
+            ", ".join(absent),
+        )
+    return problems.filter(pl.col("question_id").is_in(chosen))
 
 
 def collect_references(
@@ -153,17 +188,26 @@ def resolve_model(checkpoint: str | None, model: Any) -> dict[str, Any]:
 def _samples(
     problems: pl.DataFrame, model_ref: dict, settings: EvaluationSettings, temperature: float
 ) -> pl.DataFrame:
-    """n requests per problem and language at `temperature` (the generation engine's builder): a
+    """n requests per problem and language at `temperature` (the generation engine's builder), in
+    the languages its source is asked in (`evaluation.source_languages`, else `languages`): a
     sample_id is made from the fingerprint of the exact request (model, system prompt and prompt,
     sampling, seed), so a changed prompt or setting is sampled afresh and an unchanged one
     resumes from its shard."""
+    asked = pl.DataFrame(
+        [
+            {"question_id": question_id, "language": language}
+            for question_id, source in zip(problems["question_id"], problems["source"], strict=True)
+            for language in settings.languages_of(source)
+        ],
+        schema={"question_id": pl.String, "language": pl.String},
+    )
     prompts = solution_prompts(
         problems,
         settings.languages,
         model=model_ref["path"],
         sampling=settings.sampling.at(temperature),
         system_prompt=settings.system_prompt,
-    )
+    ).join(asked, on=["question_id", "language"], how="semi", maintain_order="left")
     return (
         solution_requests(
             prompts,
@@ -338,15 +382,16 @@ def summarize_evaluation(
 
 def measure_reference_loss(
     references: pl.DataFrame, problems: pl.DataFrame, model_ref: dict, settings: EvaluationSettings
-) -> pl.DataFrame:
-    """Per-token loss of the model on the reference solutions, per language (teacher forcing)."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(per-token loss of the model on the reference solutions per language, each reference's
+    summed loss and tokens): teacher forcing; the second pairs models over the same references."""
     options = settings.reference_loss
     if not options.enabled:
         reason = "reference_loss.enabled is false"
     elif (model_ref["backend"] or settings.backend) == "openai":
         reason = "the model is served over HTTP (openai backend): no weights to score"
     else:
-        return reference_loss_table(
+        return reference_loss_tables(
             references,
             problems,
             model=model_ref["name"],
@@ -387,3 +432,35 @@ def compare_models(*tables: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     reference loss."""
     wide = report.comparison_table(tables[0::2], tables[1::2])
     return wide, report.comparison_markdown(wide)
+
+
+def compare_models_paired(
+    settings: EvaluationSettings, *tables: pl.DataFrame
+) -> tuple[pl.DataFrame, str, go.Figure, dict[str, dict[str, float]]]:
+    """Whether the models' differences are real: each model against the first of
+    `evaluation.models` and against the one before it, paired over the same problems (every
+    per-problem metric) and the same reference solutions (reference loss), with bootstrap
+    intervals (`metrics.paired.paired_comparison`, `evaluation.bootstrap`'s resamples and seed); as
+    a table, markdown, plot and MLflow metrics.
+    `tables` alternate each model's problem results and per-reference losses, in the order of
+    `evaluation.models`."""
+    names = list(settings.models)
+    if len(tables) != 2 * len(names):
+        raise ValueError(
+            f"compare_models_paired needs 2 tables per model of evaluation.models ({names}), got "
+            f"{len(tables)}"
+        )
+    table = paired.paired_comparison(
+        dict(zip(names, tables[0::2], strict=True)),
+        dict(zip(names, tables[1::2], strict=True)),
+        paired.comparison_pairs(names, previous=True),
+        resamples=settings.bootstrap.resamples,
+        seed=settings.bootstrap.seed,
+        confidence=paired.CONFIDENCE,
+    )
+    markdown, figure, metrics = report_differences(
+        "Evaluation: paired differences between models",
+        table,
+        resamples=settings.bootstrap.resamples,
+    )
+    return table, markdown, figure, metrics

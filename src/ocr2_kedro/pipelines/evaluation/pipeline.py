@@ -12,6 +12,7 @@ from .nodes import (
     collect_references,
     combine_evaluation_rejects,
     compare_models,
+    compare_models_paired,
     evaluation_metrics,
     execute_samples,
     measure_reference_loss,
@@ -83,7 +84,7 @@ def create_model_template() -> Pipeline:
                     "model_ref",
                     "evaluation_settings",
                 ],
-                outputs="reference_loss",
+                outputs=["reference_loss", "reference_token_losses"],
                 name="measure_reference_loss",
             ),
             Node(
@@ -170,6 +171,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         for name in models
         for table in ("summary", "reference_loss")
     }
+    # Per-unit tables, so the paired comparison pairs models over the same problems and references.
+    unit_tables = {
+        f"{name}_{table}": f"evaluation.{name}.{table}"
+        for name in models
+        for table in ("problem_results", "reference_token_losses")
+    }
     comparison = Pipeline(
         [
             Node(
@@ -177,11 +184,30 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=list(model_tables),
                 outputs=["evaluation_comparison", "evaluation_comparison_markdown"],
                 name="compare_models",
-            )
+            ),
+            Node(
+                compare_models_paired,
+                inputs=["params:evaluation", *unit_tables],
+                outputs=[
+                    "evaluation_differences",
+                    "evaluation_differences_markdown",
+                    "evaluation_differences_plot",
+                    "evaluation_differences_metrics",
+                ],
+                name="compare_models_paired",
+            ),
         ],
         namespace="evaluation",
-        inputs=model_tables,
-        outputs={"evaluation_comparison", "evaluation_comparison_markdown"},
+        inputs={**model_tables, **unit_tables},
+        outputs={
+            "evaluation_comparison",
+            "evaluation_comparison_markdown",
+            "evaluation_differences",
+            "evaluation_differences_markdown",
+            "evaluation_differences_plot",
+            "evaluation_differences_metrics",
+        },
+        parameters={"params:evaluation"},
     )
     # Plots named plainly in the node too, wired to the namespaces by the mapping.
     plots = {f"{name}_{plot}": f"evaluation.{name}.{plot}" for name in models for plot in PLOTS}
@@ -194,6 +220,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluation_rejects",
                     "evaluation_comparison",
                     "evaluation_comparison_markdown",
+                    "evaluation_differences",
+                    "evaluation_differences_markdown",
+                    "evaluation_differences_plot",
                     *plots,
                 ],
                 shown=["evaluation_comparison"],

@@ -23,6 +23,8 @@ import polars as pl
 
 from ocr2_kedro.models import resolve_model_path
 from ocr2_kedro.parameters.training import TrainingSettings
+from ocr2_kedro.preferences import too_few_pairs
+from ocr2_kedro.preferences.pairs import CRITIQUE, EXECUTION
 from ocr2_kedro.schemas import stable_id
 from ocr2_kedro.tracking import MlflowRun
 from ocr2_kedro.training import (
@@ -36,7 +38,14 @@ from ocr2_kedro.training import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXAMPLE_SCHEMA", "build_sft_examples", "train_dpo", "train_stage1", "train_stage2"]
+__all__ = [
+    "EXAMPLE_SCHEMA",
+    "build_sft_examples",
+    "check_preference_pairs",
+    "train_dpo",
+    "train_stage1",
+    "train_stage2",
+]
 
 # Written into a stage's working folder once it has finished: a rerun with the same fingerprint
 # (base model, settings, tokenized data) reuses the model instead of training again.
@@ -248,15 +257,33 @@ def _pairs_file(pairs: pl.LazyFrame, work_dir: Path) -> tuple[Path, str]:
 
 
 def _pair_counts(pairs: pl.LazyFrame) -> dict[str, float]:
-    """How many pairs, and per `pair_source` (execution / critique) when the table has it; from the
-    narrow columns only."""
+    """How many pairs, and per `pair_source` (execution / critique) when the table has it, 0 for a
+    source without pairs (every run logs both, so runs line up); from the narrow columns only."""
     names = pairs.collect_schema().names()
     counts = {"pairs_in_table": float(pairs.select(pl.len()).collect().item())}
     if "pair_source" in names:
+        counts |= {f"pairs_{source}": 0.0 for source in (EXECUTION, CRITIQUE)}
         by_source = pairs.group_by("pair_source").agg(pl.len()).collect()
         for source, count in by_source.iter_rows():
             counts[f"pairs_{source or 'unknown'}"] = float(count)
     return counts
+
+
+def check_preference_pairs(
+    export: pl.LazyFrame | pl.DataFrame,
+    pairs: pl.LazyFrame | pl.DataFrame,
+    settings: TrainingSettings,
+) -> pl.LazyFrame | pl.DataFrame:
+    """The export, passed on unchanged once the pairs a DPO stage will train on are known to be
+    enough. The training template's first node reads it, so a run that makes its own pairs (the
+    whole chain) stops right after making too few, before any model loads; pairs read from disk
+    are counted at start-up (`ocr2_kedro.preflight`). Without dpo in the stages, nothing to check."""
+    if "dpo" in settings.stages:
+        count = int(pairs.lazy().select(pl.len()).collect().item())
+        problem = too_few_pairs(count, settings.dpo_settings().min_pairs)
+        if problem:
+            raise ValueError(problem)
+    return export
 
 
 def train_dpo(
@@ -265,7 +292,8 @@ def train_dpo(
     """Preference optimization (TRL's DPOTrainer) of the final SFT checkpoint on the preference
     pairs; when the settings' stages have no `dpo`, the SFT checkpoint itself is the final model.
 
-    Too few pairs (< dpo.min_pairs) is an error raised before any model is loaded."""
+    Too few pairs (< dpo.min_pairs) is an error raised before any model is loaded (and, in a
+    pipeline, already before the first training node: `check_preference_pairs`)."""
     if sft_checkpoint is None:
         raise FileNotFoundError(
             "DPO starts from the final SFT checkpoint and there is none yet: run the whole "
@@ -283,15 +311,9 @@ def train_dpo(
             "pipeline (`kedro run --pipelines dataset`)"
         )
     counts = _pair_counts(pairs)
-    if counts["pairs_in_table"] < dpo.min_pairs:
-        raise ValueError(
-            f"DPO needs at least training.dpo.min_pairs={dpo.min_pairs} preference pairs and "
-            f"preference_pairs holds {int(counts['pairs_in_table'])} (why each question yielded "
-            "none is in preference_rejects). Get more: more samples per question "
-            "(generation.samples_per_question), so that questions have both passing and failing "
-            "solutions; critique-only pairs (dataset.preferences.critique_pairs: true); no cap "
-            "(dataset.preferences.mode: all, max_pairs_per_question: null). Or train without "
-            "DPO: training.stages without dpo."
-        )
+    # The last line of defence: the start-up check and check_preference_pairs count them first.
+    problem = too_few_pairs(int(counts["pairs_in_table"]), dpo.min_pairs)
+    if problem:
+        raise ValueError(problem)
     path, fingerprint = _pairs_file(pairs, Path(settings.work_dir))
     return _run_stage("dpo", sft_checkpoint, str(path), fingerprint, settings, counts, dpo)

@@ -7,7 +7,13 @@ from kedro.pipeline import Node, Pipeline
 
 from ocr2_kedro.pipelines.summary import summary_node
 
-from .nodes import build_sft_examples, train_dpo, train_stage1, train_stage2
+from .nodes import (
+    build_sft_examples,
+    check_preference_pairs,
+    train_dpo,
+    train_stage1,
+    train_stage2,
+)
 
 # The run's final model, whatever its stages: DPO's, or the SFT checkpoint passed through.
 FINAL_CHECKPOINT = "dpo_checkpoint"
@@ -17,12 +23,19 @@ SETTINGS = "training_settings"
 
 def create_training_template() -> Pipeline:
     """Export + settings -> SFT examples -> stage-1 checkpoint -> stage-2 checkpoint; + preference
-    pairs -> DPO checkpoint (the final model)."""
+    pairs -> DPO checkpoint (the final model). When the stages train DPO, too few pairs stop the
+    template before its first node (`check_preference_pairs`, which passes the export on)."""
     return Pipeline(
         [
             Node(
+                check_preference_pairs,
+                inputs=["ocr2_export", "preference_pairs", SETTINGS],
+                outputs="training_export",
+                name="check_preference_pairs",
+            ),
+            Node(
                 build_sft_examples,
-                inputs=["ocr2_export", SETTINGS],
+                inputs=["training_export", SETTINGS],
                 outputs=["sft_stage1_examples", "sft_stage2_examples", "training_rejects"],
                 name="build_sft_examples",
             ),

@@ -1,0 +1,76 @@
+"""`kedro run --pipelines ablations --namespaces ablations.preference` in a project copy on the tiny
+model: one parent run with a child per variant, `sft` trains no DPO, `sft_plus_dpo` trains stage 1
+then a few DPO steps, and TRL's reward margins, chosen / rejected rewards and accuracies land on
+its own child run under `dpo.` names."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from tests.conftest import run_kedro
+from tests.pipelines.ablations.test_ablations_pipeline import SHARED_EVALUATION_NODES, _export
+from tests.support.versions import save_versioned
+from tests.training.test_dpo import pairs_frame
+
+REWARDS = ("dpo.rewards_margins", "dpo.rewards_chosen", "dpo.rewards_rejected")
+
+
+@pytest.mark.slow
+def test_preference_sweep_trains_dpo_in_its_own_child_run(project_copy, tiny_model_dir):
+    save_versioned(project_copy / "data/03_primary/ocr2/all.parquet", _export())
+    save_versioned(project_copy / "data/05_model_input/preferences/pairs.parquet", pairs_frame())
+    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
+    run_kedro(
+        project_copy,
+        "run",
+        "--env",
+        "test",
+        "--pipelines",
+        "evaluation",
+        "--nodes",
+        SHARED_EVALUATION_NODES,
+    )
+    run_kedro(
+        project_copy,
+        "run",
+        "--env",
+        "test",
+        "--pipelines",
+        "ablations",
+        "--namespaces",
+        "ablations.preference",
+        "--params",
+        f"training.student={tiny_model_dir}",
+    )
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [
+        r
+        for r in runs
+        if r.data.tags.get("ablation.sweep") == "preference"
+        and "mlflow.parentRunId" not in r.data.tags
+    ]
+    children = {
+        r.info.run_name: r
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    }
+    assert set(children) == {"sft", "sft_plus_dpo"}
+    assert all(child.info.status == "FINISHED" for child in children.values())
+    dpo, sft = children["sft_plus_dpo"], children["sft"]
+    # The test env's sweep overrides: 2 steps per stage, DPO's included.
+    steps = {
+        key: len(client.get_metric_history(dpo.info.run_id, key))
+        for key in ("stage1.loss", "dpo.loss", *REWARDS, "dpo.rewards_accuracies")
+    }
+    assert steps == dict.fromkeys(steps, 2), steps
+    assert dpo.data.metrics["dpo.pairs_in_table"] == 4 == dpo.data.metrics["dpo.trained_pairs"]
+    assert dpo.data.metrics["dpo.pairs_execution"] == 4
+    assert "evaluation.python.reference_loss" in dpo.data.metrics
+    # sft passes its stage-1 checkpoint through the DPO step untrained: no reward on its run.
+    assert sft.data.metrics["dpo.trained"] == 0.0
+    assert not set(REWARDS) & set(sft.data.metrics)
+    assert "evaluation.python.reference_loss" in sft.data.metrics
