@@ -39,8 +39,8 @@ BETWEEN_STAGES = {
 # Top-level nodes of the collapsed default pipeline (boxes and datasets; parameters are hidden by
 # default): 65 when most MLflow reports had a second catalog entry (`<name>_mlflow`), 56 since, 47
 # since each stage ends in a summary node that reads its reports (they are drawn inside its box),
-# 48 with the MLflow metrics of the evaluation's paired differences (a metrics dataset, like each
-# model's, is drawn beside the box).
+# 49 with the HumanEval source (raw_humaneval) and the MLflow metrics of the evaluation's paired
+# differences (a metrics dataset, like each model's, is drawn beside the box).
 MOST_TOP_LEVEL = 49
 
 
