@@ -101,15 +101,20 @@ def test_the_literals_match_the_engines():
             "evaluation.source_languages.humaneval.0: Input should be 'python' or 'cpp'",
         ),
         ({"source_languages": {"humaneval": []}}, "evaluation.source_languages.humaneval: List"),
-        (
-            {"languages": ["cpp"]},
-            "source_languages.humaneval: ['python'] are not in languages ['cpp']",
-        ),
     ],
 )
 def test_a_bad_value_is_refused_by_its_full_path(overrides, expected):
     message = problems_with(overrides)
     assert expected in message, message
+
+
+def test_a_source_is_asked_in_the_evaluated_languages_it_can_be_asked_in():
+    # C++ only (e.g. an ablation variant's languages): HumanEval is asked in none, the rest in C++.
+    cpp_only = stage_settings("evaluation", {"languages": ["cpp"]})
+    assert cpp_only.languages_of("humaneval") == [] and cpp_only.languages_of("bundled") == ["cpp"]
+    both = stage_settings("evaluation", {"languages": ["cpp", "python"]})
+    assert both.languages_of("humaneval") == ["python"]
+    assert both.languages_of("bundled") == ["cpp", "python"]
 
 
 def test_the_sandbox_settings_evaluation_accepts_beyond_the_shared_ones(tmp_path):

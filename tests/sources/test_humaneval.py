@@ -166,6 +166,7 @@ def test_hand_written_checks(lines, tests):
         (["assert candidate(1e999) == 1"], "not_json_value"),
         (["assert candidate(b'x') == 1"], "not_json_value"),
         (["assert candidate(1j) == 1"], "not_json_value"),
+        ([f"assert candidate(0x{'f' * 4000}) == 1"], "not_json_value"),
         (["assert candidate((1, 2)) == 'NO'"], "not_json_value"),
         (["assert candidate([1, 2], {'a': (1, 2)}) == [3]"], "not_json_value"),
         (["assert True", "assert candidate(10 ** 0 - 1 == 0) == 1"], "computed_value"),

@@ -117,8 +117,8 @@ class EvaluatedModel(Settings):
 
 class EvaluationSettings(BackendBlock):
     languages: Annotated[list[Language], Field(min_length=1)]
-    # Source -> the languages its problems are asked in (some of `languages`: HumanEval is Python
-    # only); a source not listed is asked in every one of `languages`.
+    # Source -> the languages its problems can be asked in (HumanEval: Python only); a problem is
+    # asked in those of `languages`, and a source not listed in every one of `languages`.
     source_languages: dict[Annotated[str, Field(min_length=1)], Languages]
     subset: SubsetSettings
     samples_per_problem: PositiveInt  # n
@@ -158,13 +158,6 @@ class EvaluationSettings(BackendBlock):
                 f"ks {outside} are not within 1..samples_per_problem ({self.samples_per_problem}): "
                 "pass@k and select@k need k <= n"
             )
-        for source, languages in self.source_languages.items():
-            others = [language for language in languages if language not in self.languages]
-            if others:
-                problems.append(
-                    f"source_languages.{source}: {others} are not in languages {self.languages} "
-                    "(a source is asked in some of the evaluated languages)"
-                )
         for key, model in self.models.items():
             if model.name != key:
                 problems.append(f"models.{key}.name is {model.name!r}; it must be its key {key!r}")
@@ -177,8 +170,10 @@ class EvaluationSettings(BackendBlock):
         return self
 
     def languages_of(self, source: str) -> list[str]:
-        """The languages a problem of `source` is asked in."""
-        return list(self.source_languages.get(source, self.languages))
+        """The languages a problem of `source` is asked in: those of `languages` its source can be
+        asked in (none for HumanEval when only C++ is evaluated, e.g. an ablation variant's)."""
+        allowed = self.source_languages.get(source)
+        return [language for language in self.languages if allowed is None or language in allowed]
 
     def backend_of(self, model: EvaluatedModel | Any) -> str:
         """The backend `model` runs on: its own, else evaluation.backend."""

@@ -47,7 +47,12 @@ MEMORY_LIMIT_MB = 256
 
 
 def _where(node: ast.AST) -> str:
-    return f"line {getattr(node, 'lineno', '?')}: {preview(ast.unparse(node), 120)}"
+    """Where a statement is and how it reads, for a reject's detail."""
+    try:
+        text = preview(ast.unparse(node), 120)
+    except (ValueError, RecursionError):  # an int past the digit limit; nesting past the stack
+        text = f"<{type(node).__name__}>"
+    return f"line {getattr(node, 'lineno', '?')}: {text}"
 
 
 def _parse(text: str, what: str) -> ast.Module:
@@ -178,7 +183,12 @@ def _test_of(statement: ast.stmt) -> dict | None:
     ]
     value = _literal(expected, "the expected value", statement)
     value = _json_value(value, "the expected value", statement, tuples=True)
-    return {"input": json.dumps(arguments), "output": json.dumps(value)}
+    try:
+        return {"input": json.dumps(arguments), "output": json.dumps(value)}
+    except ValueError:  # an integer (a hex literal) past Python's int-to-text digit limit
+        raise BadRecord(
+            "not_json_value", f"an integer too long to write ({_where(statement)})"
+        ) from None
 
 
 def _check_function(module: ast.Module) -> ast.FunctionDef:

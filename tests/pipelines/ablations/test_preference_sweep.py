@@ -69,6 +69,7 @@ def test_preference_sweep_trains_dpo_in_its_own_child_run(project_copy, tiny_mod
     assert steps == dict.fromkeys(steps, 2), steps
     assert dpo.data.metrics["dpo.pairs_in_table"] == 4 == dpo.data.metrics["dpo.trained_pairs"]
     assert dpo.data.metrics["dpo.pairs_execution"] == 4
+    assert dpo.data.metrics["dpo.trained"] == dpo.data.metrics["stage1.trained"] == 1.0
     assert "evaluation.python.reference_loss" in dpo.data.metrics
     # sft passes its stage-1 checkpoint through the DPO step untrained: no reward on its run.
     assert sft.data.metrics["dpo.trained"] == 0.0

@@ -129,6 +129,16 @@ def test_prepare_benchmark_rejects_unscoreable_rows_then_takes_the_subset():
     assert rejects["record_id"].to_list() == ["empty"]
 
 
+def test_a_problem_whose_source_has_no_evaluated_language_is_a_reject():
+    pool = _pool({"humaneval": 2, "bundled": 1})
+    kept, rejects = prepare_benchmark(
+        pool, settings(languages=["cpp"], source_languages={"humaneval": ["python"]})
+    )
+    assert kept["question_id"].to_list() == ["bundled-0"]
+    assert rejects["record_id"].to_list() == ["humaneval-0", "humaneval-1"]
+    assert set(rejects["reason"]) == {"language_not_evaluated"}
+
+
 def test_each_source_is_asked_in_its_own_languages():
     pool = _pool({"humaneval": 2, "bundled": 1})
     params = settings(

@@ -58,9 +58,23 @@ def prepare_benchmark(
     benchmark_problems: pl.DataFrame, settings: EvaluationSettings
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The problems every model is evaluated on, and a reject row for each benchmark problem that
-    cannot be scored (no tests, malformed tests, unknown test type)."""
+    cannot be scored (no tests, malformed tests, unknown test type, or none of the evaluated
+    languages is one its source can be asked in)."""
     kept, rejects = [], []
     for row in benchmark_problems.iter_rows(named=True):
+        if not settings.languages_of(row["source"]):
+            rejects.append(
+                reject(
+                    stage="evaluation",
+                    source=row["source"],
+                    record_id=row["question_id"],
+                    reason="language_not_evaluated",
+                    detail=f"{row['source']} is asked in "
+                    f"{settings.source_languages[row['source']]}; evaluation.languages is "
+                    f"{settings.languages}",
+                )
+            )
+            continue
         try:
             prepare_tests(row["tests"], row["test_type"] or "stdin", row["fn_name"])
         except BadProblem as error:

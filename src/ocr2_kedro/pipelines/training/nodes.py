@@ -160,7 +160,7 @@ def _run_stage(
         done = json.loads(finished.read_text())
         if (Path(done["final_dir"]) / "config.json").is_file():
             logger.info("%s: finished before in %s, reused", stage, output_dir)
-            metrics = {**done["metrics"], "reused": 1.0}
+            metrics = {**done["metrics"], "trained": 1.0, "reused": 1.0}
             return done["final_dir"], {k: {"value": v, "step": 0} for k, v in metrics.items()}
     result = launch_stage(
         base_model,
@@ -177,6 +177,8 @@ def _run_stage(
             shutil.rmtree(checkpoint)
     metrics = {
         **result.metrics,
+        # 1 here, 0 from a stage the settings leave out: every run logs whether the stage trained.
+        "trained": 1.0,
         "global_step": float(result.global_step),
         "resumed": float(result.resumed_from is not None),
         **data_metrics,
