@@ -1105,6 +1105,9 @@ NEW_NODES = {
     "sft": ("training", None),  # every node of the training template up to the trainer launch
 }
 SFT_TRAIN_NODES = ("train_stage1", "train_stage2", "train_dpo")
+# The DPO pair check passes the export on to the SFT examples; it reads the preference pairs, which
+# the sft operation has none of, so the examples read the export directly.
+PAIR_CHECK_NODE = "check_preference_pairs"
 # Optional sections of the dataset card made by other nodes (preference pairs, reasoning patterns):
 # the card operation renders without them, as a card given no such report does.
 OPTIONAL_CARD_REPORTS = ("preference_statistics", "reasoning_patterns_summary")
@@ -1221,8 +1224,14 @@ def _new_pipeline(operation: str):
     module = importlib.import_module(f"ocr2_kedro.pipelines.{package}.pipeline")
     pipeline = module.create_pipeline()
     if names is None:
-        names = [node.name for node in pipeline.nodes if node.name not in SFT_TRAIN_NODES]
-        return pipeline.filter(node_names=names) + _new_sft_tokenize_nodes()
+        from kedro.pipeline import Pipeline
+
+        skipped = (*SFT_TRAIN_NODES, PAIR_CHECK_NODE)
+        names = [node.name for node in pipeline.nodes if node.name not in skipped]
+        examples = Pipeline(
+            pipeline.filter(node_names=names), inputs={"training_export": "ocr2_export"}
+        )
+        return examples + _new_sft_tokenize_nodes()
     return pipeline.filter(node_names=names)
 
 
