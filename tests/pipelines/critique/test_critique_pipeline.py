@@ -59,6 +59,8 @@ TEST_CRITIC = {
     "model": "critic",
     "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8, "seed": 3},
     "judgement_follow_up": {"enabled": False},
+    # Every candidate with code, flagged or not (conf/base critiques only unflagged ones).
+    "only_unflagged": False,
 }
 
 
