@@ -113,14 +113,15 @@ def _server(project: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("mlflow server did not start")
 
 
-@pytest.mark.slow
-def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tiny_model_dir):
-    save_versioned(project_copy / "data/03_primary/ocr2/all.parquet", _export())
-    # Every variant's training template reads the shared pairs (its DPO stage passes through).
-    save_versioned(project_copy / "data/05_model_input/preferences/pairs.parquet", pairs_frame())
-    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
+def prepare_sweep_inputs(project: Path) -> None:
+    """What a sweep reads from the chain, in `project`: an export, preference pairs (every
+    variant's training template reads them; a DPO stage left out passes through) and the shared
+    benchmark problems and references."""
+    save_versioned(project / "data/03_primary/ocr2/all.parquet", _export())
+    save_versioned(project / "data/05_model_input/preferences/pairs.parquet", pairs_frame())
+    run_kedro(project, "run", "--env", "test", "--pipelines", "ingestion")
     run_kedro(
-        project_copy,
+        project,
         "run",
         "--env",
         "test",
@@ -129,6 +130,11 @@ def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tin
         "--nodes",
         SHARED_EVALUATION_NODES,
     )
+
+
+@pytest.mark.slow
+def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tiny_model_dir):
+    prepare_sweep_inputs(project_copy)
     _sweep(project_copy, tiny_model_dir)
 
     comparison = pl.read_csv(

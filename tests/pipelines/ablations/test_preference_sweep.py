@@ -9,28 +9,14 @@ import mlflow
 import pytest
 
 from tests.conftest import run_kedro
-from tests.pipelines.ablations.test_ablations_pipeline import SHARED_EVALUATION_NODES, _export
-from tests.support.versions import save_versioned
-from tests.training.test_dpo import pairs_frame
+from tests.pipelines.ablations.test_ablations_pipeline import prepare_sweep_inputs
 
 REWARDS = ("dpo.rewards_margins", "dpo.rewards_chosen", "dpo.rewards_rejected")
 
 
 @pytest.mark.slow
 def test_preference_sweep_trains_dpo_in_its_own_child_run(project_copy, tiny_model_dir):
-    save_versioned(project_copy / "data/03_primary/ocr2/all.parquet", _export())
-    save_versioned(project_copy / "data/05_model_input/preferences/pairs.parquet", pairs_frame())
-    run_kedro(project_copy, "run", "--env", "test", "--pipelines", "ingestion")
-    run_kedro(
-        project_copy,
-        "run",
-        "--env",
-        "test",
-        "--pipelines",
-        "evaluation",
-        "--nodes",
-        SHARED_EVALUATION_NODES,
-    )
+    prepare_sweep_inputs(project_copy)
     run_kedro(
         project_copy,
         "run",
