@@ -113,6 +113,23 @@ def _server(project: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("mlflow server did not start")
 
 
+def sweep_runs(client: mlflow.MlflowClient, sweep: str) -> tuple:
+    """The test experiment's parent run of `sweep` and its child runs by name."""
+    [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [
+        r
+        for r in runs
+        if r.data.tags.get("ablation.sweep") == sweep and "mlflow.parentRunId" not in r.data.tags
+    ]
+    children = {
+        r.info.run_name: r
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    }
+    return parent, children
+
+
 def prepare_sweep_inputs(project: Path) -> None:
     """What a sweep reads from the chain, in `project`: an export, preference pairs (every
     variant's training template reads them; a DPO stage left out passes through) and the shared
@@ -148,19 +165,8 @@ def test_sweep_is_one_parent_run_with_a_nested_run_per_variant(project_copy, tin
     server, url = _server(project_copy)
     try:
         client = mlflow.MlflowClient(tracking_uri=url)
-        [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
-        runs = client.search_runs([experiment.experiment_id])
-        [parent] = [
-            r
-            for r in runs
-            if r.data.tags.get("ablation.sweep") == "data_size"
-            and "mlflow.parentRunId" not in r.data.tags
-        ]
-        children = {
-            r.info.run_name: r
-            for r in runs
-            if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
-        }
+        parent, children = sweep_runs(client, "data_size")
+        experiment = client.get_experiment(parent.info.experiment_id)
         assert set(children) == {"size_737k", "size_2500k"}
         for name, child in children.items():
             assert child.info.status == "FINISHED"

@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from tests.conftest import run_kedro
-from tests.pipelines.ablations.test_ablations_pipeline import prepare_sweep_inputs
+from tests.pipelines.ablations.test_ablations_pipeline import prepare_sweep_inputs, sweep_runs
 
 REWARDS = ("dpo.rewards_margins", "dpo.rewards_chosen", "dpo.rewards_rejected")
 
@@ -31,19 +31,7 @@ def test_preference_sweep_trains_dpo_in_its_own_child_run(project_copy, tiny_mod
     )
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
-    [experiment] = [e for e in client.search_experiments() if e.name == "ocr2_kedro_test"]
-    runs = client.search_runs([experiment.experiment_id])
-    [parent] = [
-        r
-        for r in runs
-        if r.data.tags.get("ablation.sweep") == "preference"
-        and "mlflow.parentRunId" not in r.data.tags
-    ]
-    children = {
-        r.info.run_name: r
-        for r in runs
-        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
-    }
+    _, children = sweep_runs(client, "preference")
     assert set(children) == {"sft", "sft_plus_dpo"}
     assert all(child.info.status == "FINISHED" for child in children.values())
     dpo, sft = children["sft_plus_dpo"], children["sft"]
