@@ -15,6 +15,11 @@ from collections.abc import Iterable, Mapping
 import polars as pl
 
 TEST_CASE = pl.Struct({"input": pl.String, "output": pl.String})
+# An IOI subtask: its points and the indices (into the problem's `tests`) of its test group.
+SUBTASK = pl.Struct({"name": pl.String, "points": pl.Float64, "tests": pl.List(pl.Int64)})
+# A file compiled with a C++ solution (IOI graders and headers), by name.
+SOURCE_FILE = pl.Struct({"name": pl.String, "content": pl.String})
+CHECKER_LANGUAGES = ("cpp", "python")
 
 PROBLEM = pl.Schema(
     {
@@ -35,6 +40,20 @@ PROBLEM = pl.Schema(
         # Judge platform ("leetcode" | "atcoder" | "codeforces") where the source names it; null
         # elsewhere. Evaluation reports per platform, as LiveCodeBench does.
         "platform": pl.String,
+        # Judging like a contest (issue 24). `checker`: the source of the problem's checker program
+        # (testlib-style: input, contestant output, expected output -> verdict, optionally a
+        # score), code from data that only ever runs in the sandbox; its verdict replaces the text
+        # comparison. `checker_language`: "cpp" | "python". `needs_checker`: the source says more
+        # than one answer is accepted; with no checker such a problem is marked and not judged by
+        # text. `float_tolerance`: the absolute-or-relative error the statement allows (null: the
+        # compare default). `subtasks`: IOI scoring (null: pass/fail). `grader_files`: files
+        # compiled with a C++ solution (IOI graders).
+        "checker": pl.String,
+        "checker_language": pl.String,
+        "needs_checker": pl.Boolean,
+        "float_tolerance": pl.Float64,
+        "subtasks": pl.List(SUBTASK),
+        "grader_files": pl.List(SOURCE_FILE),
     }
 )
 
@@ -76,7 +95,8 @@ CRITIQUE = pl.Schema(
     }
 )
 
-TEST_RESULT = pl.Struct({"verdict": pl.String, "time_s": pl.Float64})
+# `score`: 1.0 for AC, 0.0 otherwise, or the partial score a checker gave (IOI), in [0, 1].
+TEST_RESULT = pl.Struct({"verdict": pl.String, "time_s": pl.Float64, "score": pl.Float64})
 
 VERIFICATION = pl.Schema(
     {
@@ -90,6 +110,9 @@ VERIFICATION = pl.Schema(
         "isolation": pl.List(pl.String),  # sandbox layers in force (execution engine)
         # Tests of the problem left out by the `max_tests` setting (0: every test ran, or counted).
         "tests_truncated": pl.Int64,
+        # How outputs were judged: "tokens" | "lines" | "json" | "checker"; "unjudged" when the
+        # problem needs a checker and ships none (verdict and pass_rate null, never text-judged).
+        "judged_by": pl.String,
     }
 )
 

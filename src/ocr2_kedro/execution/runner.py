@@ -47,6 +47,12 @@ FAST_WALL_FACTOR = 1.0
 class TestOutcome:
     verdict: str
     time_s: float
+    # In [0, 1]: a checker's partial score where it gives one, else 1.0 for AC and 0.0 otherwise.
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            self.score = 1.0 if self.verdict == "AC" else 0.0
 
 
 @dataclass
@@ -63,6 +69,8 @@ class RunResult:
     error: str | None = None
     isolation: list[str] = field(default_factory=list)
     compile_s: float | None = None
+    # How outputs were judged (schemas.VERIFICATION.judged_by).
+    judged_by: str | None = None
 
     def to_row(self) -> dict:
         row = asdict(self)
