@@ -3,9 +3,14 @@
 Public API
 ----------
 `run_tests(code, language, tests, test_type="stdin", fn_name=None, time_limit_s=2.0,
-memory_limit_mb=256, compare_mode="tokens", stop_at_first_failure=False, wall_factor=None)
--> RunResult` with `verdict` (AC, WA, TLE, MLE, RE, CE, OLE, SE), `passed`, `total`, `pass_rate`,
-per-test `tests` (verdict, time_s), `error` and `isolation` (the sandbox layers that were in force).
+memory_limit_mb=256, compare_mode="tokens", stop_at_first_failure=False, wall_factor=None,
+judging=None) -> RunResult` with `verdict` (AC, WA, TLE, MLE, RE, CE, OLE, SE), `passed`, `total`,
+`pass_rate`, per-test `tests` (verdict, time_s, score), `error`, `isolation` (the sandbox layers that
+were in force) and `judged_by` ("tokens" | "lines" | "json" | "checker" | "unjudged").
+`judging` (`Judging`) carries the problem's own options: its checker (C++ testlib or Python, run in
+the sandbox; see `checker.py` for the verdict mapping and partial scores), the float tolerance its
+statement states, IOI grader files compiled with a C++ solution, and `needs_checker` (with no
+checker: not judged, verdict and pass_rate None, judged_by "unjudged", the program not run).
 `language` is "python" or "cpp"; `tests` is a list of {"input": str, "output": str}.
 By default every test runs (the dataset's pass_rate needs them all) and a test's wall deadline is
 max(2 x limit, limit + 1 s). For evaluation (pass@k needs only pass/fail),
@@ -32,9 +37,13 @@ Test conventions
   structurally with float tolerance, so objects with a rigged `__eq__` never reach a comparison.
   C++: the program reads the JSON argument array on stdin (one line) and prints the JSON result on
   stdout; the parent parses stdout as JSON and compares it the same way.
-* Expected outputs never enter the sandbox process or its filesystem.
-* C++ is compiled once per unique (source, flags, compiler) with `g++ -O2 -std=c++17`, inside the
-  sandbox, with a precompiled <bits/stdc++.h> when it builds (a failed PCH compile is retried
+* Expected outputs never enter the sandbox process or its filesystem while a solution runs. A
+  problem's checker (code from the data) runs afterwards in a sandbox child of its own, with the
+  test's input, the solution's output and the expected answer as files in its private working
+  directory (`checker input.txt output.txt answer.txt`, testlib's convention) and limits of its own;
+  the solution's own RE/TLE/MLE/OLE come first (its checker does not run then).
+* C++ is compiled once per unique (source, flags, compiler, files compiled with it: IOI graders, a
+  checker's testlib.h) with `g++ -O2 -std=c++17`, inside the sandbox, with a precompiled <bits/stdc++.h> when it builds (a failed PCH compile is retried
   plainly); binaries are cached on disk (`OCR2_SANDBOX_CACHE`, default ~/.cache/ocr2_kedro/cpp).
 
 Isolation (see `sandbox.py` / `_zygote.py`), the same as root or as a normal user: a pre-warmed
@@ -53,6 +62,7 @@ force are on every `RunResult.isolation`.
 """
 
 from .batch import VerifyPool, verify_frame
+from .checker import Judging
 from .compare import compare_json, compare_stdout
 from .runner import (
     BadProblem,
@@ -68,6 +78,7 @@ from .sandbox import Limits, Sandbox, SandboxError, SandboxUnavailable
 __all__ = [
     "BadProblem",
     "CompileCache",
+    "Judging",
     "Limits",
     "RunResult",
     "Sandbox",

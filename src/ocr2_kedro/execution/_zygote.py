@@ -799,9 +799,14 @@ class Zygote:
         # working directory, nothing else) and SIGPIPE/SIGXFSZ at default come from the zygote.
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
-    def _run_python_child(self, code, mode, fn_name):
-        # sys.argv, the recursion limit, the thread stack size and the (unused) standard streams
-        # over fds 0-2 were set up in the zygote (main()); the child only installs the streams.
+    def _run_python_child(self, code, mode, fn_name, args=(), exception_exit_code=1):
+        """`args`: the program's command-line arguments (sys.argv[1:]; a checker's file names).
+        `exception_exit_code`: the exit status of an uncaught exception (1, as CPython's; a
+        checker's is testlib's FAIL, 3: a checker that crashes is a fault of the checker, never a
+        wrong answer)."""
+        # The recursion limit, the thread stack size and the (unused) standard streams over fds
+        # 0-2 were set up in the zygote (main()); the child only installs the streams.
+        sys.argv = ["solution.py", *args]
         sys.stdin = sys.__stdin__ = CHILD_STREAMS[0]
         sys.stdout = sys.__stdout__ = CHILD_STREAMS[1]
         sys.stderr = sys.__stderr__ = CHILD_STREAMS[2]
@@ -828,11 +833,11 @@ class Zygote:
                 print(stop.code, file=sys.stderr)
                 exit_code = 1
         except MemoryError:
-            exit_code = 1
+            exit_code = exception_exit_code
             print("MemoryError", file=sys.stderr)
         except BaseException:
             traceback.print_exc()
-            exit_code = 1
+            exit_code = exception_exit_code
         try:
             threading = sys.modules.get("threading")
             if threading is not None:
@@ -918,9 +923,17 @@ class Zygote:
         return 0
 
     # --- one test ------------------------------------------------------------------------------
-    def run_one(self, request, stdin_bytes, keep_workdir=False):
+    def run_one(self, request, stdin_bytes, keep_workdir=False, files=None):
+        """One test: `files` (name -> bytes) are written into the test's working directory first
+        (a checker's input, contestant output and answer), readable by the program only."""
         limits = request["limits"]
         workdir = self.workdir
+        try:
+            for name, data in (files or {}).items():
+                self._place_file(name, data)
+        except BaseException:
+            self._reset_workdir()
+            raise
         memfd = os.memfd_create("stdin", MFD_CLOEXEC)
         view = memoryview(stdin_bytes)
         while view:
@@ -957,10 +970,17 @@ class Zygote:
                 self._child_setup(
                     workdir, memfd, out_w, err_w, res_w, limits, binary_fd, code_w, status_w
                 )
+                args = request.get("args") or []
                 if request["kind"] == "python":
-                    self._run_python_child(request["code"], request["mode"], request.get("fn_name"))
+                    self._run_python_child(
+                        request["code"],
+                        request["mode"],
+                        request.get("fn_name"),
+                        args,
+                        request.get("exception_exit_code", 1),
+                    )
                 elif request["kind"] == "binary":
-                    os.execve(4, ["solution"], dict(os.environ))
+                    os.execve(4, ["solution", *args], dict(os.environ))
                 else:
                     argv = request["argv"]
                     os.execve(argv[0], argv, dict(os.environ))
@@ -1095,18 +1115,52 @@ class Zygote:
                 continue
         return total
 
-    def compile(self, request, source):
-        """Compile untrusted C++ inside the jail, then publish the binary into the cache (as root)."""
+    def _place_file(self, name, data):
+        """Write `data` as `name` in the (fresh, empty) working directory, owned by the sandbox
+        uid; a plain name only (the parent checks it too), never following a link."""
+        if not name or "/" in name or "\0" in name or name in (".", "..") or name[0] == ".":
+            raise ValueError(f"bad file name {name!r}")
+        directory = os.open(
+            self.workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        )
+        try:
+            fd = os.open(
+                name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+                dir_fd=directory,
+            )
+        finally:
+            os.close(directory)
+        try:
+            if self.uid is not None:
+                os.fchown(fd, self.uid, self.uid)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+    def compile(self, request, source, extra=()):
+        """Compile untrusted C++ inside the jail, then publish the binary into the cache (as root).
+        `extra`: the contents of `request["files"]` (graders, headers, testlib.h), written next to
+        the source; those named in `request["sources"]` are compiled and linked with it."""
         limits = request["limits"]
         workdir = self.workdir
-        with open(os.path.join(workdir, "solution.cpp"), "wb") as handle:
-            handle.write(source)
-        if self.uid is not None:
-            os.chown(os.path.join(workdir, "solution.cpp"), self.uid, self.uid)
+        names = request.get("files") or []
+        try:
+            self._place_file("solution.cpp", source)
+            for name, data in zip(names, extra, strict=True):
+                self._place_file(name, data)
+        except BaseException:
+            self._reset_workdir()
+            raise
+        sources = [name for name in request.get("sources") or [] if name in names]
         results = []
         binary_path = os.path.join(workdir, "solution")
         for argv in request["attempts"]:
-            sub = dict(request, kind="argv", argv=[*argv, "solution.cpp", "-o", "solution"])
+            command = [*argv, "solution.cpp", *sources, "-o", "solution"]
+            sub = dict(request, kind="argv", argv=command)
             sub["limits"] = limits
             outcome, blobs = self.run_one(sub, b"", keep_workdir=True)
             results.append((outcome, blobs))
@@ -1161,15 +1215,20 @@ class Zygote:
                 if op == "run":
                     self._begin_run(request)
                     outcomes, out_blobs = [], []
-                    for stdin_bytes in blobs:
-                        outcome, produced = self.run_one(request, stdin_bytes)
+                    # Each test: its stdin, then one blob per name of `file_names` (files the
+                    # program finds in its working directory, e.g. a checker's three).
+                    names = request.get("file_names") or []
+                    step = 1 + len(names)
+                    for start in range(0, len(blobs), step):
+                        files = dict(zip(names, blobs[start + 1 : start + step], strict=True))
+                        outcome, produced = self.run_one(request, blobs[start], files=files)
                         outcomes.append(outcome)
                         out_blobs += produced
                     if not request.get("keep_code"):
                         self.code_blob = self.code_source = None
                     send({"ok": True, "outcomes": outcomes}, out_blobs)
                 elif op == "compile":
-                    outcome, produced = self.compile(request, blobs[0])
+                    outcome, produced = self.compile(request, blobs[0], blobs[1:])
                     send({"ok": True, "outcome": outcome}, produced)
                 elif op == "ping":
                     send({"ok": True, "pid": os.getpid()}, [])

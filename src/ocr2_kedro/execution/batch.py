@@ -19,10 +19,31 @@ from tqdm.auto import tqdm
 
 from ocr2_kedro.schemas import VERIFICATION, conform
 
-from .runner import CompileCache, RunResult, TestOutcome, Verifier, internal_error_result
+from .checker import Judging
+from .runner import (
+    CompileCache,
+    RunResult,
+    TestOutcome,
+    Verifier,
+    internal_error_result,
+    judged_by_for,
+)
 from .sandbox import SandboxUnavailable, default_cache_dir
 
-PROBLEM_COLUMNS = ("tests", "test_type", "fn_name", "time_limit_s", "memory_limit_mb")
+# What judging reads of a problem: its tests and limits, and its own judging options (issue 24:
+# checker, tolerance, IOI graders; `checker.Judging`).
+PROBLEM_COLUMNS = (
+    "tests",
+    "test_type",
+    "fn_name",
+    "time_limit_s",
+    "memory_limit_mb",
+    "checker",
+    "checker_language",
+    "needs_checker",
+    "float_tolerance",
+    "grader_files",
+)
 BACKENDS = ("local", "ray")
 
 
@@ -89,11 +110,20 @@ def _verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
             truncated = max(0, len(tests) - int(settings["max_tests"]))
             tests = tests[: int(settings["max_tests"])]
         time_limit, memory_limit = _row_limits(row, settings)
+        judging = Judging.from_problem(row)
         solution = row.get("solution")
-        if not solution or not str(solution).strip():
+        if (not solution or not str(solution).strip()) and not judging.unjudged:
             total = len(tests or [])
             result = RunResult(
-                "CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty or missing solution"
+                "CE",
+                0,
+                total,
+                0.0,
+                [TestOutcome("CE", 0.0)] * total,
+                "empty or missing solution",
+                judged_by=judged_by_for(
+                    judging, row.get("test_type") or "stdin", settings["compare_mode"]
+                ),
             )
         else:
             result = verifier.run_tests(
@@ -107,6 +137,7 @@ def _verify_row(verifier: Verifier, row: dict, settings: dict) -> dict:
                 compare_mode=settings["compare_mode"],
                 stop_at_first_failure=bool(settings.get("stop_at_first_failure")),
                 wall_factor=settings.get("wall_factor"),
+                judging=judging,
             )
     output = result.to_row()
     output["generation_id"] = row["generation_id"]

@@ -6,7 +6,8 @@ Layout of `<shard_dir>/<verdict_key(settings)>/` (one directory per set of verdi
     batch-<i>-<hash of its row keys>.parquet   batch i's schemas.VERIFICATION rows + `row_key`
 
 A row's key fingerprints everything its verdict depends on besides those settings: the generation
-id, language and solution, and its problem's tests, test type, function name and limits (`row_keys`).
+id, language and solution, and its problem's tests, test type, function name, limits and judging
+options (checker, tolerance, graders: `batch.PROBLEM_COLUMNS`; `row_keys`).
 So a changed solution or problem is judged again, an unchanged one is read back wherever it was
 stored (a new `batch_rows` reuses every row), and a different generations table reuses exactly the
 rows it shares. A batch file is written atomically once its batch is judged; a file, like a shard,
@@ -29,7 +30,8 @@ from .batch import DEFAULT_SETTINGS, PROBLEM_COLUMNS
 ROW_KEY = "row_key"
 # Bump when a change to the judging itself (comparison rules, verdict classification, what a row
 # records) makes verdicts stored by earlier code stale.
-VERDICT_RULES = 1
+# 2: checkers, problem float tolerances and graders (issue 24); rows carry judged_by and scores.
+VERDICT_RULES = 2
 # The settings that can change a row: limits, comparison, which tests run, the isolation accepted.
 # Left out: where and how fast (workers, backend, cache_dir, use_pch, sandbox_uids, batch_rows).
 VERDICT_SETTINGS = (

@@ -16,6 +16,18 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 
+from .checker import (
+    CHECKER_ARGS,
+    CHECKER_FILES,
+    CHECKER_LIMITS,
+    CHECKER_PRELUDE,
+    PYTHON_CHECKER_CRASH,
+    CheckerUnavailable,
+    CheckerVerdict,
+    Judging,
+    checker_verdict,
+    testlib_header,
+)
 from .compare import COMPARE_MODES, compare_json, compare_stdout, dump_json, load_json
 from .sandbox import (
     Limits,
@@ -61,15 +73,18 @@ class RunResult:
     those up to and including the first failing one (then `pass_rate` = passed / total is a lower
     bound of the full run's, while pass/fail, `verdict == "AC"`, is exact)."""
 
-    verdict: str
+    # None (with pass_rate None) only when the problem was not judged: it needs a checker and
+    # ships none (`judged_by` "unjudged").
+    verdict: str | None
     passed: int
     total: int
-    pass_rate: float
+    pass_rate: float | None
     tests: list[TestOutcome] = field(default_factory=list)
     error: str | None = None
     isolation: list[str] = field(default_factory=list)
     compile_s: float | None = None
-    # How outputs were judged (schemas.VERIFICATION.judged_by).
+    # How outputs were judged (schemas.VERIFICATION.judged_by): "tokens" | "lines" | "json" |
+    # "checker" | "unjudged".
     judged_by: str | None = None
 
     def to_row(self) -> dict:
@@ -188,9 +203,12 @@ class CompileCache:
         stat = os.stat(self.compiler)
         return f"{self.compiler}|{version.stdout.splitlines()[0] if version.stdout else ''}|{stat.st_mtime_ns}"
 
-    def key(self, source: str) -> str:
-        payload = json.dumps([source, list(self.flags), self.compiler_id])
-        return hashlib.sha256(payload.encode()).hexdigest()
+    def key(self, source: str, files: tuple[tuple[str, bytes], ...] = ()) -> str:
+        """The cache key of `source` compiled with `files` (graders, testlib.h) beside it."""
+        parts: list = [source, list(self.flags), self.compiler_id]
+        if files:
+            parts.append([[name, hashlib.sha256(data).hexdigest()] for name, data in files])
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._guard:
@@ -242,11 +260,19 @@ class CompileCache:
                 _allow(header + ".gch", 0o444)
             return self._pch_header
 
-    def compile(self, sandbox: Sandbox, source: str) -> tuple[str | None, str | None, float]:
-        """Return (binary key, None, seconds) or (None, compiler error, seconds)."""
+    def compile(
+        self,
+        sandbox: Sandbox,
+        source: str,
+        files: tuple[tuple[str, bytes], ...] = (),
+        sources: tuple[str, ...] = (),
+    ) -> tuple[str | None, str | None, float]:
+        """Return (binary key, None, seconds) or (None, compiler error, seconds). `files` (name,
+        bytes) are written next to the source; those named in `sources` are compiled and linked
+        with it (IOI graders). Cached by the source and the files together."""
         if not self.compiler:
             raise SandboxError("no C++ compiler (g++) on this host")
-        key = self.key(source)
+        key = self.key(source, files)
         binary = os.path.join(self.cache_dir, key)
         error_file = binary + ".err"
         with self._lock_for(key):
@@ -261,7 +287,9 @@ class CompileCache:
                 attempts.append([self.compiler, *self.flags, "-include", header])
             attempts.append([self.compiler, *self.flags])
             started = time.perf_counter()
-            outcome, diagnostics = sandbox.compile(source.encode(), key, attempts, COMPILE_LIMITS)
+            outcome, diagnostics = sandbox.compile(
+                source.encode(), key, attempts, COMPILE_LIMITS, files, sources
+            )
             seconds = time.perf_counter() - started
             if outcome.get("setup_error"):
                 raise SandboxError(f"compiler sandbox set-up failed: {outcome['setup_error']}")
@@ -415,6 +443,7 @@ class Verifier:
         compare_mode: str | None = None,
         stop_at_first_failure: bool = False,
         wall_factor: float | None = None,
+        judging: Judging | None = None,
     ) -> RunResult:
         """Judge `code` on `tests` (see the package doc).
 
@@ -431,18 +460,27 @@ class Verifier:
         defaults to FAST_WALL_FACTOR (1.0), so that a time-out costs about the limit. A solution
         that spends most of the limit waiting for the CPU on an overloaded host can then be TLE,
         as under a wall-clock alarm: give a larger factor there.
+        judging: the problem's own options (`checker.Judging`: its checker, float tolerance, IOI
+        grader files, whether it needs a checker); None judges by text with the defaults.
         """
         if compare_mode is not None and compare_mode not in COMPARE_MODES:
             raise ValueError(f"compare_mode must be one of {COMPARE_MODES}, not {compare_mode!r}")
         if wall_factor is not None and not wall_factor > 0:
             raise ValueError(f"wall_factor must be positive, not {wall_factor!r}")
+        judging = judging or Judging()
+        judged_by = judged_by_for(judging, test_type or "stdin", compare_mode or self.compare_mode)
         arguments = (code, language, tests, test_type, fn_name, time_limit_s, memory_limit_mb)
         try:
-            return self._run_tests(*arguments, compare_mode, stop_at_first_failure, wall_factor)
+            result = self._run_tests(
+                *arguments, compare_mode, stop_at_first_failure, wall_factor, judging
+            )
         except SandboxUnavailable:
             raise  # the host cannot give the required isolation: the run stops, by design
         except Exception as error:  # noqa: BLE001 - one solution never ends a run
-            return internal_error_result(error, len(tests) if isinstance(tests, list) else 0)
+            result = internal_error_result(error, len(tests) if isinstance(tests, list) else 0)
+        if result.judged_by is None:
+            result.judged_by = judged_by
+        return result
 
     def _run_tests(
         self,
@@ -456,12 +494,29 @@ class Verifier:
         compare_mode,
         stop_at_first_failure,
         wall_factor,
+        judging,
     ) -> RunResult:
         total = len(tests) if tests else 0
         try:
             prepared = prepare_tests(tests, test_type or "stdin", fn_name)
+            problems = judging.problem_errors()
+            if judging.has_checker and (test_type or "stdin") != "stdin":
+                problems.append("a checker judges stdin tests only, not functional ones")
+            if problems:
+                raise BadProblem("; ".join(problems))
         except BadProblem as error:
             return RunResult("SE", 0, total, 0.0, [], f"bad problem: {error}")
+        if judging.unjudged:
+            return RunResult(
+                None,
+                0,
+                total,
+                None,
+                [],
+                "not judged: the problem accepts several answers (needs_checker) and ships no "
+                "checker; comparing the output text would call right answers wrong",
+                judged_by="unjudged",
+            )
         if language not in ("python", "cpp"):
             return RunResult(
                 "CE",
@@ -475,6 +530,16 @@ class Verifier:
             return RunResult(
                 "CE", 0, total, 0.0, [TestOutcome("CE", 0.0)] * total, "empty solution"
             )
+        if judging.grader_files and language != "cpp":
+            return RunResult(
+                "CE",
+                0,
+                total,
+                0.0,
+                [TestOutcome("CE", 0.0)] * total,
+                f"the problem's graders (grader_files) are C++: a {language} solution cannot be "
+                "compiled with them",
+            )
         limits = Limits(time_limit_s=float(time_limit_s), memory_limit_mb=int(memory_limit_mb))
         if wall_factor is None and stop_at_first_failure:
             wall_factor = FAST_WALL_FACTOR
@@ -486,7 +551,7 @@ class Verifier:
         last_error: Exception | None = None
         for _ in range(SE_RETRIES + 1):
             try:
-                result = self._judge(
+                result, final = self._judge(
                     code,
                     language,
                     prepared,
@@ -495,11 +560,12 @@ class Verifier:
                     limits,
                     mode,
                     stop_at_first_failure,
+                    judging,
                 )
             except SandboxError as error:
                 last_error = error
                 continue
-            if result.verdict != "SE":
+            if result.verdict != "SE" or final:
                 return result
             last_error = SandboxError(result.error or "sandbox fault")
         return RunResult(
@@ -511,13 +577,89 @@ class Verifier:
             f"sandbox fault after retries: {last_error}",
         )
 
+    def _checker(self, judging: Judging):
+        """(run, None): `run([(test, contestant stdout), ...])` -> a CheckerVerdict per item, each
+        checked in a sandbox child of its own; or (None, why the checker cannot run)."""
+        arguments = CHECKER_ARGS[judging.checker_protocol]
+        if judging.checker_language == "cpp":
+            try:
+                header = testlib_header()
+            except CheckerUnavailable as error:
+                return None, f"checker cannot be compiled: {error}"
+            binary, error, _ = self.compile_cache.compile(
+                self.sandbox, CHECKER_PRELUDE + judging.checker, files=(("testlib.h", header),)
+            )
+            if binary is None:
+                error = (error or "").replace(SOURCE_NAME, "checker.cpp")
+                return None, f"checker CE (the problem's checker does not compile): {error}"
+
+            def execute(inputs, files):
+                return self.sandbox.run_binary(
+                    binary, inputs, CHECKER_LIMITS, args=arguments, files=files
+                )
+        else:
+
+            def execute(inputs, files):
+                return self.sandbox.run_python(
+                    judging.checker,
+                    inputs,
+                    CHECKER_LIMITS,
+                    args=arguments,
+                    files=files,
+                    exception_exit_code=PYTHON_CHECKER_CRASH,
+                )
+
+        def run(items: list[tuple[PreparedTest, bytes]]) -> list[CheckerVerdict]:
+            files = [
+                dict(
+                    zip(
+                        CHECKER_FILES,
+                        (test.stdin, stdout, str(test.expected).encode()),
+                        strict=True,
+                    )
+                )
+                for test, stdout in items
+            ]
+            verdicts = []
+            for outcome, stdout, stderr, _ in execute([b""] * len(items), files):
+                if outcome.get("setup_error"):
+                    raise SandboxError(f"checker sandbox set-up failed: {outcome['setup_error']}")
+                verdicts.append(
+                    checker_verdict(
+                        outcome, stdout, stderr, CHECKER_LIMITS, judging.checker_protocol
+                    )
+                )
+            return verdicts
+
+        return run, None
+
     def _judge(
-        self, code, language, prepared, test_type, fn_name, limits, mode, stop_at_first_failure
-    ) -> RunResult:
+        self,
+        code,
+        language,
+        prepared,
+        test_type,
+        fn_name,
+        limits,
+        mode,
+        stop_at_first_failure,
+        judging,
+    ) -> tuple[RunResult, bool]:
+        """(result, final): `final` says an SE result is the problem's fault (its checker), not to
+        be retried as a sandbox fault."""
         total = len(prepared)
         compile_s = None
+        check = None
+        if judging.has_checker:
+            check, checker_error = self._checker(judging)
+            if check is None:
+                se = [TestOutcome("SE", 0.0)] * total
+                return RunResult("SE", 0, total, 0.0, se, checker_error, self.sandbox.layers), True
         if language == "cpp":
-            binary, compile_error, compile_s = self.compile_cache.compile(self.sandbox, code)
+            graders = tuple((name, content.encode()) for name, content in judging.grader_files)
+            binary, compile_error, compile_s = self.compile_cache.compile(
+                self.sandbox, code, files=graders, sources=judging.grader_sources()
+            )
             if binary is None:
                 return RunResult(
                     "CE",
@@ -528,7 +670,7 @@ class Verifier:
                     compile_error,
                     self.sandbox.layers,
                     compile_s,
-                )
+                ), False
 
             def run(inputs: list[bytes], keep_code: bool) -> list:
                 return self.sandbox.run_binary(binary, inputs, limits)
@@ -549,20 +691,48 @@ class Verifier:
             runs = (run([test.stdin], True)[0] for test in prepared)
         else:
             runs = run([test.stdin for test in prepared], False)
-        outcomes, first_error = [], None
+        tolerance = (
+            self.tolerance if judging.float_tolerance is None else float(judging.float_tolerance)
+        )
+        # Per test: [verdict, time, score, detail]; a None verdict waits for the checker (all
+        # tests' outputs go to it in one request when every test runs).
+        judged: list[list] = []
+        waiting: list[tuple[int, PreparedTest, bytes]] = []
         for test, (outcome, stdout, stderr, result_bytes) in zip(prepared, runs, strict=True):
             verdict = classify(outcome, stderr, limits, language)
-            if verdict is None:
-                verdict = self._compare(test, stdout, result_bytes, test_type, language, mode)
             if verdict == "SE":
                 error = outcome.get("setup_error") or "sandbox fault"
-                return RunResult("SE", 0, total, 0.0, [], error, self.sandbox.layers)
-            if verdict != "AC" and first_error is None:
-                detail = stderr.decode("utf-8", "replace").strip()[-2000:]
-                first_error = f"{verdict}: {detail}" if detail else None
-            outcomes.append(TestOutcome(verdict, round(outcome["wall_s"], 6)))
-            if stop_at_first_failure and verdict != "AC":
+                return RunResult("SE", 0, total, 0.0, [], error, self.sandbox.layers), False
+            detail = stderr.decode("utf-8", "replace").strip()[-2000:]
+            entry = [verdict, round(outcome["wall_s"], 6), None, detail]
+            judged.append(entry)
+            if verdict is None and check is not None:
+                waiting.append((len(judged) - 1, test, stdout))
+                if not stop_at_first_failure:
+                    continue
+                fault = self._apply_checks(check, waiting, judged)
+                waiting = []
+                if fault is not None:
+                    return self._checker_fault(judged, total, compile_s, fault), True
+            elif verdict is None:
+                entry[0] = self._compare(
+                    test, stdout, result_bytes, test_type, language, mode, tolerance
+                )
+            if stop_at_first_failure and entry[0] != "AC":
                 break
+        if waiting:
+            fault = self._apply_checks(check, waiting, judged)
+            if fault is not None:
+                return self._checker_fault(judged, total, compile_s, fault), True
+        outcomes = [TestOutcome(verdict, time_s, score) for verdict, time_s, score, _ in judged]
+        first_error = next(
+            (
+                f"{verdict}: {detail}" if detail else None
+                for verdict, _, _, detail in judged
+                if verdict != "AC"
+            ),
+            None,
+        )
         passed = sum(outcome.verdict == "AC" for outcome in outcomes)
         verdict = next((outcome.verdict for outcome in outcomes if outcome.verdict != "AC"), "AC")
         return RunResult(
@@ -574,15 +744,49 @@ class Verifier:
             first_error,
             self.sandbox.layers,
             compile_s,
+        ), False
+
+    @staticmethod
+    def _apply_checks(check, waiting, judged) -> tuple[int, str] | None:
+        """Run the checker on the waiting tests and record its verdicts in `judged`; (index,
+        message) of the first test where the checker itself failed, else None."""
+        verdicts = check([(test, stdout) for _, test, stdout in waiting])
+        for (index, _, _), result in zip(waiting, verdicts, strict=True):
+            if result.verdict == "SE":
+                judged[index][0] = "SE"
+                return index, result.message
+            judged[index][0] = result.verdict
+            judged[index][2] = result.score
+            judged[index][3] = f"(checker) {result.message}" if result.message else ""
+        return None
+
+    def _checker_fault(self, judged, total, compile_s, fault) -> RunResult:
+        """SE of a solution whose checker failed (crashed, FAIL, timed out...): the problem's
+        fault, reported with the test and the reason; the outcomes judged up to it are kept."""
+        index, message = fault
+        outcomes = [
+            TestOutcome(verdict or "SE", time_s, score)
+            for verdict, time_s, score, _ in judged[: index + 1]
+        ]
+        outcomes[-1] = TestOutcome("SE", outcomes[-1].time_s)
+        return RunResult(
+            "SE",
+            0,
+            total,
+            0.0,
+            outcomes,
+            f"checker fault on test {index}: {message}",
+            self.sandbox.layers,
+            compile_s,
         )
 
-    def _compare(self, test, stdout: bytes, result_bytes: bytes, test_type, language, mode) -> str:
+    def _compare(
+        self, test, stdout: bytes, result_bytes: bytes, test_type, language, mode, tolerance
+    ) -> str:
         if test_type == "stdin":
             return (
                 "AC"
-                if compare_stdout(
-                    stdout.decode("utf-8", "replace"), test.expected, mode, self.tolerance
-                )
+                if compare_stdout(stdout.decode("utf-8", "replace"), test.expected, mode, tolerance)
                 else "WA"
             )
         payload = result_bytes if language == "python" else stdout
@@ -597,10 +801,19 @@ class Verifier:
                 return "WA"
             value = value["result"]
         try:
-            same = compare_json(value, test.expected, self.tolerance)
+            same = compare_json(value, test.expected, tolerance)
         except RecursionError:
             same = False
         return "AC" if same else "WA"
+
+
+def judged_by_for(judging: Judging, test_type: str, mode: str) -> str:
+    """schemas.VERIFICATION.judged_by of a problem judged with these options."""
+    if judging.unjudged:
+        return "unjudged"
+    if judging.has_checker:
+        return "checker"
+    return "json" if test_type == "functional" else mode
 
 
 _default_verifier: Verifier | None = None
@@ -626,9 +839,10 @@ def run_tests(
     compare_mode: str = "tokens",
     stop_at_first_failure: bool = False,
     wall_factor: float | None = None,
+    judging: Judging | None = None,
 ) -> RunResult:
     """Run `code` against `tests` in the process-wide default sandbox and judge it (see module doc
-    and `Verifier.run_tests`)."""
+    and `Verifier.run_tests`; `judging`: the problem's checker, tolerance and graders)."""
     verifier = default_verifier()
     with _default_lock_for_runs:
         return verifier.run_tests(
@@ -642,6 +856,7 @@ def run_tests(
             compare_mode,
             stop_at_first_failure=stop_at_first_failure,
             wall_factor=wall_factor,
+            judging=judging,
         )
 
 

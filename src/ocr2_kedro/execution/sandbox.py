@@ -559,34 +559,57 @@ class Sandbox:
         mode: str = "stdin",
         fn_name: str | None = None,
         keep_code: bool = False,
+        args: tuple[str, ...] = (),
+        files: list[dict[str, bytes]] | None = None,
+        exception_exit_code: int = 1,
     ) -> list[tuple[dict, bytes, bytes, bytes]]:
         """Run `code` once per input. `keep_code`: the zygote keeps the solution's compiled code
         after this request for the next request with the same source (one test per request, as
         when stopping at the first failure, still compiles the solution once); without it the
-        code is dropped at the end of the request."""
+        code is dropped at the end of the request. `args`, `files` (one mapping of file name ->
+        bytes per input, the same names in each: written into that run's working directory) and
+        `exception_exit_code` (the exit status of an uncaught exception): for checkers."""
         header = {"op": "run", "kind": "python", "code": code, "mode": mode, "fn_name": fn_name}
         header["keep_code"] = keep_code
+        header["exception_exit_code"] = int(exception_exit_code)
         header["limits"] = limits.to_wire()
-        return self._unpack(self._request(header, inputs))
+        return self._unpack(self._request(*_with_files(header, inputs, args, files)))
 
     def run_binary(
-        self, binary: str, inputs: list[bytes], limits: Limits
+        self,
+        binary: str,
+        inputs: list[bytes],
+        limits: Limits,
+        args: tuple[str, ...] = (),
+        files: list[dict[str, bytes]] | None = None,
     ) -> list[tuple[dict, bytes, bytes, bytes]]:
+        """Run the cached binary `binary` once per input (`args`, `files`: as for run_python)."""
         header = {"op": "run", "kind": "binary", "binary": binary, "mode": "stdin"}
         header["limits"] = limits.to_wire()
-        return self._unpack(self._request(header, inputs))
+        return self._unpack(self._request(*_with_files(header, inputs, args, files)))
 
     def compile(
-        self, source: bytes, key: str, attempts: list[list[str]], limits: Limits
+        self,
+        source: bytes,
+        key: str,
+        attempts: list[list[str]],
+        limits: Limits,
+        files: tuple[tuple[str, bytes], ...] = (),
+        sources: tuple[str, ...] = (),
     ) -> tuple[dict, bytes]:
+        """Compile `source` (as solution.cpp) with each of `attempts` until one succeeds; `files`
+        (name, bytes) are written next to it, and those named in `sources` compiled and linked
+        with it (IOI graders; a checker's testlib.h)."""
         header = {
             "op": "compile",
             "key": key,
             "attempts": attempts,
             "limits": limits.to_wire(),
             "mode": "stdin",
+            "files": [name for name, _ in files],
+            "sources": list(sources),
         }
-        reply, blobs = self._request(header, [source])
+        reply, blobs = self._request(header, [source, *(data for _, data in files)])
         return reply["outcome"], blobs[0] + blobs[1]
 
     @staticmethod
@@ -596,6 +619,26 @@ class Sandbox:
             (outcome, blobs[3 * index], blobs[3 * index + 1], blobs[3 * index + 2])
             for index, outcome in enumerate(header["outcomes"])
         ]
+
+
+def _with_files(
+    header: dict, inputs: list[bytes], args: tuple[str, ...], files: list[dict[str, bytes]] | None
+) -> tuple[dict, list[bytes]]:
+    """The request's header and blobs: each input followed by its files' contents (the zygote
+    writes them into that run's working directory), and the program's arguments."""
+    header["args"] = [str(arg) for arg in args]
+    if not files:
+        return header, list(inputs)
+    if len(files) != len(inputs):
+        raise ValueError(f"{len(files)} file sets for {len(inputs)} inputs")
+    names = list(files[0])
+    header["file_names"] = names
+    blobs: list[bytes] = []
+    for stdin, test_files in zip(inputs, files, strict=True):
+        if list(test_files) != names:
+            raise ValueError("every input needs the same file names")
+        blobs += [stdin, *(test_files[name] for name in names)]
+    return header, blobs
 
 
 def probe_isolation(allow_weak_isolation: bool = False, uid_range: str | None = None) -> list[str]:

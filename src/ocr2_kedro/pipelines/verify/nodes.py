@@ -43,8 +43,11 @@ def verify_generations(
     batches (schemas.VERIFICATION) for a streaming dataset; the columns and the uniqueness of
     generation_id are checked here, before the first batch runs. When the last batch
     is done, the verdict shares, the mean pass rate, how many rows were read back from stored
-    batches and how many judged now, the rows whose tests `max_tests` cut and the share of rows
-    per isolation layer are logged (and to MLflow)."""
+    batches and how many judged now, the rows whose tests `max_tests` cut, the share of rows
+    per isolation layer and per way of judging (`judged_by`: text, JSON, the problem's checker, or
+    unjudged: a problem that needs a checker and ships none, verdict null, left out of the verdict
+    shares and the mean pass rate) are logged (and to MLflow). The problems' judging columns
+    (checker, float_tolerance, grader_files, needs_checker) reach the sandbox with their tests."""
     lazy = generations.lazy()
     missing = [c for c in GENERATION_COLUMNS if c not in lazy.collect_schema()]
     if missing:
@@ -151,6 +154,8 @@ class VerdictTally:
     def __init__(self) -> None:
         self.verdicts: Counter[str] = Counter()
         self.layers: Counter[str] = Counter()
+        # How rows were judged (tokens, lines, json, checker; unjudged: needs a checker, has none).
+        self.judged_by: Counter[str] = Counter()
         self.rows = 0
         self.resumed = 0
         self.truncated_rows = 0
@@ -161,7 +166,11 @@ class VerdictTally:
         lazy = verifications.lazy()
         # Tables written before these columns existed count no truncation and no layers.
         present = lazy.collect_schema()
-        for name, dtype in (("tests_truncated", pl.Int64), ("isolation", pl.List(pl.String))):
+        for name, dtype in (
+            ("tests_truncated", pl.Int64),
+            ("isolation", pl.List(pl.String)),
+            ("judged_by", pl.String),
+        ):
             if name not in present:
                 lazy = lazy.with_columns(pl.lit(None, dtype).alias(name))
         counts = lazy.group_by("verdict").len().collect(engine="streaming")
@@ -184,6 +193,13 @@ class VerdictTally:
             .collect(engine="streaming")
         )
         self.layers.update(dict(layers.rows()))
+        judged_by = (
+            lazy.select(pl.col("judged_by").drop_nulls())
+            .group_by("judged_by")
+            .len()
+            .collect(engine="streaming")
+        )
+        self.judged_by.update(dict(judged_by.rows()))
         self.resumed += resumed
 
     def summary(self) -> dict[str, float]:
@@ -201,6 +217,8 @@ class VerdictTally:
         summary["verify_rows_tests_truncated"] = self.truncated_rows
         for layer, count in self.layers.items():
             summary[f"verify_rows_isolation_{metric_name(layer)}"] = count / self.rows
+        for how, count in self.judged_by.items():
+            summary[f"verify_share_judged_by_{metric_name(how)}"] = count / self.rows
         return summary
 
 
