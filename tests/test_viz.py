@@ -40,8 +40,10 @@ BETWEEN_STAGES = {
 # default): 65 when most MLflow reports had a second catalog entry (`<name>_mlflow`), 56 since, 47
 # since each stage ends in a summary node that reads its reports (they are drawn inside its box),
 # 49 with the HumanEval source (raw_humaneval) and the MLflow metrics of the evaluation's paired
-# differences (a metrics dataset, like each model's, is drawn beside the box).
-MOST_TOP_LEVEL = 49
+# differences (a metrics dataset, like each model's, is drawn beside the box), 50 with the IOI source
+# (raw_ioi; each model's IOI table is read by the evaluation summary, its metrics logged with the
+# headline numbers).
+MOST_TOP_LEVEL = 50
 
 
 def _children(tree: dict, modular_pipeline: str, kind: str) -> set[str]:

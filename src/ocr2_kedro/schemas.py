@@ -20,6 +20,7 @@ SUBTASK = pl.Struct({"name": pl.String, "points": pl.Float64, "tests": pl.List(p
 # A file compiled with a C++ solution (IOI graders and headers), by name.
 SOURCE_FILE = pl.Struct({"name": pl.String, "content": pl.String})
 CHECKER_LANGUAGES = ("cpp", "python")
+CHECKER_PROTOCOLS = ("testlib", "cms")
 
 PROBLEM = pl.Schema(
     {
@@ -50,6 +51,10 @@ PROBLEM = pl.Schema(
         # compiled with a C++ solution (IOI graders).
         "checker": pl.String,
         "checker_language": pl.String,
+        # How the checker is called: "testlib" (null: the default; `checker input output answer`,
+        # verdict by exit code) or "cms" (IOI / CMS task packages: `checker input answer output`,
+        # score on stdout). See execution/checker.py.
+        "checker_protocol": pl.String,
         "needs_checker": pl.Boolean,
         "float_tolerance": pl.Float64,
         "subtasks": pl.List(SUBTASK),
@@ -265,12 +270,132 @@ def _limits_violation(row: Mapping) -> str | None:
     return None
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_float(number: int | float) -> float:
+    """A number as a float; infinity for an integer too large for one."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
+
+
+def _checker_violation(row: Mapping) -> str | None:
+    checker, language = row.get("checker"), row.get("checker_language")
+    problem = _text_violation("checker", checker, required=False)
+    if problem:
+        return problem
+    if checker is not None and not checker.strip():
+        return "checker is empty (null for a problem without one)"
+    if checker is None and language is not None:
+        return f"checker_language={language!r} without a checker"
+    if checker is not None and language not in CHECKER_LANGUAGES:
+        return f"checker_language={language!r} is not one of {list(CHECKER_LANGUAGES)}"
+    protocol = row.get("checker_protocol")
+    if protocol is not None and (checker is None or protocol not in CHECKER_PROTOCOLS):
+        return f"checker_protocol={protocol!r} needs a checker and one of {list(CHECKER_PROTOCOLS)}"
+    needs = row.get("needs_checker")
+    if needs is not None and not isinstance(needs, bool):
+        return f"needs_checker is a {type(needs).__name__}, not a boolean"
+    return None
+
+
+def _tolerance_violation(tolerance: object) -> str | None:
+    if tolerance is None:
+        return None
+    if not _is_number(tolerance):
+        return f"float_tolerance is a {type(tolerance).__name__}, not a number"
+    if not 0 < _as_float(tolerance) < 1:
+        return f"float_tolerance={tolerance!r} is not a finite number in (0, 1)"
+    return None
+
+
+def _subtasks_violation(subtasks: object, tests: list) -> str | None:
+    if subtasks is None:
+        return None
+    if not isinstance(subtasks, list) or not subtasks:
+        return "subtasks is not a non-empty list (null for a pass/fail problem)"
+    for index, subtask in enumerate(subtasks):
+        where = f"subtasks[{index}]"
+        if not isinstance(subtask, Mapping) or set(subtask) != {"name", "points", "tests"}:
+            return f"{where} is not a {{name, points, tests}} record"
+        problem = _text_violation(f"{where}.name", subtask["name"], required=False)
+        if problem:
+            return problem
+        points = subtask["points"]
+        if not (_is_number(points) and 0 <= _as_float(points) < math.inf):
+            return f"{where}.points={points!r} is not a finite number >= 0"
+        indices = subtask["tests"]
+        if not isinstance(indices, list) or not indices:
+            return f"{where}.tests is not a non-empty list of test indices"
+        for number in indices:
+            if isinstance(number, bool) or not isinstance(number, int):
+                return f"{where}.tests holds a {type(number).__name__}, not a test index"
+            if not 0 <= number < len(tests):
+                return f"{where}.tests: index {number} is outside the {len(tests)} tests"
+    return None
+
+
+_UNSAFE_NAME_CHARACTERS = ("/", "\\", "\0")
+
+
+def _safe_file_name(name: str) -> bool:
+    """A plain file name: no directory part, no '..', no NUL, no surrounding blanks."""
+    return (
+        0 < len(name) <= 255
+        and name.strip() == name
+        and ".." not in name
+        and not any(character in name for character in _UNSAFE_NAME_CHARACTERS)
+    )
+
+
+def _grader_files_violation(files: object) -> str | None:
+    if files is None:
+        return None
+    if not isinstance(files, list):
+        return f"grader_files is a {type(files).__name__}, not a list"
+    names = set()
+    for index, entry in enumerate(files):
+        where = f"grader_files[{index}]"
+        if not isinstance(entry, Mapping) or set(entry) != {"name", "content"}:
+            return f"{where} is not a {{name, content}} record"
+        name, content = entry["name"], entry["content"]
+        problem = _text_violation(f"{where}.name", name, required=True) or _text_violation(
+            f"{where}.content", content, required=False
+        )
+        if problem:
+            return problem
+        if content is None:
+            return f"{where}.content is missing"
+        if not _safe_file_name(name):
+            return f"{where}.name={name[:80]!r} is not a plain file name (no '/', '..')"
+        if name in names:
+            return f"{where}.name={name!r} appears twice"
+        names.add(name)
+    return None
+
+
+def _judging_violation(row: Mapping) -> str | None:
+    """The contest-judging fields: a checker with its language (and no language without a
+    checker), needs_checker a boolean, float_tolerance in (0, 1), subtasks with points >= 0 and
+    indices into `tests`, grader files with plain names and text content."""
+    return (
+        _checker_violation(row)
+        or _tolerance_violation(row.get("float_tolerance"))
+        or _subtasks_violation(row.get("subtasks"), row.get("tests"))
+        or _grader_files_violation(row.get("grader_files"))
+    )
+
+
 def problem_contract_violation(row: Mapping) -> str | None:
     """How one normalized row breaks the PROBLEM contract ("<field>: what is wrong"), or None when it
     fits: its columns, text fields, test_type ("stdin" | "functional"), fn_name (an identifier, for
     functional problems), tests (a non-empty list of {input: str, output: str}; for functional
-    problems input a JSON array of arguments and output a JSON value), positive limits and a
-    `datetime.date` contest_date. Loaders reject such a row instead of letting it reach a table."""
+    problems input a JSON array of arguments and output a JSON value), positive limits, a
+    `datetime.date` contest_date and the contest-judging fields (`_judging_violation`). Loaders
+    reject such a row instead of letting it reach a table."""
     unknown = sorted(str(key) for key in set(row) - set(PROBLEM))
     if unknown:
         return f"columns outside the contract: {unknown}"
@@ -293,4 +418,4 @@ def problem_contract_violation(row: Mapping) -> str | None:
     date = row.get("contest_date")
     if date is not None and type(date) is not datetime.date:
         return f"contest_date is a {type(date).__name__}, not a date"
-    return None
+    return _judging_violation(row)

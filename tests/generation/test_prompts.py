@@ -33,6 +33,24 @@ def test_solution_prompt_per_language_and_io():
         solution_prompt("x", "rust", "stdin")
 
 
+def test_a_task_with_a_grader_asks_for_its_routines_not_a_program_reading_stdin():
+    from ocr2_kedro.generation.requests import grader_headers
+
+    files = [
+        {"name": "grader.cpp", "content": "int main() {}"},
+        {"name": "sumvec.h", "content": ""},
+    ]
+    assert grader_headers(files) == ["sumvec.h"] and grader_headers(None) == []
+    starter = '#include "sumvec.h"\nlong long sum(std::vector<int> a) {\n  return 0;\n}'
+    graded = solution_prompt("Sum.", "cpp", "stdin", starter, None, grader_headers(files))
+    assert "Do not write a main function" in graded and '`#include "sumvec.h"`' in graded
+    assert f"```cpp\n{starter}\n```" in graded and "standard input" not in graded
+    # Without a grader, the prompt is what it was (the fingerprints of other problems hold).
+    assert solution_prompt("Sum.", "cpp", "stdin", starter, None, []) == solution_prompt(
+        "Sum.", "cpp", "stdin", starter
+    )
+
+
 def test_critique_prompt_holds_question_and_candidate_and_asks_for_a_parseable_judgement():
     text = critique_prompt("Add two numbers.", "cpp", "int main(){}")
     assert "Add two numbers." in text and "```cpp\nint main(){}\n```" in text

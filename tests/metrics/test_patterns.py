@@ -159,3 +159,20 @@ def test_summary_counts_frequencies_tests_and_agreement():
     assert flat["subgoal_setting_lexical_passed"] == 0.8
     assert flat["subgoal_setting_kappa"] == pytest.approx(1.0)
     assert not any("@" in name for name in flat)
+
+
+def test_unjudged_samples_are_neither_passed_nor_failed():
+    """verdict null (verify's "unjudged" rows, a problem that needs a checker and ships none) and SE
+    belong to no group, like unverified samples."""
+    from ocr2_kedro.metrics.patterns import outcome
+
+    verdicts = pl.DataFrame(
+        {"verdict": ["AC", "WA", None, "SE", "TLE"]}, schema={"verdict": pl.String}
+    )
+    assert verdicts.select(outcome(pl.col("verdict")).alias("o"))["o"].to_list() == [
+        "passed",
+        "failed",
+        None,
+        None,
+        "failed",
+    ]

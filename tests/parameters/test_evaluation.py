@@ -8,8 +8,13 @@ import pytest
 
 from ocr2_kedro import metrics
 from ocr2_kedro.metrics.evaluation import BREAKDOWNS
+from ocr2_kedro.metrics.selection import GENSELECT_FALLBACKS
 from ocr2_kedro.parameters import ParametersError
-from ocr2_kedro.parameters.evaluation import EvaluationSettings, SelfCritiqueSettings
+from ocr2_kedro.parameters.evaluation import (
+    EvaluationSettings,
+    GenSelectSettings,
+    SelfCritiqueSettings,
+)
 from ocr2_kedro.schemas import LANGUAGES
 from tests.support.parameters import stage_settings
 
@@ -36,6 +41,8 @@ def test_the_literals_match_the_engines():
     assert set(fields["breakdowns"].annotation.__args__[0].__args__) == set(BREAKDOWNS)
     fallback = SelfCritiqueSettings.model_fields["fallback"].annotation
     assert set(fallback.__args__) == set(metrics.FALLBACKS)
+    genselect = GenSelectSettings.model_fields["fallback"].annotation
+    assert set(genselect.__args__) == set(GENSELECT_FALLBACKS)
 
 
 @pytest.mark.parametrize(
@@ -101,6 +108,16 @@ def test_the_literals_match_the_engines():
             "evaluation.source_languages.humaneval.0: Input should be 'python' or 'cpp'",
         ),
         ({"source_languages": {"humaneval": []}}, "evaluation.source_languages.humaneval: List"),
+        # GenSelect beside self-critique.
+        ({"genselect": {"ks": [1]}}, "evaluation.genselect.ks.0: Input should be greater than"),
+        ({"genselect": {"ks": []}}, "evaluation.genselect.ks: List should have at least 1 item"),
+        ({"genselect": {"subsets": 0}}, "evaluation.genselect.subsets"),
+        ({"genselect": {"fallback": "last"}}, "evaluation.genselect.fallback: Input should be"),
+        ({"genselect": {"k": 2}}, "evaluation.genselect.k: unknown key"),
+        (
+            {"genselect": {"sampling": {"max_tokens": 0}}},
+            "evaluation.genselect.sampling.max_tokens",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_by_its_full_path(overrides, expected):
@@ -189,7 +206,7 @@ def test_humaneval_is_asked_in_python_and_other_sources_in_every_language(env):
 
 
 def test_the_subset_sizes_of_each_environment():
-    assert stage_settings("evaluation").subset.per_source == {"bundled": 4, "humaneval": 20}
+    assert stage_settings("evaluation").subset.per_source == {"bundled": 3, "humaneval": 12}
     assert stage_settings("evaluation", env="test").subset.per_source["humaneval"] == 2
     # Paper scale: every problem of every source.
     paper = stage_settings("evaluation", env="paper").subset.per_source

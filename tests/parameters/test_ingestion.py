@@ -38,6 +38,7 @@ def test_the_pipeline_reads_one_source_per_block():
         "codeforces",
         "livecodebench",
         "humaneval",
+        "ioi",
     )
     assert set(OCR2_REFERENCES) <= set(SOURCES)
     # Each source is named as its key (the catalog entry raw_<key>) in every shipped environment.
@@ -55,7 +56,7 @@ def test_dates_of_a_pool_are_dates_whether_quoted_or_not():
     assert pools[0].undated == "reject"  # the documented default of a pool entry
     assert pools[0].as_dict()["from"] == "2024-08-01"  # dumped as written
     base = stage_settings("ingestion").benchmark_pools
-    assert [pool.windowed for pool in base] == [False, False, True, False]
+    assert [pool.windowed for pool in base] == [False, False, False, True, False]
 
 
 @pytest.mark.parametrize(

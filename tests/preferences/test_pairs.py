@@ -349,3 +349,27 @@ def test_written_pairs_load_in_datasets_and_go_through_trl_preprocessing(
     assert text["chosen"].startswith(example["chosen"][0]["content"])
     assert text["rejected"].startswith(example["rejected"][0]["content"])
     assert text["chosen"] != text["rejected"]
+
+
+def test_unjudged_samples_are_no_execution_label_and_never_a_failure():
+    """A problem that needs a checker and ships none is verified "unjudged" (verdict and pass_rate
+    null): its samples are neither passing nor failing, so they never make an execution pair; with
+    critique pairs on they pair by the critic's judgements, like never-verified samples."""
+    frame = export(
+        row("a", "q1", None, "right"),
+        row("b", "q1", None, "wrong"),
+        # q2: one sample passed, the unjudged one is not its failing side.
+        row("c", "q2", 1.0, "right"),
+        row("d", "q2", None, "wrong"),
+    )
+    pairs, rejects, stats = run(frame, critique_pairs_when_all_fail=True)
+    assert pair_ids(pairs) == {("a", "b")}
+    assert set(pairs["pair_source"]) == {"critique"}
+    assert reasons(rejects) == {("q2", "python"): "all_pass"}
+    assert stats["by_source"] == {"execution": 0, "critique": 1}
+    off, rejects, _ = run(frame, critique_pairs=False)
+    assert off.is_empty()
+    assert reasons(rejects) == {
+        ("q1", "python"): "critique_pairs_off",
+        ("q2", "python"): "all_pass",
+    }

@@ -16,6 +16,7 @@ def _summary(model: str, pass_at_1: float, se_count: int = 0) -> pl.DataFrame:
                 ("pass_at_1", pass_at_1),
                 ("pass_at_2", pass_at_1 + 0.1),
                 ("pass_at_1_select_at_2", pass_at_1 + 0.05),
+                ("pass_at_1_genselect_at_2", pass_at_1 + 0.02),
                 ("se_count", float(se_count)),
                 ("se_share", se_count / 8),
             ):
@@ -39,6 +40,8 @@ def test_the_selection_plot_draws_each_series_at_the_headline_temperature():
     names = [trace.name for trace in figure.data]
     assert names.count("pass@k (oracle)") == 2  # python and all
     assert names.count("pass@1|select@k (self-critique)") == 2
+    genselect = next(t for t in figure.data if t.name == "pass@1|genselect@k (GenSelect)")
+    assert list(genselect.x) == [2] and list(genselect.y) == [0.52]  # only at its k
     oracle = next(trace for trace in figure.data if trace.name == "pass@k (oracle)")
     assert list(oracle.x) == [1, 2] and list(oracle.y) == [0.5, 0.6]
     assert "temperature 0.6" in figure.layout.title.text

@@ -310,3 +310,37 @@ def test_local_jsonl_without_source_ids_keeps_ids_when_rows_move(tmp_path):
         return dict(zip(problems["question"], problems["question_id"], strict=True))
 
     assert ids([0, 1, 2]) == ids([2, 0, 1])
+
+
+def test_codecontests_and_taco_statements_give_tolerance_and_any_answer():
+    """Neither data set ships checkers or a "several answers" flag: the statement decides, including
+    CodeContests' flattened superscript ("10 - 6")."""
+    (tolerance, _), (any_pair, _) = (
+        normalize_codecontests(record, "test", index)
+        for index, record in enumerate(_records("codecontests_checkers"))
+    )
+    assert (tolerance["float_tolerance"], tolerance["needs_checker"]) == (1e-6, None)
+    assert (any_pair["float_tolerance"], any_pair["needs_checker"]) == (None, True)
+    assert any_pair["checker"] is None
+    (permutation, _), (circle, _) = (
+        normalize_taco_or_apps(record, "taco", "train", index)
+        for index, record in enumerate(_records("taco_checkers"))
+    )
+    assert (permutation["needs_checker"], permutation["float_tolerance"]) == (True, None)
+    assert (circle["needs_checker"], circle["float_tolerance"]) == (None, 1e-4)
+    assert conform([tolerance, any_pair, permutation, circle], PROBLEM).height == 4
+
+
+def test_the_original_fixtures_state_no_judging():
+    for name, normalize in (
+        ("codecontests", lambda r, i: normalize_codecontests(r, "test", i)),
+        ("codeforces", lambda r, i: normalize_codeforces(r, "train", i)),
+    ):
+        for index, record in enumerate(_records(name)):
+            row, _ = normalize(record, index)
+            if row is not None:
+                assert (row["checker"], row["needs_checker"], row["float_tolerance"]) == (
+                    None,
+                    None,
+                    None,
+                )

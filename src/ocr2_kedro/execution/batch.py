@@ -40,6 +40,7 @@ PROBLEM_COLUMNS = (
     "memory_limit_mb",
     "checker",
     "checker_language",
+    "checker_protocol",
     "needs_checker",
     "float_tolerance",
     "grader_files",

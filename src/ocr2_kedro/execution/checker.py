@@ -19,8 +19,8 @@ checker that does not compile is SE for every test (never CE: the solution did n
 A second protocol, `checker_protocol="cms"` (CMS / IOI task packages, TPS): the checker is called
 `checker input.txt answer.txt output.txt` (the answer before the contestant's output), prints the
 score in [0, 1] as the first token of its stdout and its message on stderr, and exits 0; a nonzero
-exit, a missing or out-of-range score is SE. No schema column selects it yet: `Judging` takes it
-(and `from_problem` reads a `checker_protocol` field where a row has one).
+exit, a missing or out-of-range score is SE. The problem's `checker_protocol` column selects it
+(the IOI reader sets it, with the task's own testlib inlined into the checker).
 
 `Judging` carries these per-problem options to `Verifier.run_tests` (`Judging.from_problem` builds
 it from a problems-frame row).
@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ocr2_kedro.schemas import CHECKER_LANGUAGES, CHECKER_PROTOCOLS
+
 from .sandbox import Limits
 
-CHECKER_LANGUAGES = ("cpp", "python")
 # A checker's own limits, whatever the solution's: generous (it reads three files once), bounded.
 CHECKER_LIMITS = Limits(time_limit_s=10.0, memory_limit_mb=1024, output_limit_mb=1)
 CHECKER_FILES = ("input.txt", "output.txt", "answer.txt")
-CHECKER_PROTOCOLS = ("testlib", "cms")
 # The checker's command-line arguments per protocol (the files are always these three).
 CHECKER_ARGS = {
     "testlib": ("input.txt", "output.txt", "answer.txt"),

@@ -11,12 +11,27 @@ FENCE_TAGS = {"python": "python", "cpp": "cpp"}
 
 
 def solution_prompt(
-    question: str, language: str, test_type: str, starter_code: str = "", fn_name: str | None = None
+    question: str,
+    language: str,
+    test_type: str,
+    starter_code: str = "",
+    fn_name: str | None = None,
+    grader_headers: Sequence[str] | None = None,
 ) -> str:
+    """`grader_headers`: the headers of the grader a C++ solution is compiled with (IOI tasks, the
+    problem's `grader_files`); None or empty for a problem without a grader."""
     if language not in LANGUAGE_NAMES:
         raise ValueError(f"language must be one of {sorted(LANGUAGE_NAMES)}, got {language!r}")
     name, tag = LANGUAGE_NAMES[language], FENCE_TAGS[language]
-    if test_type == "functional" and language == "python":
+    if grader_headers:
+        # The grader holds main, reads the input and prints the output (IOI).
+        includes = ", ".join(f'`#include "{header}"`' for header in grader_headers)
+        io_rule = (
+            "Implement the routines the statement describes; the task's grader reads the input, "
+            f"calls them and writes the output. Do not write a main function. Start with {includes}."
+            + (f"\n\nStarter code:\n```{tag}\n{starter_code.rstrip()}\n```" if starter_code else "")
+        )
+    elif test_type == "functional" and language == "python":
         io_rule = (
             f"Implement the function `{fn_name}` (complete the starter code below). Do not read input or print."
             + (

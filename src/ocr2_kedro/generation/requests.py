@@ -71,6 +71,12 @@ def chat_request(
 # ------------------------------------------------------------------------------------ solutions
 
 
+def grader_headers(grader_files: Sequence[Mapping] | None) -> list[str]:
+    """The headers among a problem's grader files (IOI: the task's `<task>.h`), which a solution
+    includes; empty for a problem without a grader."""
+    return [entry["name"] for entry in grader_files or () if entry["name"].endswith((".h", ".hpp"))]
+
+
 def solution_prompts(
     problems: pl.DataFrame | Iterable[Mapping],
     languages: Sequence[str],
@@ -94,6 +100,7 @@ def solution_prompts(
                 problem["test_type"],
                 problem["starter_code"] or "",
                 problem["fn_name"],
+                grader_headers=grader_headers(problem.get("grader_files")),
             )
             messages = chat_request("", prompt, None, system_prompt).messages
             prompts.append(

@@ -54,6 +54,9 @@ SELF_CRITIQUE = pl.Schema(
         "critique_length": pl.Int64,
         "judgement": pl.String,
         "judgement_source": pl.String,
+        # Tokens the critique generated (its follow-up turn's few tokens not included): the
+        # self-critique selector's cost beside GenSelect's (metrics.selection).
+        "num_output_tokens": pl.Int64,
         # Of the exact self-critique request (model, messages, sampling, seed).
         "request_fingerprint": pl.String,
     }
@@ -241,8 +244,9 @@ def warn_about_system_errors(sample_results: pl.DataFrame) -> None:
 
 
 def metric_columns(problem_results: pl.DataFrame) -> list[str]:
-    """The per-problem metric columns (pass@k, select@k, random selection, critique@k)."""
-    prefixes = ("pass_at_", "random_select_at_", "critique_at_")
+    """The per-problem metric columns (pass@k, select@k, random selection, critique@k, and the
+    selectors on GenSelect's drawn subsets: `metrics.selection.metric_names`)."""
+    prefixes = ("pass_at_", "random_select_at_", "critique_at_", "oracle_select_at_")
     return [c for c in problem_results.columns if c.startswith(prefixes)]
 
 

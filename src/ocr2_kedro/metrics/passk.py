@@ -8,6 +8,7 @@ Carlo), so runs with the same samples always report the same numbers.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from numbers import Integral, Real
@@ -78,6 +79,37 @@ def select_at_k(
             [ok[i] for i in others], [lengths[i] for i in others], universe=w, k=k
         )
     return float(total / math.comb(n, k))
+
+
+def self_critique_order(
+    judged_right: Sequence[bool | None],
+    critique_lengths: Sequence[float],
+    fallback: str,
+    rng: random.Random,
+) -> list[int]:
+    """The samples in the order the self-critique selector prefers them (select_at_k's rule, as a
+    ranking): those judged "right", shortest critique reasoning first; then, by ``fallback``, the
+    others in a random order ("random"), shortest critique first ("shortest"), or not at all
+    ("fail": the selector never picks them). Ties are ordered by ``rng``, as select_at_k picks
+    among them uniformly. The first index is the selector's pick among all the samples."""
+    if fallback not in FALLBACKS:
+        raise ValueError(f"unknown fallback {fallback!r}: expected one of {FALLBACKS}")
+    right = _as_bools(judged_right, "judged_right", allow_none=True)
+    lengths = _as_lengths(critique_lengths)
+    if len(right) != len(lengths):
+        raise ValueError(
+            f"judged_right and critique_lengths differ in length: {len(right)} != {len(lengths)}"
+        )
+    ties = [rng.random() for _ in right]
+    chosen = sorted((i for i in range(len(right)) if right[i]), key=lambda i: (lengths[i], ties[i]))
+    others = [i for i in range(len(right)) if not right[i]]
+    if fallback == "random":
+        others = sorted(others, key=lambda i: ties[i])
+    elif fallback == "shortest":
+        others = sorted(others, key=lambda i: (lengths[i], ties[i]))
+    else:
+        others = []
+    return chosen + others
 
 
 def _shortest_first(ok: list[bool], lengths: list[float], universe: int, k: int) -> Fraction:

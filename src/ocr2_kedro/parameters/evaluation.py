@@ -49,6 +49,39 @@ class SelfCritiqueSettings(Settings):
     judgement_follow_up: JudgementFollowUp
 
 
+class GenSelectSettings(Settings):
+    """GenSelect beside self-critique: per problem, language and temperature, `subsets` seeded
+    k-subsets of the n samples (all C(n, k) when there are no more; the same subsets for every
+    model) for each k of `ks`; the model reads a subset's candidates (code only) and names one,
+    one request per subset (none when at most one candidate has code). An answer that names no
+    candidate falls back to `fallback`: first (the first candidate shown) | random (uniform: the
+    subset's mean pass) | fail; counted as genselect_unparsed (metrics.selection)."""
+
+    enabled: bool
+    # A k above samples_per_problem (e.g. an ablation's n = 1) is skipped with a warning, as pass@k
+    # skips a k above a problem's n.
+    ks: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)]
+    subsets: PositiveInt
+    # At most this many problems per language get GenSelect (those whose hash of (seed, question_id)
+    # ranks first: the same problems for every model and run); null: every problem. A cost knob
+    # for the embedded default; the selectors' rows then stand on those problems.
+    problems_per_language: PositiveInt | None
+    seed: int
+    fallback: Literal["first", "random", "fail"]  # metrics.selection.GENSELECT_FALLBACKS
+    sampling: SamplingSettings
+
+
+class IoiSettings(Settings):
+    """IOI scoring of the problems with subtasks (metrics.ioi): at most `submission_limit`
+    submissions per problem (IOI's 50), chosen from the n samples by `choose`: first (by sample
+    index) | random (seeded by `seed`) | self_critique (the self-critique selector's order: judged
+    right first, shorter critique first, the others by self_critique.fallback)."""
+
+    submission_limit: PositiveInt
+    choose: Literal["first", "random", "self_critique"]  # metrics.ioi.CHOICES
+    seed: int
+
+
 class EvaluationExecution(JudgingSettings):
     """The sandbox's judging settings. Beside the shared ones, evaluation accepts (not set in
     conf/base) fixed limits that replace each problem's own, a C++ compile cache folder and the
@@ -128,6 +161,8 @@ class EvaluationSettings(BackendBlock):
     system_prompt: str | None
     sampling: SweepSampling  # at each of `temperatures`
     self_critique: SelfCritiqueSettings
+    ioi: IoiSettings
+    genselect: GenSelectSettings
     execution: EvaluationExecution
     reference_loss: ReferenceLossSettings
     references: ReferencesSettings

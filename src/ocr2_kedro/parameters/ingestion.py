@@ -98,6 +98,7 @@ class IngestionSettings(Settings):
     codeforces: SourceBlock
     livecodebench: SourceBlock
     humaneval: SourceBlock
+    ioi: SourceBlock
     ocr2: Ocr2Settings
     benchmark_pools: list[BenchmarkPool]
 

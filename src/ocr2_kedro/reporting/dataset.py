@@ -101,6 +101,10 @@ def dataset_card(
                 ["critiques", stats["critiques"]],
                 ["verified samples", stats["verified"]],
                 ["accepted by execution (AC)", stats["accepted_by_execution"]],
+                [
+                    "unjudged (the problem accepts several answers and ships no checker)",
+                    stats.get("unjudged", 0),
+                ],
                 ["verified on a truncated test list (max_tests)", stats["tests_truncated"]],
             ],
         ),
@@ -148,8 +152,9 @@ def dataset_card(
         if stats["isolation"]
         else "None recorded.",
         "\n## Critic vs execution\n",
-        "Where the question has tests: positive = pass_rate == 1. Precision and recall of "
-        '"right"; a null judgement counts as not "right".\n',
+        "Where the question has tests and the run judged the solution (unjudged samples are "
+        'left out): positive = pass_rate == 1. Precision and recall of "right"; a null judgement '
+        'counts as not "right".\n',
         _agreement_section("all", stats["agreement"]),
         *[_agreement_section(language, v["agreement"]) for language, v in lang.items()],
     ]
@@ -241,6 +246,8 @@ def dataset_metrics(
         "critic.recall_right": stats["agreement"]["recall_right"],
         "critic.accuracy_judged": stats["agreement"]["accuracy_judged"],
         "accepted_by_execution": stats["accepted_by_execution"],
+        # Neither passed nor failed: kept out of the critic agreement and of execution pairs.
+        "verified.unjudged": stats.get("unjudged", 0),
         "verified.tests_truncated": stats["tests_truncated"],
     }
     for layer, rows in stats["isolation"]:

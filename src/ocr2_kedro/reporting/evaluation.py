@@ -16,6 +16,8 @@ from ocr2_kedro.reporting.tables import markdown_table
 SELECTION_SERIES = {
     "pass_at_": "pass@k (oracle)",
     "pass_at_1_select_at_": "pass@1|select@k (self-critique)",
+    # At the ks of evaluation.genselect, over its drawn subsets (metrics.selection).
+    "pass_at_1_genselect_at_": "pass@1|genselect@k (GenSelect)",
     "random_select_at_": "random selection (= pass@1)",
     "critique_at_": "critique@k",
 }

@@ -15,6 +15,7 @@ from ocr2_kedro.sources.fields import (
     preview,
     text_field,
 )
+from ocr2_kedro.sources.statements import judging_fields
 
 _CODECONTESTS_DIFFICULTY = {
     0: None,
@@ -97,4 +98,6 @@ def normalize_codecontests(record: Mapping, split: str, index: int) -> Normalize
         memory_limit_mb=_codecontests_megabytes(record.get("memory_limit_bytes")),
         difficulty=_CODECONTESTS_DIFFICULTY.get(difficulty) if type(difficulty) is int else None,
         license="CC-BY-4.0",
+        # The data set ships no checker and no "several answers" flag: the statement says.
+        **judging_fields(question),
     ), None

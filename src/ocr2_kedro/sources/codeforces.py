@@ -1,11 +1,14 @@
-"""open-r1/codeforces: the statement in parts, official tests (else the examples), and the
-contest's start time as its date."""
+"""open-r1/codeforces: the statement in parts, official tests (else the examples), the contest's
+start time as its date, and the judging the data states: the generated checker (`generated_checker`,
+adapted to the project's checker protocol by `checkers.open_r1_checker`), the tolerance and the
+"print any" of the statement (`statements`)."""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
 
+from ocr2_kedro.sources.checkers import open_r1_checker
 from ocr2_kedro.sources.contract_rows import problem_row, reject_or_checked_row
 from ocr2_kedro.sources.fields import (
     BadRecord,
@@ -18,6 +21,7 @@ from ocr2_kedro.sources.fields import (
     preview,
     text_field,
 )
+from ocr2_kedro.sources.statements import judging_fields
 
 
 def _codeforces_difficulty(rating: object) -> str | None:
@@ -41,7 +45,10 @@ def _unix_date(start: object, what: str) -> datetime.date | None:
 def normalize_codeforces(record: Mapping, split: str = "train", index: int = 0) -> Normalized:
     """open-r1/codeforces rows: statement parts (`description`, `input_format`, `output_format`,
     `note`), `examples` and `official_tests` as {input, output} lists, `time_limit` in seconds,
-    `memory_limit` in megabytes, integer `rating`, `contest_start` unix time."""
+    `memory_limit` in megabytes, integer `rating`, `contest_start` unix time, `generated_checker`
+    (Python source or null), `input_mode` ("stdio", or "file": a reject, the sandbox feeds stdin).
+    An interactive problem (`interaction_format`) is a reject. `executable` and the generated-test
+    parquet files (`generated_tests`) are not read."""
     description = text_field(record, "description").strip()
     if not description:
         return None, ("empty_statement", "")
@@ -52,6 +59,20 @@ def normalize_codeforces(record: Mapping, split: str = "train", index: int = 0) 
             parts.append(f"{title}\n{text}")
     if record.get("interaction_format"):
         return None, ("interactive", "needs an interactor, not input/output tests")
+    input_mode = text_field(record, "input_mode").strip() or "stdio"
+    if input_mode != "stdio":
+        # "file": the program reads input.txt and writes output.txt; the sandbox feeds stdin.
+        return None, ("file_input_mode", f"input_mode={preview(input_mode)}")
+    question = "\n\n".join(parts)
+    judging = judging_fields(question)
+    generated_checker = text_field(record, "generated_checker")
+    if generated_checker.strip():
+        # The source ships a checker: the problem needs one, and has it.
+        judging.update(
+            checker=open_r1_checker(generated_checker),
+            checker_language="python",
+            needs_checker=True,
+        )
     official = record.get("official_tests")
     tests = input_output_pairs(official, "official_tests") if official else []
     if not tests:
@@ -64,7 +85,7 @@ def normalize_codeforces(record: Mapping, split: str = "train", index: int = 0) 
         native_id(record, "id"),
         index,
         split,
-        "\n\n".join(parts),
+        question,
         tests,
         time_limit_s=parse_time_limit(record.get("time_limit")),
         memory_limit_mb=parse_memory_limit(record.get("memory_limit")),
@@ -72,4 +93,5 @@ def normalize_codeforces(record: Mapping, split: str = "train", index: int = 0) 
         contest_date=_unix_date(record.get("contest_start"), "contest_start"),
         license="CC-BY-4.0",
         platform="codeforces",
+        **judging,
     ), None

@@ -52,6 +52,14 @@ def problem_row(
         "contest_date": fields.get("contest_date"),
         "license": fields.get("license"),
         "platform": fields.get("platform"),
+        # Judging like a contest (issue 24): null where the source says nothing.
+        "checker": fields.get("checker"),
+        "checker_language": fields.get("checker_language"),
+        "checker_protocol": fields.get("checker_protocol"),
+        "needs_checker": fields.get("needs_checker"),
+        "float_tolerance": fields.get("float_tolerance"),
+        "subtasks": fields.get("subtasks"),
+        "grader_files": fields.get("grader_files"),
     }
 
 

@@ -22,6 +22,7 @@ from ocr2_kedro.sources.fields import (
     text_field,
 )
 from ocr2_kedro.sources.plain_pickle import UnsafePayloadError, loads_plain_pickle
+from ocr2_kedro.sources.statements import judging_fields
 
 # Decompressed private tests above this size are refused: a few kilobytes of zlib can expand to
 # gigabytes, and the largest LiveCodeBench test sets are tens of megabytes.
@@ -118,4 +119,5 @@ def normalize_livecodebench(record: Mapping, split: str = "test", index: int = 0
         contest_date=date_field(record.get("contest_date"), "contest_date"),
         license="CC-BY-4.0",
         platform=platform.strip().lower() or None if platform else None,
+        **judging_fields(question),
     ), None

@@ -4,12 +4,13 @@ the dispatch from a source's `kind` (parameters_ingestion.yml) to its normalizer
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ocr2_kedro.sources.codecontests import normalize_codecontests
 from ocr2_kedro.sources.codeforces import normalize_codeforces
 from ocr2_kedro.sources.fields import Normalized
 from ocr2_kedro.sources.humaneval import normalize_humaneval
+from ocr2_kedro.sources.ioi import group_ioi_records, normalize_ioi
 from ocr2_kedro.sources.livecodebench import normalize_livecodebench
 from ocr2_kedro.sources.project_jsonl import normalize_problem_record
 from ocr2_kedro.sources.taco_apps import normalize_taco_or_apps
@@ -34,7 +35,19 @@ NORMALIZERS = {
         record, split, index
     ),
     "humaneval": lambda record, source, split, index: normalize_humaneval(record, split, index),
+    "ioi": lambda record, source, split, index: normalize_ioi(record, split, index),
 }
+
+# Source kind -> what gathers its native records into the records its normalizer reads, for a
+# source that spreads one question over several records (open-r1's IOI: a row per subtask, a row
+# per test case). (split, index, record) in and out.
+GROUPERS: dict[str, Callable[[Iterable], Iterator]] = {"ioi": group_ioi_records}
+
+
+def grouped_records(kind: str, records: Iterable) -> Iterable:
+    """The records a source of `kind` is normalized from: as read, or gathered (GROUPERS)."""
+    grouper = GROUPERS.get(kind)
+    return records if grouper is None else grouper(records)
 
 
 def normalize_record(kind: str, record: object, source: str, split: str, index: int) -> Normalized:

@@ -49,4 +49,17 @@ def normalize_problem_record(record: Mapping, source: str, split: str, index: in
         license=record.get("license", "Apache-2.0"),
         # Null for the bundled questions; a project JSONL may name its judge platform.
         platform=record.get("platform"),
+        # Judging like a contest, as the record states it (the contract checks each field).
+        **{
+            name: record.get(name)
+            for name in (
+                "checker",
+                "checker_language",
+                "checker_protocol",
+                "needs_checker",
+                "float_tolerance",
+                "subtasks",
+                "grader_files",
+            )
+        },
     ), None

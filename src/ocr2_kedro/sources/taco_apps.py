@@ -16,6 +16,7 @@ from ocr2_kedro.sources.fields import (
     parse_time_limit,
     text_field,
 )
+from ocr2_kedro.sources.statements import judging_fields
 
 
 def _dumps(value: object, what: str) -> str:
@@ -84,4 +85,6 @@ def normalize_taco_or_apps(record: Mapping, source: str, split: str, index: int)
         memory_limit_mb=parse_memory_limit(record.get("memory_limit")),
         difficulty=difficulty.lower() if difficulty else None,
         license=record.get("license") or ("Apache-2.0" if source == "taco" else "MIT"),
+        # Neither data set ships a checker or a "several answers" flag: the statement says.
+        **judging_fields(question),
     ), None

@@ -63,3 +63,41 @@ def test_a_table_from_before_the_columns_counts_none():
     assert stats["tests_truncated"] == 0 and stats["isolation"] == []
     card = render_dataset_card(stats, dataset_settings(), "t", "c")
     assert "## Sandbox isolation\n\nThe isolation layers" in card and "None recorded." in card
+
+
+def test_unjudged_samples_are_counted_and_left_out_of_the_critic_agreement():
+    """Sample b's problem needs a checker and ships none: verify leaves it unjudged (verdict and
+    pass_rate null, judged_by "unjudged"). It is counted, and is neither a passed nor a failed
+    sample for the critic's agreement: of a (right, passed), c (wrong, passed), d (wrong, failed)
+    and e (no judgement, passed), precision(right) = 1/1, recall(right) = 1/3 (a of a, c, e) and
+    accuracy over parsed judgements = 2/3 (a and d agree, c does not)."""
+    verifications = (
+        tables()[3]
+        .with_columns(judged_by=pl.lit("tokens"))
+        .with_columns(
+            *(
+                pl.when(pl.col("generation_id") == "b")
+                .then(pl.lit(value, dtype))
+                .otherwise(pl.col(name))
+                .alias(name)
+                for name, value, dtype in (
+                    ("verdict", None, pl.String),
+                    ("pass_rate", None, pl.Float64),
+                    ("passed", None, pl.Int64),
+                    ("judged_by", "unjudged", pl.String),
+                )
+            )
+        )
+    )
+    stats = statistics(verifications)
+    assert stats["unjudged"] == 1
+    assert stats["agreement"]["pairs"] == 4
+    assert stats["agreement"]["matrix"]["right"] == {"passed": 1, "failed": 0}
+    assert stats["agreement"]["precision_right"] == 1.0
+    assert stats["agreement"]["recall_right"] == 1 / 3
+    assert stats["agreement"]["accuracy_judged"] == 2 / 3
+    card = render_dataset_card(stats, dataset_settings(), "t", "c")
+    assert "| unjudged (the problem accepts several answers and ships no checker) | 1 |" in card
+    assert summarize_dataset(stats)["verified.unjudged"]["value"] == 1
+    # A table from before `judged_by` counts none.
+    assert statistics(tables()[3].drop("judged_by"))["unjudged"] == 0

@@ -543,3 +543,21 @@ def test_se_samples_from_a_real_sandbox_are_counted_per_language_and_warned_abou
     assert "se_count" in header and "se_share" in header
     assert "m cpp t=0.6: 2 samples (100.0%)" in markdown
     assert "m python t=0.6: 2 samples (50.0%)" in markdown
+
+
+def test_a_problem_that_needs_a_checker_and_ships_none_is_a_needs_checker_reject():
+    """It accepts several answers: judged by text a right answer could be WA, so it is not scored
+    (with a checker it is, and so is one that needs none)."""
+    test = [{"input": "4", "output": "2 2"}]
+    checker = {"needs_checker": True, "checker": "import sys\n", "checker_language": "python"}
+    pool = conform(
+        [
+            {**problem("any-split", test), "needs_checker": True},
+            {**problem("checked", test), **checker},
+            {**problem("plain", test), "needs_checker": False},
+        ],
+        PROBLEM,
+    )
+    kept, rejects = prepare_benchmark(pool, settings())
+    assert kept["question_id"].to_list() == ["checked", "plain"]
+    assert rejects.select("record_id", "reason").rows() == [("any-split", "needs_checker")]

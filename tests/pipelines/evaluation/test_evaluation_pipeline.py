@@ -48,12 +48,20 @@ class ScriptedStudent(BackendBase):
 
     Critiques: in Python the critic is perfect; in C++ it calls everything right and writes its
     shortest critique for the broken program, so self-critique selection must pick the broken one.
+    GenSelect likewise names the right candidate in Python and the broken one in C++.
     """
 
     model_name = "scripted"
 
     def _answer(self, request: ChatRequest) -> str:
         prompt = request.messages[-1]["content"]
+        if prompt.startswith("Below are a competitive programming problem"):
+            broken = [n for n in (1, 2) if f"Solution {n}:\n```cpp\n{BROKEN['cpp']}" in prompt]
+            python = [
+                n for n in (1, 2) if f"Solution {n}:\n```python\n{BROKEN['python']}" in prompt
+            ]
+            # Python: the other one (right); C++: the broken one.
+            return f"Compared.\nBest solution: {3 - python[0] if python else broken[0]}"
         if prompt.startswith("You are reviewing"):
             language = "python" if "```python" in prompt else "cpp"
             right = (
@@ -150,6 +158,17 @@ def test_scripted_models_give_the_expected_pass_select_and_critique_numbers(proj
                 pytest.approx(0.6)
             )
             assert f"{python}.pass_at_1_stderr" in metrics
+            # GenSelect on the one 2-subset (n = 2), beside self-critique on the same subset.
+            assert metrics[f"{python}.pass_at_1_genselect_at_2"] == pytest.approx(1.0)
+            assert metrics[f"{cpp}.pass_at_1_genselect_at_2"] == pytest.approx(0.0)
+            assert metrics[f"{python}.pass_at_1_select_at_2_drawn"] == pytest.approx(1.0)
+            assert metrics[f"{cpp}.oracle_select_at_2_drawn"] == pytest.approx(1.0)
+            assert metrics[f"{cpp}.random_select_at_2_drawn"] == pytest.approx(0.5)
+            selection = f"evaluation.{model}.selection.all.{temperature}"
+            assert metrics[f"{selection}.pass_at_1_genselect_at_2"] == pytest.approx(0.6)
+            assert metrics[f"{selection}.genselect_minus_select_at_2"] == pytest.approx(0.0)
+            assert metrics[f"{selection}.genselect_tokens_at_2"] == 10 * 10  # 10 per answer
+            assert metrics[f"{selection}.genselect_unparsed_at_2"] == 0
             # Logged in every run, also when no sample ended in SE.
             assert metrics[f"{python}.se_count"] == metrics[f"{cpp}.se_share"] == 0
 
@@ -173,7 +192,20 @@ def test_scripted_models_give_the_expected_pass_select_and_critique_numbers(proj
     assert losses["skipped_reason"].str.contains("openai").all()  # no weights behind an endpoint
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation/stage2")}
-    assert artifacts == {"evaluation/stage2/selection.html", "evaluation/stage2/temperature.html"}
+    assert artifacts == {
+        "evaluation/stage2/selection.html",
+        "evaluation/stage2/temperature.html",
+        "evaluation/stage2/selectors.csv",
+        "evaluation/stage2/selectors.md",
+    }
+    selectors = pl.read_csv(latest_path(reports / "stage2/selectors.csv"))
+    assert set(selectors["method"]) == {
+        "genselect",
+        "self_critique",
+        "random",
+        "oracle",
+        "genselect_minus_self_critique",
+    }
     comparison = pl.read_csv(latest_path(reports / "comparison.csv"))
     assert sorted(set(comparison["model"])) == ["base", "stage1", "stage2"]
     # The table and its markdown (with the SE note) are on the run under their own names.

@@ -60,6 +60,8 @@ def settings(url: str, shard_dir: str, **overrides) -> EvaluationSettings:
             "temperatures": [0.6],
             "sampling": {"top_p": 0.95, "max_tokens": 32, "seed": 0},
             "self_critique": {"enabled": True, "sampling": {"temperature": 0.0, "max_tokens": 16}},
+            # GenSelect's resume: tests/pipelines/evaluation/test_evaluation_genselect.py.
+            "genselect": {"enabled": False},
             "resume": {"shard_dir": shard_dir, "chunk_size": 3},
             **overrides,
         },
@@ -75,7 +77,7 @@ def test_samples_and_self_critiques_resume_only_for_the_same_request(tmp_path):
         def evaluate(questions, params) -> tuple[pl.DataFrame, pl.DataFrame, int]:
             """(samples, self-critiques, requests that reached the model)."""
             before = state.requests
-            samples, critiques = sample_and_critique(questions, MODEL, params)
+            samples, critiques, _ = sample_and_critique(questions, MODEL, params)
             return samples, critiques, state.requests - before
 
         params = settings(url, str(tmp_path))

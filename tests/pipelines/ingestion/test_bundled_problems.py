@@ -61,3 +61,27 @@ def test_reference_solutions_pass_with_the_project_verifier(language):
         if result.verdict != "AC":
             failures.append((record["source_id"], result.verdict, result.error))
     assert failures == []
+
+
+def test_the_bundled_checker_judges_any_derangement_in_the_sandbox():
+    """ocr2-042 ships a checker (Python, testlib's protocol): another right answer than the expected
+    output is AC, a wrong one WA; ocr2-043 accepts any split and ships none: never judged by text."""
+    from ocr2_kedro.execution.checker import Judging
+    from ocr2_kedro.execution.runner import run_tests
+
+    problems = bundled_problems()[0]
+    [derangement] = problems.filter(pl.col("source_id") == "ocr2-042").to_dicts()
+    [split] = problems.filter(pl.col("source_id") == "ocr2-043").to_dicts()
+
+    def judge(code: str, row: dict):
+        return run_tests(code, "python", row["tests"], judging=Judging.from_problem(row))
+
+    # Rotating right (n 1 2 ... n-1) is another derangement than the expected left rotation.
+    rotated = "n = int(input())\nprint(n, *range(1, n))\n"
+    right = judge(rotated, derangement)
+    assert (right.verdict, right.passed, right.judged_by) == ("AC", 5, "checker")
+    assert run_tests(rotated, "python", derangement["tests"]).verdict == "WA"  # as text
+    wrong = judge("n = int(input())\nprint(*range(1, n + 1))\n", derangement)
+    assert (wrong.verdict, wrong.passed) == ("WA", 0)
+    unjudged = judge("n = int(input())\nprint(n - 1, 1)\n", split)
+    assert (unjudged.verdict, unjudged.pass_rate, unjudged.judged_by) == (None, None, "unjudged")

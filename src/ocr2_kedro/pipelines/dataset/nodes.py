@@ -180,11 +180,13 @@ def _critique_counts(
     generations: Frame, critiques: Frame, verifications: Frame, settings: JoinSettings
 ) -> pl.DataFrame:
     """Per (language, judgement, tested, passed): how many critiques. language is null for a
-    critique of no known generation; tested marks a verification with tests (total > 0)."""
+    critique of no known generation; tested marks a verification with tests (total > 0) that
+    judged the solution (a pass rate: an "unjudged" row, a problem that needs a checker and ships
+    none, has none and is neither passed nor failed)."""
     judged = critiques.lazy().select("generation_id", "judgement")
     tested = (
         verifications.lazy()
-        .filter(pl.col("total") > 0)
+        .filter((pl.col("total") > 0) & pl.col("pass_rate").is_not_null())
         .select("generation_id", "pass_rate", pl.lit(True).alias("tested"))
     )
     languages = generations.lazy().select("generation_id", "language")
@@ -293,6 +295,7 @@ def dataset_statistics(
         )
     ).row(0, named=True)
     truncated, isolation = _sandbox_counts(verifications)
+    unjudged = _unjudged_count(verifications)
 
     def n_unique(frame: Frame) -> int:
         return _collect(frame.lazy().select(pl.col("question_id").n_unique())).item()
@@ -316,9 +319,20 @@ def dataset_statistics(
         "agreement": critic_agreement(tested),
         "verified": int(verification_totals["verified"]),
         "accepted_by_execution": int(verification_totals["accepted"] or 0),
+        "unjudged": unjudged,
         "tests_truncated": truncated,
         "isolation": isolation,
     }
+
+
+def _unjudged_count(verifications: pl.LazyFrame) -> int:
+    """Verified rows not judged at all (`judged_by` "unjudged": the problem accepts several answers
+    and ships no checker): neither passed nor failed. Tables written before the column count none."""
+    if "judged_by" not in verifications.collect_schema():
+        return 0
+    return int(
+        _collect(verifications.select((pl.col("judged_by") == "unjudged").sum())).item() or 0
+    )
 
 
 def _sandbox_counts(verifications: pl.LazyFrame) -> tuple[int, list[tuple[str, int]]]:

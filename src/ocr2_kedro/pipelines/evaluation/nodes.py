@@ -22,6 +22,14 @@ from ocr2_kedro.execution import BadProblem, verify_frame
 from ocr2_kedro.execution.runner import prepare_tests
 from ocr2_kedro.generation import create_backend
 from ocr2_kedro.generation.critique import BackendOpener, opened_once, run_critiques
+from ocr2_kedro.generation.genselect import (
+    PARSED,
+    SINGLE,
+    draw_subsets,
+    genselect_request,
+    parse_choice,
+    subset_seed,
+)
 from ocr2_kedro.generation.requests import (
     chat_request,
     critique_request,
@@ -30,7 +38,7 @@ from ocr2_kedro.generation.requests import (
 )
 from ocr2_kedro.generation.resumable import generate_resumable
 from ocr2_kedro.metrics import evaluation as scoring
-from ocr2_kedro.metrics import paired
+from ocr2_kedro.metrics import ioi, paired, selection
 from ocr2_kedro.metrics.evaluation import EVAL_SAMPLE, REFERENCE, SELF_CRITIQUE
 from ocr2_kedro.metrics.reference_loss import reference_loss_tables, skipped_reference_loss
 from ocr2_kedro.models import resolve_model_path
@@ -58,10 +66,23 @@ def prepare_benchmark(
     benchmark_problems: pl.DataFrame, settings: EvaluationSettings
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The problems every model is evaluated on, and a reject row for each benchmark problem that
-    cannot be scored (no tests, malformed tests, unknown test type, or none of the evaluated
-    languages is one its source can be asked in)."""
+    cannot be scored (no tests, malformed tests, unknown test type, none of the evaluated languages
+    is one its source can be asked in, or `needs_checker`: it accepts several answers and ships no
+    checker, so no output of it can be judged by text)."""
     kept, rejects = [], []
     for row in benchmark_problems.iter_rows(named=True):
+        if row.get("needs_checker") and not (row.get("checker") or "").strip():
+            rejects.append(
+                reject(
+                    stage="evaluation",
+                    source=row["source"],
+                    record_id=row["question_id"],
+                    reason="needs_checker",
+                    detail="accepts several answers and ships no checker: outputs cannot be "
+                    "judged by text",
+                )
+            )
+            continue
         if not settings.languages_of(row["source"]):
             rejects.append(
                 reject(
@@ -238,10 +259,11 @@ def _samples(
 
 def sample_and_critique(
     problems: pl.DataFrame, model_ref: dict, settings: EvaluationSettings
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """n samples per problem, language and temperature, then the model's critique of each of its own
-    samples that has code. One engine serves both (started once, only if anything is left to do);
-    both steps resume from their shards like the `generation` pipeline."""
+    samples that has code, and its GenSelect picks among seeded k-subsets of them
+    (`evaluation.genselect`). One engine serves all three (started once, only if anything is left
+    to do); every step resumes from its shards like the `generation` pipeline."""
     system_prompt = settings.system_prompt
     config = settings.backend_config(model_ref["path"], model_ref["backend"])
     rows: list[dict] = []
@@ -287,7 +309,8 @@ def sample_and_critique(
                 )
         samples = conform(rows, EVAL_SAMPLE) if rows else pl.DataFrame(schema=EVAL_SAMPLE)
         critiques = _self_critiques(samples, problems, model_ref, settings, backend)
-    return samples, critiques
+        picks = genselect_picks(samples, problems, model_ref, settings, backend)
+    return samples, critiques, picks
 
 
 def _self_critiques(
@@ -339,6 +362,7 @@ def _self_critiques(
             "critique_length": scoring.critique_length(item.reasoning, item.completion.text),
             "judgement": item.judgement,
             "judgement_source": item.source,
+            "num_output_tokens": item.completion.num_output_tokens,
             "request_fingerprint": request.fingerprint,
         }
         for sample_id, request, item in zip(candidates["sample_id"], built, judged, strict=True)
@@ -346,17 +370,180 @@ def _self_critiques(
     return conform(rows, SELF_CRITIQUE) if rows else pl.DataFrame(schema=SELF_CRITIQUE)
 
 
+def genselect_picks(
+    samples: pl.DataFrame,
+    problems: pl.DataFrame,
+    model_ref: dict,
+    settings: EvaluationSettings,
+    backend: BackendOpener,
+) -> pl.DataFrame:
+    """GenSelect's pick in each drawn k-subset of every unit's samples (`generation.genselect`):
+    the subsets are seeded by (genselect.seed, question, language, temperature, k), so every model
+    is shown the same sample indices; a subset with at most one candidate with code needs no
+    request. Requests resume from their shards (ids from the exact request's fingerprint)."""
+    options = settings.genselect
+    if not options.enabled:
+        return pl.DataFrame(schema=selection.GENSELECT)
+    skipped = [k for k in options.ks if k > settings.samples_per_problem]
+    if skipped:
+        logger.warning(
+            "genselect.ks %s exceed samples_per_problem (%d): no subset of that size, skipped",
+            skipped,
+            settings.samples_per_problem,
+        )
+    sampling = options.sampling.config()
+    statements = {
+        row["question_id"]: row
+        for row in problems.select(
+            "question_id", "question", "test_type", "starter_code"
+        ).iter_rows(named=True)
+    }
+    rows: list[dict] = []
+    built = []
+    chosen = genselect_problems(samples, options.problems_per_language, options.seed)
+    for (question_id, language, temperature), unit in samples.sort("sample_idx").group_by(
+        ["question_id", "language", "temperature"], maintain_order=True
+    ):
+        if (question_id, language) not in chosen:
+            continue
+        idxs, ids, codes = (unit[c].to_list() for c in ("sample_idx", "sample_id", "solution"))
+        for k in options.ks:
+            if k > len(idxs):
+                continue
+            subsets = draw_subsets(
+                len(idxs), k, options.subsets, options.seed, question_id, language, temperature, k
+            )
+            for subset_idx, subset in enumerate(subsets):
+                shown = [codes[i] for i in subset]
+                row = {
+                    "model": model_ref["name"],
+                    "question_id": question_id,
+                    "language": language,
+                    "temperature": temperature,
+                    "k": k,
+                    "subset_idx": subset_idx,
+                    "sample_idxs": [idxs[i] for i in subset],
+                    "sample_ids": [ids[i] for i in subset],
+                    "num_output_tokens": 0,
+                }
+                coded = [position for position, code in enumerate(shown) if code]
+                if len(coded) < 2:
+                    # Nothing to compare: the one candidate with code, else none (all fail).
+                    choice = coded[0] if coded else None
+                    rows.append({**row, "status": SINGLE, "choice": choice})
+                    continue
+                problem = statements[question_id]
+                request = genselect_request(
+                    selection_subject(row),
+                    problem["question"],
+                    language,
+                    shown,
+                    # Python completes a call-based problem's signature; C++ reads JSON on stdin.
+                    starter_code=(problem["starter_code"] or "")
+                    if problem["test_type"] == "functional" and language == "python"
+                    else "",
+                    seed=subset_seed(options.sampling.seed, row["sample_ids"]),
+                    model=model_ref["path"],
+                    sampling=sampling,
+                    system_prompt=settings.system_prompt,
+                )
+                built.append((len(rows), request))
+                rows.append({**row, "request_fingerprint": request.fingerprint})
+    key = run_key(
+        "genselect", model_ref["path"], options.sampling.as_dict(), settings.system_prompt
+    )
+    completions = generate_resumable(
+        [request.request for _, request in built],
+        sampling,
+        backend,
+        shard_dir=settings.resume.shard_path(key),
+        chunk_size=settings.resume.chunk_size,
+        description=f"{model_ref['name']} genselect",
+    )
+    for (position, _), completion in zip(built, completions, strict=True):
+        row = rows[position]
+        choice = parse_choice(completion.text, row["k"])
+        row.update(
+            status=choice.status,
+            choice=choice.index,
+            chosen_number=choice.number,
+            output=completion.text,
+            finish_reason=completion.finish_reason,
+            num_output_tokens=completion.num_output_tokens,
+        )
+        if choice.status != PARSED:
+            logger.debug("genselect: no candidate named in %r", completion.text[-200:])
+    for row in rows:
+        if row.get("choice") is not None:
+            row["chosen_sample_idx"] = row["sample_idxs"][row["choice"]]
+    if rows:
+        unparsed = sum(row["status"] != PARSED for row in rows if row["status"] != SINGLE)
+        logger.info(
+            "%s genselect: %d subsets, %d requests, %d answers named no candidate (fallback: %s)",
+            model_ref["name"],
+            len(rows),
+            len(built),
+            unparsed,
+            options.fallback,
+        )
+    return conform(rows, selection.GENSELECT) if rows else pl.DataFrame(schema=selection.GENSELECT)
+
+
+def genselect_problems(
+    samples: pl.DataFrame, per_language: int | None, seed: int
+) -> set[tuple[str, str]]:
+    """The (problem, language) pairs GenSelect runs on: per language, the `per_language` problems
+    whose hash of (seed, question_id) ranks first (every problem when None), so every model and
+    run select on the same problems."""
+    pairs = samples.select("question_id", "language").unique()
+    if per_language is None:
+        return set(pairs.iter_rows())
+    chosen: set[tuple[str, str]] = set()
+    for (language,), group in pairs.group_by("language"):
+        ranked = sorted(group["question_id"], key=lambda question_id: stable_id(seed, question_id))
+        chosen |= {(question_id, language) for question_id in ranked[:per_language]}
+    return chosen
+
+
+def selection_subject(row: dict) -> str:
+    """What a GenSelect request is about: its unit, k and the samples shown, in order."""
+    return stable_id("genselect", row["question_id"], row["language"], *row["sample_ids"])
+
+
 def execute_samples(
     samples: pl.DataFrame, problems: pl.DataFrame, settings: EvaluationSettings
 ) -> pl.DataFrame:
     """Run every sample in the sandbox (the `verify` pipeline's, stopping at the first failing test
-    by default: pass/fail is all pass@k needs). Samples without code are judged CE there."""
+    by default: pass/fail is all pass@k needs). Samples without code are judged CE there. The
+    samples of problems with subtasks (IOI) run every test whatever that setting says: a
+    subtask's score needs each of its own tests (`metrics.ioi`)."""
     frame = samples.select(
         pl.col("sample_id").alias("generation_id"), "question_id", "language", "solution"
     )
-    return verify_frame(frame, problems, **settings.execution.verify_kwargs()).rename(
-        {"generation_id": "sample_id"}
+    options = settings.execution.verify_kwargs()
+    scored = (
+        problems.filter(pl.col("subtasks").is_not_null())["question_id"]
+        if "subtasks" in problems.columns
+        else pl.Series("question_id", [], pl.String)
     )
+    whole = pl.col("question_id").is_in(scored.implode())
+    if not options.get("stop_at_first_failure") or frame.filter(whole).is_empty():
+        executions = verify_frame(frame, problems, **options)
+    else:
+        parts = [
+            verify_frame(frame.filter(~whole), problems, **options),
+            verify_frame(
+                frame.filter(whole), problems, **{**options, "stop_at_first_failure": False}
+            ),
+        ]
+        order = frame.select("generation_id").with_row_index("_order")
+        executions = (
+            pl.concat([part for part in parts if part.height], how="vertical_relaxed")
+            .join(order, on="generation_id", how="left")
+            .sort("_order")
+            .drop("_order")
+        )
+    return executions.rename({"generation_id": "sample_id"})
 
 
 def score_samples(
@@ -365,10 +552,12 @@ def score_samples(
     executions: pl.DataFrame,
     problems: pl.DataFrame,
     settings: EvaluationSettings,
+    genselect: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-sample results, per-problem results): `metrics.evaluation.score_samples`, which says
-    how samples the sandbox could not judge (SE) are left out and counted."""
-    return scoring.score_samples(
+    how samples the sandbox could not judge (SE) are left out and counted; with GenSelect's picks,
+    each problem row also holds the selectors on its drawn subsets (`metrics.selection`)."""
+    sample_results, problem_results = scoring.score_samples(
         samples,
         critiques,
         executions,
@@ -376,6 +565,82 @@ def score_samples(
         ks=settings.ks,
         fallback=settings.self_critique.fallback,
     )
+    return sample_results, with_selectors(sample_results, problem_results, genselect, settings)
+
+
+def with_selectors(
+    sample_results: pl.DataFrame,
+    problem_results: pl.DataFrame,
+    genselect: pl.DataFrame | None,
+    settings: EvaluationSettings,
+) -> pl.DataFrame:
+    """`problem_results` with the selectors' per-unit means on GenSelect's drawn subsets and their
+    counts (`metrics.selection.unit_metrics`) joined on, when there are GenSelect picks."""
+    if genselect is None or genselect.is_empty() or problem_results.is_empty():
+        return problem_results
+    units = selection.unit_metrics(
+        sample_results,
+        genselect,
+        fallback=settings.genselect.fallback,
+        critique_fallback=settings.self_critique.fallback,
+    )
+    return problem_results.join(units, on=list(selection.UNIT), how="left")
+
+
+def compare_selectors(
+    problem_results: pl.DataFrame,
+    sample_results: pl.DataFrame,
+    critiques: pl.DataFrame,
+    model_ref: dict,
+    settings: EvaluationSettings,
+) -> tuple[pl.DataFrame, str, dict[str, dict[str, float]]]:
+    """GenSelect beside the self-critique selector, random and oracle on the same drawn subsets,
+    per language (and pooled) and temperature, with bootstrap intervals resampling problems and
+    each selector's generated tokens (`metrics.selection.selector_table`): as a table, markdown
+    and MLflow metrics (`selection.<language>.t<temperature>.<metric>`)."""
+    tokens = critiques.join(
+        sample_results.select("sample_id", "model", "question_id", "language", "temperature"),
+        on="sample_id",
+    ).select("model", "question_id", "language", "temperature", "num_output_tokens")
+    table = selection.selector_table(
+        problem_results,
+        tokens,
+        settings.genselect.ks if settings.genselect.enabled else [],
+        resamples=settings.bootstrap.resamples,
+        seed=settings.bootstrap.seed,
+        confidence=paired.CONFIDENCE,
+    )
+    return (
+        table,
+        selection.selector_markdown(table, model_ref["name"]),
+        selection.selector_metrics(table),
+    )
+
+
+def score_ioi(
+    samples: pl.DataFrame,
+    critiques: pl.DataFrame,
+    executions: pl.DataFrame,
+    problems: pl.DataFrame,
+    settings: EvaluationSettings,
+) -> tuple[pl.DataFrame, dict[str, dict[str, float]]]:
+    """(the IOI table: one row per problem with subtasks, language and temperature, its score
+    under `evaluation.ioi.choose` beside every choice; its MLflow metrics `ioi.*`, logged with the
+    headline numbers by `evaluation_metrics`): `metrics.ioi.ioi_scores` and `ioi_metrics`. Empty
+    when no benchmark problem has subtasks."""
+    table = ioi.ioi_scores(
+        samples,
+        critiques,
+        executions,
+        problems,
+        choose=settings.ioi.choose,
+        limit=settings.ioi.submission_limit,
+        seed=settings.ioi.seed,
+        fallback=settings.self_critique.fallback,
+    )
+    if table.height:
+        logger.info("IOI scores:\n%s", table.drop("question_id"))
+    return table, ioi.ioi_metrics(table)
 
 
 def summarize_evaluation(
@@ -419,11 +684,19 @@ def measure_reference_loss(
 
 
 def evaluation_metrics(
-    summary: pl.DataFrame, reference_loss: pl.DataFrame
+    summary: pl.DataFrame,
+    reference_loss: pl.DataFrame,
+    ioi_metrics: dict[str, dict[str, float]] | None = None,
+    selector_metrics: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """The headline numbers for MLflow (`metrics.evaluation.headline_metrics`); the catalog
-    prefixes them with `evaluation.<model>`."""
-    return scoring.headline_metrics(summary, reference_loss)
+    """The headline numbers for MLflow (`metrics.evaluation.headline_metrics`), the IOI scores
+    (`ioi.*`, `score_ioi`; none without IOI problems) and the selectors side by side
+    (`selection.*`, `compare_selectors`); the catalog prefixes them with `evaluation.<model>`."""
+    return {
+        **scoring.headline_metrics(summary, reference_loss),
+        **(ioi_metrics or {}),
+        **(selector_metrics or {}),
+    }
 
 
 def plot_evaluation(

@@ -13,6 +13,7 @@ from .nodes import (
     combine_evaluation_rejects,
     compare_models,
     compare_models_paired,
+    compare_selectors,
     evaluation_metrics,
     execute_samples,
     measure_reference_loss,
@@ -21,6 +22,7 @@ from .nodes import (
     resolve_model,
     resolve_untrained_student,
     sample_and_critique,
+    score_ioi,
     score_samples,
     summarize_evaluation,
 )
@@ -37,7 +39,8 @@ def evaluated_models() -> dict[str, str | None]:
 
 
 def create_model_template() -> Pipeline:
-    """One model: sample, self-critique, execute, score, summarize, plot."""
+    """One model: sample, self-critique, GenSelect, execute, score, compare the selectors,
+    summarize, plot."""
     return Pipeline(
         [
             Node(
@@ -49,7 +52,7 @@ def create_model_template() -> Pipeline:
             Node(
                 sample_and_critique,
                 inputs=["evaluation_problems", "model_ref", "evaluation_settings"],
-                outputs=["samples", "self_critiques"],
+                outputs=["samples", "self_critiques", "genselect"],
                 name="sample_and_critique",
             ),
             Node(
@@ -66,9 +69,34 @@ def create_model_template() -> Pipeline:
                     "executions",
                     "evaluation_problems",
                     "evaluation_settings",
+                    "genselect",
                 ],
                 outputs=["sample_results", "problem_results"],
                 name="score_samples",
+            ),
+            Node(
+                compare_selectors,
+                inputs=[
+                    "problem_results",
+                    "sample_results",
+                    "self_critiques",
+                    "model_ref",
+                    "evaluation_settings",
+                ],
+                outputs=["selectors", "selectors_markdown", "selector_metrics"],
+                name="compare_selectors",
+            ),
+            Node(
+                score_ioi,
+                inputs=[
+                    "samples",
+                    "self_critiques",
+                    "executions",
+                    "evaluation_problems",
+                    "evaluation_settings",
+                ],
+                outputs=["ioi_scores", "ioi_metrics"],
+                name="score_ioi",
             ),
             Node(
                 summarize_evaluation,
@@ -89,7 +117,7 @@ def create_model_template() -> Pipeline:
             ),
             Node(
                 evaluation_metrics,
-                inputs=["summary", "reference_loss"],
+                inputs=["summary", "reference_loss", "ioi_metrics", "selector_metrics"],
                 outputs="metrics",
                 name="log_evaluation_metrics",
             ),
@@ -211,6 +239,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     )
     # Plots named plainly in the node too, wired to the namespaces by the mapping.
     plots = {f"{name}_{plot}": f"evaluation.{name}.{plot}" for name in models for plot in PLOTS}
+    # Each model's IOI and selector tables, read by the summary too (so drawn inside the stage's box).
+    tables = {
+        f"{name}_{table}": f"evaluation.{name}.{table}"
+        for name in models
+        for table in ("ioi_scores", "selectors", "selectors_markdown")
+    }
     summary = Pipeline(
         [
             summary_node(
@@ -224,10 +258,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluation_differences_markdown",
                     "evaluation_differences_plot",
                     *plots,
+                    *tables,
                 ],
                 shown=["evaluation_comparison"],
             )
         ],
-        inputs=plots,
+        inputs={**plots, **tables},
     )
     return shared + sum(per_model, Pipeline([])) + comparison + summary

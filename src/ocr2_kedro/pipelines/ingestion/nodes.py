@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ocr2_kedro.parameters.ingestion import BenchmarkPool, Ocr2Settings, SourceSettings
 from ocr2_kedro.schemas import PROBLEM, REJECT, conform, reject, rejects_frame
 from ocr2_kedro.sources import BadRecord, normalize_record
+from ocr2_kedro.sources.normalize import grouped_records
 from ocr2_kedro.sources.readers import RecordSource, UnreadableRecord
 
 logger = logging.getLogger(__name__)
@@ -35,12 +36,40 @@ def log_reject_counts(source: str, kept: int, rejects: list[dict]) -> dict[str, 
     return metrics
 
 
+def judging_counts(problems: pl.DataFrame, prefix: str) -> dict[str, float]:
+    """How the problems are judged beyond text (issue 24), as `<prefix>_<count>` metrics: with a
+    checker (`with_checker`), flagged as accepting several answers (`needs_checker`), flagged and
+    shipping no checker (`needs_checker_without_checker`: kept in `problems`, never judged by text:
+    verification marks their samples "unjudged" and evaluation rejects them) and with a stated
+    float tolerance (`with_float_tolerance`). Logged to MLflow when a run is active."""
+    has_checker = pl.col("checker").is_not_null()
+    needs = pl.col("needs_checker").fill_null(False)
+    counts = problems.select(
+        has_checker.sum().alias("with_checker"),
+        needs.sum().alias("needs_checker"),
+        (needs & ~has_checker).sum().alias("needs_checker_without_checker"),
+        pl.col("float_tolerance").is_not_null().sum().alias("with_float_tolerance"),
+    ).row(0, named=True)
+    metrics = {f"{prefix}_{name}": float(count or 0) for name, count in counts.items()}
+    if metrics[f"{prefix}_needs_checker_without_checker"]:
+        logger.warning(
+            "%s: %d problems accept several answers and ship no checker: kept, marked "
+            "(needs_checker), never judged by text",
+            prefix,
+            metrics[f"{prefix}_needs_checker_without_checker"],
+        )
+    if mlflow.active_run() is not None:
+        mlflow.log_metrics(metrics)
+    return metrics
+
+
 def _frames(
     source: str, rows: list[dict], rejects: list[dict]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     problems = conform(rows, PROBLEM) if rows else pl.DataFrame(schema=PROBLEM)
     logger.info("%s: %d problems, %d rejected", source, problems.height, len(rejects))
     log_reject_counts(source, problems.height, rejects)
+    judging_counts(problems, f"ingestion_{source}")
     return problems, rejects_frame(rejects)
 
 
@@ -107,9 +136,9 @@ def normalize_source(
         logger.info("source %s is disabled (parameters_ingestion.yml); not read", name)
         return pl.DataFrame(schema=PROBLEM), pl.DataFrame(schema=REJECT)
     logger.info("reading source %s from %s", name, records.describe())
-    rows, rejects = _normalize_all(
-        _progress(records.iter_records(), name, source.limit), source.kind, name
-    )
+    # A source that spreads a question over several records (IOI) is gathered first.
+    native = grouped_records(source.kind, records.iter_records())
+    rows, rejects = _normalize_all(_progress(native, name, source.limit), source.kind, name)
     log_source_provenance(name, records)
     return _frames(name, rows, rejects)
 
@@ -243,7 +272,9 @@ def combine_problems(**problems: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
         )
         if mlflow.active_run() is not None:
             mlflow.log_metric("ingestion_rejected_duplicate_question_id", float(rejects.height))
-    return combined.filter(first).drop("path"), conform(rejects, REJECT)
+    kept = combined.filter(first).drop("path")
+    judging_counts(kept, "ingestion")  # over every source, each question once
+    return kept, conform(rejects, REJECT)
 
 
 def combine_rejects(*rejects: pl.DataFrame) -> pl.DataFrame:
