@@ -20,19 +20,26 @@ Kedro-free.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from ocr2_kedro.generation.base import SamplingConfig
+from ocr2_kedro.generation.critique import BackendOpener
 from ocr2_kedro.generation.prompts import FENCE_TAGS, LANGUAGE_NAMES
 from ocr2_kedro.generation.requests import BuiltRequest, chat_request
-from ocr2_kedro.generation.resumable import fingerprint_request
-from ocr2_kedro.schemas import stable_id
+from ocr2_kedro.generation.resumable import fingerprint_request, generate_resumable
+from ocr2_kedro.metrics.selection import GENSELECT
+from ocr2_kedro.schemas import conform, stable_id
+
+logger = logging.getLogger(__name__)
 
 # How a subset's pick was made (the `status` of a GenSelect row).
 PARSED = "parsed"  # the model named a candidate
@@ -201,3 +208,142 @@ __all__ = [
     "parse_choice",
     "subset_seed",
 ]
+
+
+def genselect_problems(
+    samples: pl.DataFrame, per_language: int | None, seed: int
+) -> set[tuple[str, str]]:
+    """The (problem, language) pairs GenSelect runs on: per language, the `per_language` problems
+    whose hash of (seed, question_id) ranks first (every problem when None), so every model and
+    run select on the same problems."""
+    pairs = samples.select("question_id", "language").unique()
+    if per_language is None:
+        return set(pairs.iter_rows())
+    chosen: set[tuple[str, str]] = set()
+    for (language,), group in pairs.group_by("language"):
+        ranked = sorted(group["question_id"], key=lambda question_id: stable_id(seed, question_id))
+        chosen |= {(question_id, language) for question_id in ranked[:per_language]}
+    return chosen
+
+
+def selection_subject(row: Mapping) -> str:
+    """What a GenSelect request is about: its unit, k and the samples shown, in order."""
+    return stable_id("genselect", row["question_id"], row["language"], *row["sample_ids"])
+
+
+def pick_candidates(
+    samples: pl.DataFrame,
+    problems: pl.DataFrame,
+    *,
+    model_name: str,
+    model_path: str,
+    ks: Sequence[int],
+    subsets: int,
+    seed: int,
+    problems_per_language: int | None,
+    sampling: SamplingConfig,
+    sampling_seed: int,
+    system_prompt: str | None,
+    backend: BackendOpener,
+    shard_dir: Path,
+    chunk_size: int,
+    fallback: str,
+) -> pl.DataFrame:
+    """GenSelect's pick in each drawn k-subset of every unit's samples (one row per subset,
+    `metrics.selection.GENSELECT`): the subsets are seeded by (seed, question, language,
+    temperature, k), so every model is shown the same sample indices; a subset with at most one
+    candidate with code needs no request. Requests resume from `shard_dir` (ids from the exact
+    request's fingerprint). `samples`: the evaluation samples (question_id, language, temperature,
+    sample_idx, sample_id, solution); `problems`: their statements (question, test_type,
+    starter_code). `fallback` is only reported here: the scorer applies it."""
+    statements = {
+        row["question_id"]: row
+        for row in problems.select(
+            "question_id", "question", "test_type", "starter_code"
+        ).iter_rows(named=True)
+    }
+    rows: list[dict] = []
+    built = []
+    chosen = genselect_problems(samples, problems_per_language, seed)
+    for (question_id, language, temperature), unit in samples.sort("sample_idx").group_by(
+        ["question_id", "language", "temperature"], maintain_order=True
+    ):
+        if (question_id, language) not in chosen:
+            continue
+        idxs, ids, codes = (unit[c].to_list() for c in ("sample_idx", "sample_id", "solution"))
+        for k in ks:
+            if k > len(idxs):
+                continue
+            for subset_idx, subset in enumerate(
+                draw_subsets(len(idxs), k, subsets, seed, question_id, language, temperature, k)
+            ):
+                shown = [codes[i] for i in subset]
+                row = {
+                    "model": model_name,
+                    "question_id": question_id,
+                    "language": language,
+                    "temperature": temperature,
+                    "k": k,
+                    "subset_idx": subset_idx,
+                    "sample_idxs": [idxs[i] for i in subset],
+                    "sample_ids": [ids[i] for i in subset],
+                    "num_output_tokens": 0,
+                }
+                coded = [position for position, code in enumerate(shown) if code]
+                if len(coded) < 2:
+                    # Nothing to compare: the one candidate with code, else none (all fail).
+                    rows.append({**row, "status": SINGLE, "choice": coded[0] if coded else None})
+                    continue
+                problem = statements[question_id]
+                request = genselect_request(
+                    selection_subject(row),
+                    problem["question"],
+                    language,
+                    shown,
+                    # Python completes a call-based problem's signature; C++ reads JSON on stdin.
+                    starter_code=(problem["starter_code"] or "")
+                    if problem["test_type"] == "functional" and language == "python"
+                    else "",
+                    seed=subset_seed(sampling_seed, row["sample_ids"]),
+                    model=model_path,
+                    sampling=sampling,
+                    system_prompt=system_prompt,
+                )
+                built.append((len(rows), request))
+                rows.append({**row, "request_fingerprint": request.fingerprint})
+    completions = generate_resumable(
+        [request.request for _, request in built],
+        sampling,
+        backend,
+        shard_dir=shard_dir,
+        chunk_size=chunk_size,
+        description=f"{model_name} genselect",
+    )
+    for (position, _), completion in zip(built, completions, strict=True):
+        row = rows[position]
+        choice = parse_choice(completion.text, row["k"])
+        row.update(
+            status=choice.status,
+            choice=choice.index,
+            chosen_number=choice.number,
+            output=completion.text,
+            finish_reason=completion.finish_reason,
+            num_output_tokens=completion.num_output_tokens,
+        )
+        if choice.status != PARSED:
+            logger.debug("genselect: no candidate named in %r", completion.text[-200:])
+    for row in rows:
+        if row.get("choice") is not None:
+            row["chosen_sample_idx"] = row["sample_idxs"][row["choice"]]
+    if not rows:
+        return pl.DataFrame(schema=GENSELECT)
+    unparsed = sum(row["status"] == UNPARSED for row in rows)
+    logger.info(
+        "%s genselect: %d subsets, %d requests, %d answers named no candidate (fallback: %s)",
+        model_name,
+        len(rows),
+        len(built),
+        unparsed,
+        fallback,
+    )
+    return conform(rows, GENSELECT)

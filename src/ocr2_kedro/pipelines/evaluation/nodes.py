@@ -22,14 +22,7 @@ from ocr2_kedro.execution import BadProblem, verify_frame
 from ocr2_kedro.execution.runner import prepare_tests
 from ocr2_kedro.generation import create_backend
 from ocr2_kedro.generation.critique import BackendOpener, opened_once, run_critiques
-from ocr2_kedro.generation.genselect import (
-    PARSED,
-    SINGLE,
-    draw_subsets,
-    genselect_request,
-    parse_choice,
-    subset_seed,
-)
+from ocr2_kedro.generation.genselect import pick_candidates
 from ocr2_kedro.generation.requests import (
     chat_request,
     critique_request,
@@ -377,10 +370,8 @@ def genselect_picks(
     settings: EvaluationSettings,
     backend: BackendOpener,
 ) -> pl.DataFrame:
-    """GenSelect's pick in each drawn k-subset of every unit's samples (`generation.genselect`):
-    the subsets are seeded by (genselect.seed, question, language, temperature, k), so every model
-    is shown the same sample indices; a subset with at most one candidate with code needs no
-    request. Requests resume from their shards (ids from the exact request's fingerprint)."""
+    """GenSelect's pick in each drawn k-subset of every unit's samples
+    (`generation.genselect.pick_candidates`, resuming from the shards of these settings)."""
     options = settings.genselect
     if not options.enabled:
         return pl.DataFrame(schema=selection.GENSELECT)
@@ -391,123 +382,26 @@ def genselect_picks(
             skipped,
             settings.samples_per_problem,
         )
-    sampling = options.sampling.config()
-    statements = {
-        row["question_id"]: row
-        for row in problems.select(
-            "question_id", "question", "test_type", "starter_code"
-        ).iter_rows(named=True)
-    }
-    rows: list[dict] = []
-    built = []
-    chosen = genselect_problems(samples, options.problems_per_language, options.seed)
-    for (question_id, language, temperature), unit in samples.sort("sample_idx").group_by(
-        ["question_id", "language", "temperature"], maintain_order=True
-    ):
-        if (question_id, language) not in chosen:
-            continue
-        idxs, ids, codes = (unit[c].to_list() for c in ("sample_idx", "sample_id", "solution"))
-        for k in options.ks:
-            if k > len(idxs):
-                continue
-            subsets = draw_subsets(
-                len(idxs), k, options.subsets, options.seed, question_id, language, temperature, k
-            )
-            for subset_idx, subset in enumerate(subsets):
-                shown = [codes[i] for i in subset]
-                row = {
-                    "model": model_ref["name"],
-                    "question_id": question_id,
-                    "language": language,
-                    "temperature": temperature,
-                    "k": k,
-                    "subset_idx": subset_idx,
-                    "sample_idxs": [idxs[i] for i in subset],
-                    "sample_ids": [ids[i] for i in subset],
-                    "num_output_tokens": 0,
-                }
-                coded = [position for position, code in enumerate(shown) if code]
-                if len(coded) < 2:
-                    # Nothing to compare: the one candidate with code, else none (all fail).
-                    choice = coded[0] if coded else None
-                    rows.append({**row, "status": SINGLE, "choice": choice})
-                    continue
-                problem = statements[question_id]
-                request = genselect_request(
-                    selection_subject(row),
-                    problem["question"],
-                    language,
-                    shown,
-                    # Python completes a call-based problem's signature; C++ reads JSON on stdin.
-                    starter_code=(problem["starter_code"] or "")
-                    if problem["test_type"] == "functional" and language == "python"
-                    else "",
-                    seed=subset_seed(options.sampling.seed, row["sample_ids"]),
-                    model=model_ref["path"],
-                    sampling=sampling,
-                    system_prompt=settings.system_prompt,
-                )
-                built.append((len(rows), request))
-                rows.append({**row, "request_fingerprint": request.fingerprint})
     key = run_key(
         "genselect", model_ref["path"], options.sampling.as_dict(), settings.system_prompt
     )
-    completions = generate_resumable(
-        [request.request for _, request in built],
-        sampling,
-        backend,
+    return pick_candidates(
+        samples,
+        problems,
+        model_name=model_ref["name"],
+        model_path=model_ref["path"],
+        ks=options.ks,
+        subsets=options.subsets,
+        seed=options.seed,
+        problems_per_language=options.problems_per_language,
+        sampling=options.sampling.config(),
+        sampling_seed=options.sampling.seed,
+        system_prompt=settings.system_prompt,
+        backend=backend,
         shard_dir=settings.resume.shard_path(key),
         chunk_size=settings.resume.chunk_size,
-        description=f"{model_ref['name']} genselect",
+        fallback=options.fallback,
     )
-    for (position, _), completion in zip(built, completions, strict=True):
-        row = rows[position]
-        choice = parse_choice(completion.text, row["k"])
-        row.update(
-            status=choice.status,
-            choice=choice.index,
-            chosen_number=choice.number,
-            output=completion.text,
-            finish_reason=completion.finish_reason,
-            num_output_tokens=completion.num_output_tokens,
-        )
-        if choice.status != PARSED:
-            logger.debug("genselect: no candidate named in %r", completion.text[-200:])
-    for row in rows:
-        if row.get("choice") is not None:
-            row["chosen_sample_idx"] = row["sample_idxs"][row["choice"]]
-    if rows:
-        unparsed = sum(row["status"] != PARSED for row in rows if row["status"] != SINGLE)
-        logger.info(
-            "%s genselect: %d subsets, %d requests, %d answers named no candidate (fallback: %s)",
-            model_ref["name"],
-            len(rows),
-            len(built),
-            unparsed,
-            options.fallback,
-        )
-    return conform(rows, selection.GENSELECT) if rows else pl.DataFrame(schema=selection.GENSELECT)
-
-
-def genselect_problems(
-    samples: pl.DataFrame, per_language: int | None, seed: int
-) -> set[tuple[str, str]]:
-    """The (problem, language) pairs GenSelect runs on: per language, the `per_language` problems
-    whose hash of (seed, question_id) ranks first (every problem when None), so every model and
-    run select on the same problems."""
-    pairs = samples.select("question_id", "language").unique()
-    if per_language is None:
-        return set(pairs.iter_rows())
-    chosen: set[tuple[str, str]] = set()
-    for (language,), group in pairs.group_by("language"):
-        ranked = sorted(group["question_id"], key=lambda question_id: stable_id(seed, question_id))
-        chosen |= {(question_id, language) for question_id in ranked[:per_language]}
-    return chosen
-
-
-def selection_subject(row: dict) -> str:
-    """What a GenSelect request is about: its unit, k and the samples shown, in order."""
-    return stable_id("genselect", row["question_id"], row["language"], *row["sample_ids"])
 
 
 def execute_samples(
