@@ -190,6 +190,14 @@ def stable_id(*parts: object, length: int = 16) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 
+def seeded_first(ids: Iterable[str], count: int | None, seed: object) -> list[str]:
+    """The `count` ids whose hash of (seed, id) ranks first (all of them, ranked, for None): a
+    seeded sample that is the same on every machine whatever the input order, and nested (a
+    smaller count picks a subset of what a larger one picks)."""
+    ranked = sorted(ids, key=lambda id_: stable_id(seed, id_))
+    return ranked if count is None else ranked[:count]
+
+
 def run_key(*parts: object) -> str:
     """A fingerprint of the settings that shape a completion (model, sampling, system prompt...).
 

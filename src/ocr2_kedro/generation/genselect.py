@@ -37,7 +37,7 @@ from ocr2_kedro.generation.prompts import FENCE_TAGS, LANGUAGE_NAMES
 from ocr2_kedro.generation.requests import BuiltRequest, chat_request
 from ocr2_kedro.generation.resumable import fingerprint_request, generate_resumable
 from ocr2_kedro.metrics.selection import GENSELECT
-from ocr2_kedro.schemas import conform, stable_id
+from ocr2_kedro.schemas import conform, seeded_first, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +221,10 @@ def genselect_problems(
         return set(pairs.iter_rows())
     chosen: set[tuple[str, str]] = set()
     for (language,), group in pairs.group_by("language"):
-        ranked = sorted(group["question_id"], key=lambda question_id: stable_id(seed, question_id))
-        chosen |= {(question_id, language) for question_id in ranked[:per_language]}
+        chosen |= {
+            (question_id, language)
+            for question_id in seeded_first(group["question_id"], per_language, seed)
+        }
     return chosen
 
 

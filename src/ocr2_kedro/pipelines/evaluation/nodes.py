@@ -47,7 +47,7 @@ from ocr2_kedro.schemas import (
     reject,
     rejects_frame,
     run_key,
-    stable_id,
+    seeded_first,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def benchmark_subset(problems: pl.DataFrame, subset: SubsetSettings) -> pl.DataF
         ids = group["question_id"].to_list()
         size = subset.per_source.get(source)
         if size is not None and len(ids) > size:
-            ids = sorted(ids, key=lambda question_id: stable_id(subset.seed, question_id))[:size]
+            ids = seeded_first(ids, size, subset.seed)
         logger.info(
             "evaluation: %s, %d of its %d benchmark problems", source, len(ids), group.height
         )
