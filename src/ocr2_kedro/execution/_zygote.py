@@ -1250,7 +1250,11 @@ def main():
     # Inherited by the children (set here once rather than in each of them).
     sys.argv = ["solution.py"]
     sys.setrecursionlimit(10_000)
-    _thread.stack_size(64 * 1024 * 1024)
+    # A thread's stack as on a usual Linux host (8 MiB, the default RLIMIT_STACK; glibc would
+    # otherwise take the zygote's 1 GiB). Every thread reserves it in the address space, whose
+    # backstop is the memory limit + 1 GiB: at 64 MiB, 40 threads under 128 MB could not start
+    # (RE where a judge says TLE). Solutions that recurse deep in a thread set their own size.
+    _thread.stack_size(8 * 1024 * 1024)
     CHILD_STREAMS.extend(make_child_streams())
     layers, notes = setup(config)
     config["layers"] = layers
