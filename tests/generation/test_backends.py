@@ -117,6 +117,21 @@ def test_vllm_backend_on_embedded_model(embedded_model_dir):
         texts += [c.text for c in completions]
     # Greedy decoding of the same prompt is deterministic, across engines too.
     assert len(set(texts)) == 1
+    # A prompt over max_model_len fails alone (vLLM refuses the whole batch for it): counted from
+    # the tokenizer before the batch, and, where a count lets one through, by vLLM's refusal
+    # (then the requests go one by one).
+    long = ChatRequest("long", ({"role": "user", "content": "word " * 1100},), seed=0)
+    with create_backend(config) as backend:
+        for counted in (True, False):
+            if not counted:
+                backend._too_long = lambda _requests: {}
+            completions = backend.generate([*requests(2), long], sampling)
+            assert [c.request_id for c in completions] == ["r0", "r1", "long"]
+            assert [c.text for c in completions[:2]] == texts[:2]
+            assert completions[2].finish_reason == "error" and completions[2].text == ""
+            assert ("prompt too long" if counted else "maximum context length") in (
+                completions[2].error or ""
+            ), completions[2].error
     # The engine leaves the process as it found it: every core and thread for training and the
     # sandbox, and no vLLM settings behind in the environment.
     assert os.sched_getaffinity(0) == affinity and torch.get_num_threads() == threads

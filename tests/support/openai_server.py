@@ -7,7 +7,9 @@ top tokens), a request that asks for log-probabilities gets those, cut to its `t
 `reasoning_field` it answers as `vllm serve --reasoning-parser deepseek_r1` does: the `<think>` part
 of the model's output goes into that field of the message (`reasoning_content`, or `reasoning` in
 newer vLLM) and only the rest into `content` (None when the reasoning never ended). The
-Authorization header of every request is recorded (`authorizations`).
+Authorization header of every request is recorded (`authorizations`). With `max_prompt_chars`, a
+request whose last message is longer is refused as `vllm serve` refuses a prompt over its context
+(400, with vLLM's wording).
 Run it in-process with `serve(...)` as a context manager.
 """
 
@@ -35,8 +37,10 @@ class ServerState:
         slow_s: float = 0.0,
         top_logprobs: list[list[float]] | None = None,
         reasoning_field: str | None = None,
+        max_prompt_chars: int | None = None,
     ) -> None:
         self.fail_first = fail_first
+        self.max_prompt_chars = max_prompt_chars
         self.slow_s = slow_s
         self.top_logprobs = top_logprobs
         self.reasoning_field = reasoning_field
@@ -86,7 +90,17 @@ def build_app(backend: GenerationBackend, state: ServerState) -> FastAPI:
         if state.slow_s:
             await asyncio.sleep(state.slow_s)
         messages = tuple(body["messages"])
-        state.prompts[messages[-1]["content"]] += 1
+        prompt = messages[-1]["content"]
+        if state.max_prompt_chars is not None and len(prompt) > state.max_prompt_chars:
+            message = (
+                f"This model's maximum context length is {state.max_prompt_chars} tokens. However, "
+                f"your prompt contains {len(prompt)} input tokens, which exceeds this limit."
+            )
+            return JSONResponse(
+                {"error": {"message": message, "type": "BadRequestError", "code": 400}},
+                status_code=400,
+            )
+        state.prompts[prompt] += 1
         sampling = SamplingConfig(
             temperature=body.get("temperature", 0.6),
             top_p=body.get("top_p", 0.95),
@@ -150,6 +164,7 @@ def serve(
     slow_s: float = 0.0,
     top_logprobs: list[list[float]] | None = None,
     reasoning_field: str | None = None,
+    max_prompt_chars: int | None = None,
 ) -> Iterator[tuple[str, ServerState]]:
     """Yield (base_url, state) of a live server on 127.0.0.1; stopped on exit."""
     state = ServerState(
@@ -157,6 +172,7 @@ def serve(
         slow_s=slow_s,
         top_logprobs=top_logprobs,
         reasoning_field=reasoning_field,
+        max_prompt_chars=max_prompt_chars,
     )
     port = free_port()
     server = uvicorn.Server(

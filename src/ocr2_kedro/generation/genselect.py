@@ -340,12 +340,17 @@ def pick_candidates(
     if not rows:
         return pl.DataFrame(schema=GENSELECT)
     unparsed = sum(row["status"] == UNPARSED for row in rows)
+    # A failed request (a prompt of k long candidates over the model's context, a server error)
+    # names no candidate either: the fallback picks, and the next run asks again.
+    failed = sum(row.get("finish_reason") == "error" for row in rows)
     logger.info(
-        "%s genselect: %d subsets, %d requests, %d answers named no candidate (fallback: %s)",
+        "%s genselect: %d subsets, %d requests, %d answers named no candidate, %d of them failed "
+        "requests (fallback: %s)",
         model_name,
         len(rows),
         len(built),
         unparsed,
+        failed,
         fallback,
     )
     return conform(rows, GENSELECT)

@@ -26,6 +26,21 @@ from ocr2_kedro.generation.base import (
 
 logger = logging.getLogger(__name__)
 
+# Prompts shorter than max_model_len - this many bytes are not tokenized to check their length
+# (a chat template's special tokens are several bytes each; a sentencepiece prefix adds a token).
+PROMPT_BYTES_MARGIN = 16
+# How vLLM words a prompt it refuses for its length (0.1x: "longer than the maximum model length";
+# 0.3x: "maximum context length").
+PROMPT_LENGTH_MARKERS = ("maximum model length", "maximum context length")
+
+
+def _prompt_refused(error: Exception) -> bool:
+    """Whether vLLM refused a request for its prompt's length (other refusals, such as invalid
+    sampling settings, are configuration errors and end the run)."""
+    if getattr(error, "parameter", None) == "input_tokens":
+        return True
+    return any(marker in str(error) for marker in PROMPT_LENGTH_MARKERS)
+
 
 @contextlib.contextmanager
 def _environment(values: dict[str, str]):
@@ -184,15 +199,76 @@ class VLLMBackend(BackendBase):
         )
         with _environment(environment), isolation:
             self._llm = LLM(**kwargs)
+        self.max_model_len = self._llm.model_config.max_model_len
         logger.info("vLLM engine for %s ready in %.1fs", model, time.perf_counter() - started)
 
     def generate(
         self, requests: Sequence[ChatRequest], sampling: SamplingConfig
     ) -> list[Completion]:
-        from vllm import SamplingParams
-
         if not requests:
             return []
+        too_long = self._too_long(requests)
+        fitting = [request for request in requests if request.request_id not in too_long]
+        done = {c.request_id: c for c in self._chat(fitting, sampling)} if fitting else {}
+        done.update(
+            (request_id, self._error(request_id, message))
+            for request_id, message in too_long.items()
+        )
+        if too_long:
+            logger.warning(
+                "vLLM: %d of %d prompts do not fit max_model_len %d: reported as failed "
+                "requests (raise generation.vllm.max_model_len to run them), e.g. %s",
+                len(too_long),
+                len(requests),
+                self.max_model_len,
+                next(iter(too_long.values())),
+            )
+        return [done[request.request_id] for request in requests]
+
+    def _too_long(self, requests: Sequence[ChatRequest]) -> dict[str, str]:
+        """{request id: why} for the prompts vLLM would refuse (prompt tokens >= max_model_len: at
+        least one output token must fit). vLLM refuses a whole batch for one such prompt, so they
+        are kept out of it. A byte-level tokenizer's token covers at least one byte of the rendered
+        prompt, so only prompts with nearly max_model_len bytes are tokenized here."""
+        tokenizer = self._llm.get_tokenizer()
+        limit = self.max_model_len
+        found = {}
+        for request in requests:
+            rendered = tokenizer.apply_chat_template(
+                list(request.messages), tokenize=False, add_generation_prompt=True
+            )
+            if len(rendered.encode("utf-8")) < limit - PROMPT_BYTES_MARGIN:
+                continue
+            tokens = len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
+            if tokens >= limit:
+                found[request.request_id] = (
+                    f"prompt too long: {tokens} tokens, max_model_len is {limit}"
+                )
+        return found
+
+    def _chat(self, requests: Sequence[ChatRequest], sampling: SamplingConfig) -> list[Completion]:
+        try:
+            return self._chat_batch(requests, sampling)
+        except Exception as error:
+            if not _prompt_refused(error):
+                raise
+            if len(requests) == 1:
+                return [self._error(requests[0].request_id, f"{type(error).__name__}: {error}")]
+            # A prompt the count above let through (a tokenizer that is not byte-level): one
+            # request at a time, so only the refused ones fail.
+            logger.warning("vLLM refused the batch (%s); sending its requests one by one", error)
+            return [
+                completion for request in requests for completion in self._chat([request], sampling)
+            ]
+
+    def _error(self, request_id: str, message: str) -> Completion:
+        return Completion(request_id, "", "error", 0, self.model_name, error=message)
+
+    def _chat_batch(
+        self, requests: Sequence[ChatRequest], sampling: SamplingConfig
+    ) -> list[Completion]:
+        from vllm import SamplingParams
+
         params = [
             SamplingParams(
                 temperature=sampling.temperature,

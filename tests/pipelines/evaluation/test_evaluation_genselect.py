@@ -12,6 +12,7 @@ import pytest
 
 from ocr2_kedro.generation import Completion, create_backend
 from ocr2_kedro.generation.critique import opened_once
+from ocr2_kedro.generation.genselect import genselect_prompt
 from ocr2_kedro.metrics.evaluation import EVAL_SAMPLE, SELF_CRITIQUE
 from ocr2_kedro.metrics.selection import GENSELECT, SELECTOR_TABLE
 from ocr2_kedro.pipelines.evaluation.nodes import (
@@ -198,6 +199,28 @@ def test_genselect_requests_resume_and_score_beside_self_critique(tmp_path):
         "pass_at_1_select_at_2",
     ):
         assert f"all.t0.6.{name}" in logged
+
+
+def test_a_genselect_prompt_over_the_context_fails_alone_and_is_asked_again(tmp_path):
+    """A server that refuses GenSelect's prompts (k candidates over its context, as `vllm serve`
+    answers one: 400): the samples and critiques are kept, the subsets name no candidate (the
+    fallback picks) with the server's reason, and a run against a larger context asks only them."""
+    student = ScriptedStudent()
+    # The shortest GenSelect prompt these problems can make (two of the shorter candidate): the
+    # solution and critique prompts are shorter still (their answers below say so).
+    shortest = genselect_prompt(problems()["question"][0], "python", ["print('x')"] * 2)
+    with serve(student, max_prompt_chars=len(shortest) - 1) as (url, state):
+        samples, critiques, picks = sample_and_critique(
+            problems(), MODEL, settings(url, str(tmp_path))
+        )
+        assert state.requests == 6 + 6 + 4
+    assert samples.height == 6 and critiques.height == 6
+    assert picks.height == 4 and picks["status"].to_list() == ["unparsed"] * 4
+    assert picks["choice"].null_count() == 4 and picks["finish_reason"].to_list() == ["error"] * 4
+    with serve(student) as (url, state):
+        again = sample_and_critique(problems(), MODEL, settings(url, str(tmp_path)))
+        assert state.requests == 4  # only the refused GenSelect requests
+    assert again[0].equals(samples) and again[2]["status"].to_list() == ["parsed"] * 4
 
 
 def test_genselect_on_the_embedded_model(tmp_path, embedded_model_dir):
