@@ -83,6 +83,7 @@ viz: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro viz run
 
 ui: install
+	-$(BIN)/python tools/mlflow_link.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui
 
 clean:

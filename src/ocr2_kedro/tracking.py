@@ -39,3 +39,22 @@ class MlflowRun:
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.tracking_uri)
+
+
+def experiment_link(tracking_uri: str, experiment_name: str, host: str, port: int | str) -> str:
+    """What to open in the MLflow UI: the experiment's runs table in the model-training view (MLflow
+    3.17 opens an experiment in its GenAI view otherwise), or why there is nothing to open yet."""
+    from mlflow import MlflowClient
+
+    base = f"http://{host}:{port}"
+    if tracking_uri.startswith("sqlite:///") and not os.path.exists(
+        tracking_uri.removeprefix("sqlite:///")
+    ):
+        return f"{base} (no runs yet: {tracking_uri} does not exist; `make run` first)"
+    experiment = MlflowClient(tracking_uri=tracking_uri).get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return f"{base} (no experiment {experiment_name!r} in {tracking_uri} yet; `make run` first)"
+    return (
+        f"{base}/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning "
+        f"(experiment {experiment_name!r}: its runs, parameters, metrics and Compare)"
+    )
