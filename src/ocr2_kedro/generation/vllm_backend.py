@@ -208,32 +208,33 @@ class VLLMBackend(BackendBase):
         if not requests:
             return []
         too_long = self._too_long(requests)
-        fitting = [request for request in requests if request.request_id not in too_long]
-        done = {c.request_id: c for c in self._chat(fitting, sampling)} if fitting else {}
-        done.update(
-            (request_id, self._error(request_id, message))
-            for request_id, message in too_long.items()
-        )
+        fitting = [request for position, request in enumerate(requests) if position not in too_long]
+        answered = iter(self._chat(fitting, sampling) if fitting else [])
         if too_long:
             logger.warning(
-                "vLLM: %d of %d prompts do not fit max_model_len %d: reported as failed "
-                "requests (raise generation.vllm.max_model_len to run them), e.g. %s",
+                "vLLM: %d of %d prompts do not fit max_model_len %d: reported as failed requests "
+                "(a larger vllm.max_model_len in the stage's parameters runs them), e.g. %s",
                 len(too_long),
                 len(requests),
                 self.max_model_len,
                 next(iter(too_long.values())),
             )
-        return [done[request.request_id] for request in requests]
+        return [
+            self._error(request.request_id, too_long[position])
+            if position in too_long
+            else next(answered)
+            for position, request in enumerate(requests)
+        ]
 
-    def _too_long(self, requests: Sequence[ChatRequest]) -> dict[str, str]:
-        """{request id: why} for the prompts vLLM would refuse (prompt tokens >= max_model_len: at
+    def _too_long(self, requests: Sequence[ChatRequest]) -> dict[int, str]:
+        """{position: why} for the prompts vLLM would refuse (prompt tokens >= max_model_len: at
         least one output token must fit). vLLM refuses a whole batch for one such prompt, so they
         are kept out of it. A byte-level tokenizer's token covers at least one byte of the rendered
         prompt, so only prompts with nearly max_model_len bytes are tokenized here."""
         tokenizer = self._llm.get_tokenizer()
         limit = self.max_model_len
         found = {}
-        for request in requests:
+        for position, request in enumerate(requests):
             rendered = tokenizer.apply_chat_template(
                 list(request.messages), tokenize=False, add_generation_prompt=True
             )
@@ -241,9 +242,7 @@ class VLLMBackend(BackendBase):
                 continue
             tokens = len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
             if tokens >= limit:
-                found[request.request_id] = (
-                    f"prompt too long: {tokens} tokens, max_model_len is {limit}"
-                )
+                found[position] = f"prompt too long: {tokens} tokens, max_model_len is {limit}"
         return found
 
     def _chat(self, requests: Sequence[ChatRequest], sampling: SamplingConfig) -> list[Completion]:
