@@ -73,6 +73,31 @@ def test_deep_recursion_works_like_on_judges(verifier):
     )
 
 
+def test_many_threads_start_like_on_judges(verifier):
+    """40 threads under 256 MB (the usual limit) start in both languages: a thread's default
+    stack is 8 MiB, not the main thread's stack limit, so the address-space backstop (memory
+    limit + 1 GiB) holds them; the main thread still recurses deep (1M frames in C++)."""
+    python = (
+        "import threading\nresults = []\n"
+        "threads = [threading.Thread(target=results.append, args=(1,)) for _ in range(40)]\n"
+        "for t in threads:\n    t.start()\nfor t in threads:\n    t.join()\n"
+        "a, b = map(int, input().split())\nprint(a + b + len(results) - 40)\n"
+    )
+    cpp = (
+        "#include <bits/stdc++.h>\n"
+        "int depth(int n){ volatile char pad[64]; pad[0] = 0; return n == 0 ? pad[0] : 1 + depth(n - 1); }\n"
+        "int main(){ long long a, b; std::cin >> a >> b; std::atomic<int> started{0};\n"
+        "  std::vector<std::thread> threads;\n"
+        "  for (int i = 0; i < 40; i++) threads.emplace_back([&]{ started++; });\n"
+        "  for (auto& t : threads) t.join();\n"
+        '  std::cout << a + b + started - 40 + depth(1000000) - 1000000 << "\\n"; }\n'
+    )
+    tests = [{"input": "1 2\n", "output": "3\n"}]
+    for code, language in ((python, "python"), (cpp, "cpp")):
+        result = verifier.run_tests(code, language, tests, time_limit_s=5, memory_limit_mb=256)
+        assert result.verdict == "AC", (language, result.error)
+
+
 def test_functional_python_class_and_plain_function(verifier):
     tests = [
         {"input": "[[2, 7, 11, 15], 9]", "output": "[0, 1]"},

@@ -31,7 +31,8 @@ ROW_KEY = "row_key"
 # Bump when a change to the judging itself (comparison rules, verdict classification, what a row
 # records) makes verdicts stored by earlier code stale.
 # 2: checkers, problem float tolerances and graders (issue 24); rows carry judged_by and scores.
-VERDICT_RULES = 2
+# 3: threads start with 8 MiB stacks (Python and C++): many-thread programs were RE.
+VERDICT_RULES = 3
 # The settings that can change a row: limits, comparison, which tests run, the isolation accepted.
 # Left out: where and how fast (workers, backend, cache_dir, use_pch, sandbox_uids, batch_rows).
 VERDICT_SETTINGS = (

@@ -42,6 +42,25 @@ from .sandbox import (
 logger = logging.getLogger(__name__)
 
 CPP_FLAGS = ("-O2", "-std=c++17", "-pipe")
+# Compiled into every C++ program (`-include`, in the precompiled header where there is one): a new
+# thread's default stack is 8 MiB, as on a usual Linux host. glibc would give each thread the main
+# thread's stack limit (the memory limit, for deep recursion), and every thread reserves its stack
+# in the address space, whose backstop is the memory limit + 1 GiB: 8 threads under 256 MB could
+# not start (RE). The program can still set its own size.
+CPP_PRELUDE = """#include <pthread.h>
+namespace {
+struct OcrSandboxThreadStack {
+  OcrSandboxThreadStack() {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+      pthread_attr_setstacksize(&attr, 8u << 20);
+      pthread_setattr_default_np(&attr);
+      pthread_attr_destroy(&attr);
+    }
+  }
+} ocr_sandbox_thread_stack;
+}  // namespace
+"""
 COMPILE_LIMITS = Limits(
     time_limit_s=30.0, memory_limit_mb=2048, output_limit_mb=1, file_size_mb=512, processes=32
 )
@@ -205,7 +224,7 @@ class CompileCache:
 
     def key(self, source: str, files: tuple[tuple[str, bytes], ...] = ()) -> str:
         """The cache key of `source` compiled with `files` (graders, testlib.h) beside it."""
-        parts: list = [source, list(self.flags), self.compiler_id]
+        parts: list = [source, list(self.flags), self.compiler_id, CPP_PRELUDE]
         if files:
             parts.append([[name, hashlib.sha256(data).hexdigest()] for name, data in files])
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -213,6 +232,18 @@ class CompileCache:
     def _lock_for(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    def prelude_header(self) -> str:
+        """`CPP_PRELUDE` as a header file in the cache (trusted, written once, read-only)."""
+        digest = hashlib.sha256(CPP_PRELUDE.encode()).hexdigest()[:16]
+        header = os.path.join(self.cache_dir, f"prelude-{digest}.h")
+        if not os.path.exists(header):
+            temp = f"{header}.{os.getpid()}.{threading.get_ident()}"
+            with open(temp, "w") as handle:
+                handle.write(CPP_PRELUDE)
+            _allow(temp, 0o444)
+            os.replace(temp, header)
+        return header
 
     def pch_header(self) -> str | None:
         """Build (once, trusted input) a precompiled <bits/stdc++.h> for these flags; None if it fails."""
@@ -222,7 +253,7 @@ class CompileCache:
             if self._pch_ready:
                 return self._pch_header
             digest = hashlib.sha256(
-                json.dumps([list(self.flags), self.compiler_id]).encode()
+                json.dumps([list(self.flags), self.compiler_id, CPP_PRELUDE]).encode()
             ).hexdigest()[:16]
             directory = os.path.join(self.cache_dir, f"pch-{digest}")
             header = os.path.join(directory, "stdcpp.h")
@@ -231,7 +262,7 @@ class CompileCache:
                 fcntl.flock(lock_handle, fcntl.LOCK_EX)
                 if not os.path.exists(header + ".gch"):
                     with open(header, "w") as handle:
-                        handle.write("#include <bits/stdc++.h>\n")
+                        handle.write("#include <bits/stdc++.h>\n" + CPP_PRELUDE)
                     built = subprocess.run(
                         [
                             self.compiler,
@@ -285,7 +316,7 @@ class CompileCache:
             header = self.pch_header()
             if header:
                 attempts.append([self.compiler, *self.flags, "-include", header])
-            attempts.append([self.compiler, *self.flags])
+            attempts.append([self.compiler, *self.flags, "-include", self.prelude_header()])
             started = time.perf_counter()
             outcome, diagnostics = sandbox.compile(
                 source.encode(), key, attempts, COMPILE_LIMITS, files, sources
