@@ -195,21 +195,6 @@ def parse_choice(text: str | None, k: int) -> Choice:
     return Choice(None, None, UNPARSED)
 
 
-__all__ = [
-    "ANSWER_LINE",
-    "PARSED",
-    "SINGLE",
-    "STATUSES",
-    "UNPARSED",
-    "Choice",
-    "draw_subsets",
-    "genselect_prompt",
-    "genselect_request",
-    "parse_choice",
-    "subset_seed",
-]
-
-
 def genselect_problems(
     samples: pl.DataFrame, per_language: int | None, seed: int
 ) -> set[tuple[str, str]]:
@@ -354,3 +339,21 @@ def pick_candidates(
         fallback,
     )
     return conform(rows, GENSELECT)
+
+
+__all__ = [
+    "ANSWER_LINE",
+    "PARSED",
+    "SINGLE",
+    "STATUSES",
+    "UNPARSED",
+    "Choice",
+    "draw_subsets",
+    "genselect_problems",
+    "genselect_prompt",
+    "genselect_request",
+    "parse_choice",
+    "pick_candidates",
+    "selection_subject",
+    "subset_seed",
+]
